@@ -1,0 +1,161 @@
+"""The Call Automation port over the official SDK. SDK errors become ``AcsError`` here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from azure.communication.callautomation import (
+    CallAutomationClient,
+    FileSource,
+    RecognizeInputType,
+    TextSource,
+)
+from azure.communication.callautomation._shared.models import identifier_from_raw_id
+from azure.core.credentials import AzureKeyCredential, TokenCredential
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from recorder.domain.model import Prompt
+from recorder.services.ports import AcsError
+
+T = TypeVar("T")
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def build_client(
+    endpoint: str, access_key: str | None, credential: TokenCredential | None
+) -> CallAutomationClient:
+    """HMAC with a key (works over http for the loopback emulator), else a token credential (https only)."""
+    auth: AzureKeyCredential | TokenCredential | None = (
+        AzureKeyCredential(access_key) if access_key else credential
+    )
+    if auth is None:
+        raise ValueError("an access key or a token credential is needed")
+    return CallAutomationClient(endpoint, auth, retry_total=3, retry_backoff_factor=0.2)
+
+
+class AcsCallAutomation:
+    def __init__(self, client: CallAutomationClient, cognitive_services_endpoint: str | None = None) -> None:
+        self._client = client
+        self._cognitive = cognitive_services_endpoint
+
+    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> str:
+        props = _call(
+            lambda: self._client.answer_call(
+                incoming_call_context,
+                callback_url,
+                cognitive_services_endpoint=self._cognitive,
+                operation_context=request_id,
+                headers=_repeatable(request_id),
+            )
+        )
+        if not props.call_connection_id:
+            raise AcsError("answer_call returned no call connection id", transient=False)
+        return str(props.call_connection_id)
+
+    def prompt_for_consent(
+        self,
+        call_connection_id: str,
+        target: str,
+        prompt: Prompt,
+        silence_timeout_seconds: int,
+        operation_context: str,
+        request_id: str,
+    ) -> None:
+        source: TextSource | FileSource
+        if prompt.audio_url is not None:
+            source = FileSource(url=prompt.audio_url)
+        else:
+            source = TextSource(text=prompt.text or "", source_locale=prompt.locale)
+        connection = self._client.get_call_connection(call_connection_id)
+        _call(
+            lambda: connection.start_recognizing_media(
+                RecognizeInputType.DTMF,
+                identifier_from_raw_id(target),
+                play_prompt=source,
+                initial_silence_timeout=silence_timeout_seconds,
+                interrupt_prompt=True,
+                dtmf_max_tones_to_collect=1,
+                dtmf_inter_tone_timeout=5,
+                operation_context=operation_context,
+                headers=_repeatable(request_id),
+            )
+        )
+
+    def watch_dtmf(
+        self, call_connection_id: str, target: str, operation_context: str, request_id: str
+    ) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        _call(
+            lambda: connection.start_continuous_dtmf_recognition(
+                identifier_from_raw_id(target),
+                operation_context=operation_context,
+                headers=_repeatable(request_id),
+            )
+        )
+
+    def start_recording(self, call_connection_id: str, state_callback_url: str, request_id: str) -> str:
+        props = _call(
+            lambda: self._client.start_recording(
+                call_connection_id=call_connection_id,
+                recording_state_callback_url=state_callback_url,
+                headers=_repeatable(request_id),
+            )
+        )
+        if not props.recording_id:
+            raise AcsError("start_recording returned no recording id", transient=False)
+        return str(props.recording_id)
+
+    def pause_recording(self, recording_id: str, request_id: str) -> None:
+        _call(lambda: self._client.pause_recording(recording_id, headers=_repeatable(request_id)))
+
+    def resume_recording(self, recording_id: str, request_id: str) -> None:
+        _call(lambda: self._client.resume_recording(recording_id, headers=_repeatable(request_id)))
+
+    def stop_recording(self, recording_id: str, request_id: str) -> None:
+        try:
+            _call(lambda: self._client.stop_recording(recording_id, headers=_repeatable(request_id)))
+        except AcsError as exc:
+            if exc.status != 404:  # already stopped with the call
+                raise
+
+    def hang_up(self, call_connection_id: str, request_id: str) -> None:
+        connection = self._client.get_call_connection(call_connection_id)
+        try:
+            _call(lambda: connection.hang_up(True, headers=_repeatable(request_id)))
+        except AcsError as exc:
+            if exc.status != 404:  # the call is already gone
+                raise
+
+
+def _repeatable(request_id: str) -> dict[str, str]:
+    return {"Repeatability-Request-ID": request_id}
+
+
+def _call(operation: Callable[[], T]) -> T:
+    try:
+        return operation()
+    except ResourceNotFoundError as exc:
+        raise AcsError(_describe(exc), transient=False, status=404) from None
+    except ClientAuthenticationError as exc:
+        raise AcsError(_describe(exc), transient=False, status=401) from None
+    except HttpResponseError as exc:
+        status = exc.status_code
+        raise AcsError(_describe(exc), transient=status in TRANSIENT_STATUS, status=status) from None
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise AcsError(f"ACS unreachable: {type(exc).__name__}", transient=True) from None
+    except AzureError as exc:
+        raise AcsError(f"ACS error: {type(exc).__name__}", transient=True) from None
+
+
+def _describe(exc: HttpResponseError) -> str:
+    error: Any = getattr(exc, "error", None)
+    code = getattr(error, "code", None)
+    return f"ACS answered {exc.status_code}" + (f" ({code})" if code else "")

@@ -1,0 +1,86 @@
+"""Wires settings to adapters and services. Tests call ``build`` with fakes for the ports they replace."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from recorder.adapters.callback_auth import CallbackVerifier
+from recorder.config import Settings
+from recorder.db.engine import make_engine, session_factory
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.calls import CallService
+from recorder.services.dispatcher import Dispatcher
+from recorder.services.ports import CallAutomation
+
+log = logging.getLogger("recorder.bootstrap")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    calls: CallService
+    dispatcher: Dispatcher
+    verifier: CallbackVerifier
+    clock: Callable[[], datetime]
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    def close(self) -> None:
+        self.dispatcher.stop()
+        self.engine.dispose()
+
+
+def callback_url(settings: Settings, call_id: str) -> str:
+    return f"{settings.public_url}/webhooks/acs/{call_id}"
+
+
+def build(
+    settings: Settings,
+    acs: CallAutomation | None = None,
+    verifier: CallbackVerifier | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Container:
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(sessions)
+
+    calls = CallService(uow, settings.policy, clock)
+    dispatcher = Dispatcher(
+        uow, acs or real_call_automation(settings), calls, partial(callback_url, settings), clock
+    )
+    calls.commands_queued = dispatcher.wake
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        calls=calls,
+        dispatcher=dispatcher,
+        verifier=verifier
+        or CallbackVerifier(settings.callback_jwks_url, settings.callback_issuer, settings.acs_resource_id),
+        clock=clock,
+    )
+
+
+def real_call_automation(settings: Settings) -> CallAutomation:
+    from recorder.adapters.acs import AcsCallAutomation, build_client
+    from recorder.adapters.credentials import access_key_and_credential
+
+    key, credential = access_key_and_credential(settings)
+    client = build_client(settings.acs_endpoint, key, credential)
+    return AcsCallAutomation(client, settings.cognitive_services_endpoint)

@@ -1,0 +1,132 @@
+"""``recorder`` command line. Exit codes: 0 ok, 1 a check failed (audit not intact), 2 bad usage or config."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from recorder.config import ConfigError, Settings, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="recorder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the webhook and compliance API server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate the database to the newest schema")
+
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create an API key; prints it once, alone on the last line")
+    create.add_argument("--role", required=True, choices=["admin", "operator", "auditor", "service"])
+    create.add_argument("--name", required=True)
+
+    audit = commands.add_parser("audit", help="audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser("verify", help="recompute the hash chain; exit 1 if it is broken")
+
+    emulator = commands.add_parser("emulator", help="run the local ACS Call Automation emulator")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8799)
+    emulator.add_argument("--access-key", default=os.environ.get("RECORDER_ACS_ACCESS_KEY", ""))
+    emulator.add_argument("--resource-id", default=os.environ.get("RECORDER_ACS_RESOURCE_ID", "emulator"))
+    emulator.add_argument("--eventgrid-webhook-url", default=None)
+
+    demo = commands.add_parser("demo", help="service + emulator + simulated calls on the embedded defaults")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--exit", action="store_true", help="exit after the simulated calls instead of serving")
+
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"configuration error: {problem}", file=sys.stderr)
+        return 2
+
+
+def _settings(for_serving: bool = False) -> Settings:
+    return load_settings(os.environ, for_serving=for_serving)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from recorder import logs
+
+    if args.command == "serve":
+        import uvicorn
+
+        _settings(for_serving=True)  # fail fast, with every problem listed
+        logs.configure()
+        uvicorn.run(
+            "recorder.web.app:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            proxy_headers=False,
+        )
+        return 0
+    if args.command == "db":
+        from recorder.db.migrate import upgrade
+
+        upgrade(_settings().database_url)
+        print("database is at the newest schema")
+        return 0
+    if args.command == "keys":
+        from recorder.db.engine import make_engine, session_factory
+        from recorder.services.keys import Role, create_key
+
+        engine = make_engine(_settings().database_url)
+        with session_factory(engine)() as session:
+            key_id, key = create_key(session, Role(args.role), args.name, datetime.now(UTC))
+            session.commit()
+        engine.dispose()
+        print(f"created {args.role} key {key_id} named {args.name!r}; it is shown only once:")
+        print(key)
+        return 0
+    if args.command == "audit":
+        from recorder.db.engine import make_engine, session_factory
+        from recorder.services.queries import verify_audit
+
+        engine = make_engine(_settings().database_url)
+        with session_factory(engine)() as session:
+            result = verify_audit(session)
+        engine.dispose()
+        state = "intact" if result.ok else f"BROKEN at seq {result.first_bad}"
+        print(f"audit chain {state}: {result.entries} entries checked, head {result.head}")
+        return 0 if result.ok else 1
+    if args.command == "emulator":
+        from recorder.emulator import EmulatorConfig
+        from recorder.emulator.server import run_forever
+
+        if not args.access_key:
+            print(
+                "configuration error: --access-key (or RECORDER_ACS_ACCESS_KEY) is required", file=sys.stderr
+            )
+            return 2
+        logs.configure()
+        config = EmulatorConfig(
+            access_key=args.access_key,
+            resource_id=args.resource_id,
+            eventgrid_webhook_url=args.eventgrid_webhook_url,
+        )
+        run_forever(config, args.host, args.port)
+        return 0
+    if args.command == "demo":
+        from recorder.demo import run_demo
+
+        return run_demo(port=args.port, keep_serving=not args.exit)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

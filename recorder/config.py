@@ -1,0 +1,251 @@
+"""Settings, read once at start-up from the environment and an optional TOML file, then passed in.
+
+Every problem is collected and reported at once, each naming the setting, so an operator fixes a bad
+deployment in one pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import logging
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from recorder.domain.model import ConsentPolicy, Prompt, RefusalAction
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ISSUER = "https://acscallautomation.communication.azure.com"
+DEFAULT_JWKS_URL = "https://acscallautomation.communication.azure.com/calling/keys"
+DEFAULT_PROMPT = Prompt(
+    id="consent-default",
+    version="1",
+    locale="en-US",
+    text=(
+        "This call may be recorded for quality and compliance. "
+        "Press 1 to agree to the recording, or press 2 to decline."
+    ),
+)
+DTMF_WORDS = {
+    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
+    "7": "seven", "8": "eight", "9": "nine", "#": "pound", "*": "asterisk",
+    "A": "a", "B": "b", "C": "c", "D": "d",
+}  # fmt: skip
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///recorder.db"
+    acs_endpoint: str = ""
+    acs_access_key: str | None = field(default=None, repr=False)
+    acs_access_key_secret_uri: str | None = None
+    acs_resource_id: str = ""
+    public_url: str = ""
+    callback_issuer: str = DEFAULT_ISSUER
+    callback_jwks_url: str = DEFAULT_JWKS_URL
+    eventgrid_secret: str = field(default="", repr=False)
+    events_topic_endpoint: str | None = None
+    events_topic_key: str | None = field(default=None, repr=False)
+    cognitive_services_endpoint: str | None = None
+    policy: ConsentPolicy = field(
+        default_factory=lambda: ConsentPolicy(prompts={"en-US": DEFAULT_PROMPT}, default_locale="en-US")
+    )
+
+    @property
+    def emulator_mode(self) -> bool:
+        """A loopback http:// ACS endpoint is the local emulator."""
+        parts = urlsplit(self.acs_endpoint)
+        return parts.scheme == "http" and is_loopback(parts.hostname or "")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
+    problems: list[str] = []
+    file_settings: dict[str, Any] = {}
+    config_path = env.get("RECORDER_CONFIG")
+    if config_path:
+        try:
+            file_settings = tomllib.loads(Path(config_path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError([f"RECORDER_CONFIG: cannot read {config_path}: {exc}"]) from exc
+
+    def setting(name: str, toml_key: str, default: str | None = None) -> str | None:
+        value = env.get(name)
+        if value is None:
+            raw = file_settings.get("recorder", {}).get(toml_key, default)
+            value = None if raw is None else str(raw)
+        return value or default
+
+    endpoint = (setting("RECORDER_ACS_ENDPOINT", "acs_endpoint") or "").rstrip("/")
+    access_key = setting("RECORDER_ACS_ACCESS_KEY", "acs_access_key")
+    connection_string = setting("RECORDER_ACS_CONNECTION_STRING", "acs_connection_string")
+    if connection_string:
+        log.warning("config.connection_string: prefer Managed Identity or a Key Vault secret for the ACS key")
+        parsed = _parse_connection_string(connection_string)
+        if parsed is None:
+            problems.append("RECORDER_ACS_CONNECTION_STRING: expected 'endpoint=https://…;accesskey=…'")
+        else:
+            endpoint = endpoint or parsed[0]
+            access_key = access_key or parsed[1]
+    if access_key is not None and not _is_base64(access_key):
+        problems.append("RECORDER_ACS_ACCESS_KEY: not a base64 key")
+
+    public_url = (setting("RECORDER_PUBLIC_URL", "public_url") or "").rstrip("/")
+    resource_id = setting("RECORDER_ACS_RESOURCE_ID", "acs_resource_id") or ""
+    secret = setting("RECORDER_EVENTGRID_SECRET", "eventgrid_secret") or ""
+    topic = setting("RECORDER_EVENTS_TOPIC_ENDPOINT", "events_topic_endpoint")
+    issuer = setting("RECORDER_ACS_CALLBACK_ISSUER", "acs_callback_issuer", DEFAULT_ISSUER) or DEFAULT_ISSUER
+    jwks_url = setting("RECORDER_ACS_CALLBACK_JWKS_URL", "acs_callback_jwks_url", DEFAULT_JWKS_URL)
+
+    if for_serving:
+        for name, value in (
+            ("RECORDER_ACS_ENDPOINT", endpoint),
+            ("RECORDER_PUBLIC_URL", public_url),
+            ("RECORDER_ACS_RESOURCE_ID", resource_id),
+            ("RECORDER_EVENTGRID_SECRET", secret),
+        ):
+            if not value:
+                problems.append(f"{name}: required to serve")
+    for name, url in (
+        ("RECORDER_ACS_ENDPOINT", endpoint),
+        ("RECORDER_PUBLIC_URL", public_url),
+        ("RECORDER_ACS_CALLBACK_JWKS_URL", jwks_url or ""),
+        ("RECORDER_EVENTS_TOPIC_ENDPOINT", topic or ""),
+    ):
+        problem = _secure_url_problem(url)
+        if url and problem:
+            problems.append(f"{name}: {problem} (got {url!r})")
+    if secret and len(secret) < 16:
+        problems.append("RECORDER_EVENTGRID_SECRET: use at least 16 characters")
+
+    policy = _load_policy(file_settings.get("consent", {}), problems)
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        database_url=setting("RECORDER_DATABASE_URL", "database_url", "sqlite:///recorder.db") or "",
+        acs_endpoint=endpoint,
+        acs_access_key=access_key,
+        acs_access_key_secret_uri=setting("RECORDER_ACS_ACCESS_KEY_SECRET_URI", "acs_access_key_secret_uri"),
+        acs_resource_id=resource_id,
+        public_url=public_url,
+        callback_issuer=issuer,
+        callback_jwks_url=jwks_url or DEFAULT_JWKS_URL,
+        eventgrid_secret=secret,
+        events_topic_endpoint=topic,
+        events_topic_key=setting("RECORDER_EVENTS_TOPIC_KEY", "events_topic_key"),
+        cognitive_services_endpoint=setting(
+            "RECORDER_COGNITIVE_SERVICES_ENDPOINT", "cognitive_services_endpoint"
+        ),
+        policy=policy,
+    )
+
+
+def _secure_url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and is_loopback(parts.hostname or ""):
+        return None
+    return "must be an https:// URL (http:// only for a loopback host)"
+
+
+def _parse_connection_string(value: str) -> tuple[str, str] | None:
+    pairs = (item.partition("=") for item in value.split(";") if item)
+    parts = {k.strip().lower(): v.strip() for k, _, v in pairs}
+    endpoint, key = parts.get("endpoint"), parts.get("accesskey")
+    return (endpoint.rstrip("/"), key) if endpoint and key else None
+
+
+def _is_base64(value: str) -> bool:
+    try:
+        return bool(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _load_policy(section: Mapping[str, Any], problems: list[str]) -> ConsentPolicy:
+    prompts: dict[str, Prompt] = {}
+    for i, raw in enumerate(section.get("prompts", [])):
+        where = f"consent.prompts[{i}]"
+        try:
+            prompt = Prompt(
+                id=str(raw["id"]),
+                version=str(raw["version"]),
+                locale=str(raw["locale"]),
+                text=raw.get("text"),
+                audio_url=raw.get("audio_url"),
+            )
+        except (KeyError, TypeError):
+            problems.append(f"{where}: needs id, version and locale")
+            continue
+        if (prompt.text is None) == (prompt.audio_url is None):
+            problems.append(f"{where}: set exactly one of text or audio_url")
+        elif prompt.audio_url is not None and _secure_url_problem(prompt.audio_url):
+            problems.append(f"{where}.audio_url: must be an https:// URL")
+        prompts[prompt.locale] = prompt
+    if not prompts:
+        prompts = {DEFAULT_PROMPT.locale: DEFAULT_PROMPT}
+    default_locale = str(section.get("default_locale", next(iter(prompts))))
+    if default_locale not in prompts:
+        problems.append(f"consent.default_locale: no prompt for locale {default_locale!r}")
+
+    tones: dict[str, str] = {}
+    for key, default in (("grant_key", "1"), ("decline_key", "2"), ("withdraw_key", "9")):
+        value = str(section.get(key, default))
+        if value not in DTMF_WORDS:
+            problems.append(f"consent.{key}: expected one of {' '.join(DTMF_WORDS)} (got {value!r})")
+        tones[key] = DTMF_WORDS.get(value, "")
+    if len(set(tones.values())) != len(tones):
+        problems.append("consent: grant_key, decline_key and withdraw_key must differ")
+
+    reprompts = _int_in(section, "reprompts", 2, 0, 5, problems)
+    silence = _int_in(section, "silence_timeout_seconds", 10, 1, 300, problems)
+    on_refusal = str(section.get("on_refusal", RefusalAction.LEAVE_UNRECORDED))
+    if on_refusal not in set(RefusalAction):
+        problems.append(f"consent.on_refusal: expected leave_unrecorded or hang_up (got {on_refusal!r})")
+        on_refusal = RefusalAction.LEAVE_UNRECORDED
+    exempt = section.get("exempt", {})
+    if not isinstance(exempt, dict) or not all(isinstance(v, str) for v in exempt.values()):
+        problems.append('consent.exempt: expected a table of raw id = "reason"')
+        exempt = {}
+    return ConsentPolicy(
+        prompts=prompts,
+        default_locale=default_locale,
+        grant_tone=tones["grant_key"],
+        decline_tone=tones["decline_key"],
+        withdraw_tone=tones["withdraw_key"],
+        reprompts=reprompts,
+        silence_timeout_seconds=silence,
+        on_refusal=RefusalAction(on_refusal),
+        exempt=dict(exempt),
+    )
+
+
+def _int_in(
+    section: Mapping[str, Any], key: str, default: int, low: int, high: int, problems: list[str]
+) -> int:
+    value = section.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        problems.append(f"consent.{key}: expected a whole number from {low} to {high} (got {value!r})")
+        return default
+    return value

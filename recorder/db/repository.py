@@ -1,0 +1,309 @@
+"""Repositories over one SQLAlchemy session. They never commit: the unit of work does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from recorder.db import codec
+from recorder.db.tables import (
+    AuditEntry,
+    Call,
+    CallParticipant,
+    ConsentEntry,
+    InboxEvent,
+    OutboxCommand,
+    RecordingSegment,
+)
+from recorder.domain import audit_chain
+from recorder.domain import effects as fx
+from recorder.domain.model import CallPhase, CallState, Consent, Participant, RecordingStatus
+
+AUDIT_LOCK_ID = 0x61756474  # "audt": serializes chain appends across PostgreSQL connections
+
+
+class CallRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        state: CallState,
+        now: datetime,
+        *,
+        direction: str,
+        caller: str | None = None,
+        callee: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.session.add(
+            Call(
+                id=state.call_id,
+                call_connection_id=state.call_connection_id,
+                server_call_id=state.server_call_id,
+                correlation_id=correlation_id,
+                direction=direction,
+                caller=caller,
+                callee=callee,
+                locale=state.locale,
+                phase=state.phase,
+                recording=state.recording,
+                recording_id=state.recording_id,
+                recording_reported=state.recording_reported,
+                participants_sequence=state.participants_sequence,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        self.session.flush()
+
+    def get(self, call_id: str, *, lock: bool = False) -> CallState | None:
+        """Load a call; ``lock`` holds its row until commit so one call's events apply one at a time."""
+        query = select(Call).where(Call.id == call_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.session.scalars(query).one_or_none()
+        if row is None:
+            return None
+        participants = self.session.scalars(
+            select(CallParticipant).where(CallParticipant.call_id == call_id).order_by(CallParticipant.id)
+        )
+        return CallState(
+            call_id=row.id,
+            server_call_id=row.server_call_id,
+            call_connection_id=row.call_connection_id,
+            phase=CallPhase(row.phase),
+            locale=row.locale,
+            participants=tuple(
+                Participant(
+                    raw_id=p.raw_id,
+                    present=p.present,
+                    consent=Consent(p.consent),
+                    attempts=p.attempts,
+                    prompted_at=p.prompted_at,
+                    prompt=codec.prompt_from_json(p.prompt),
+                    exempt_reason=p.exempt_reason,
+                )
+                for p in participants
+            ),
+            participants_sequence=row.participants_sequence,
+            recording=RecordingStatus(row.recording),
+            recording_id=row.recording_id,
+            recording_reported=row.recording_reported,
+        )
+
+    def save(self, state: CallState, now: datetime) -> None:
+        row = self.session.get_one(Call, state.call_id)
+        if row.phase != CallPhase.ENDED and state.phase is CallPhase.ENDED:
+            row.ended_at = now
+        row.call_connection_id = state.call_connection_id
+        row.phase = state.phase
+        row.recording = state.recording
+        row.recording_id = state.recording_id
+        row.recording_reported = state.recording_reported
+        row.participants_sequence = state.participants_sequence
+        row.updated_at = now
+        existing = {
+            p.raw_id: p
+            for p in self.session.scalars(
+                select(CallParticipant).where(CallParticipant.call_id == state.call_id)
+            )
+        }
+        for p in state.participants:
+            target = existing.get(p.raw_id) or CallParticipant(call_id=state.call_id, raw_id=p.raw_id)
+            target.present = p.present
+            target.consent = p.consent
+            target.attempts = p.attempts
+            target.prompted_at = p.prompted_at
+            target.prompt = codec.prompt_to_json(p.prompt)
+            target.exempt_reason = p.exempt_reason
+            self.session.add(target)
+        self.session.flush()
+
+    def id_for_connection(self, call_connection_id: str) -> str | None:
+        return self.session.scalar(select(Call.id).where(Call.call_connection_id == call_connection_id))
+
+    def row(self, call_id: str) -> Call | None:
+        return self.session.get(Call, call_id)
+
+
+class LedgerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, state: CallState, record: fx.ConsentRecorded, event_id: str | None, now: datetime) -> None:
+        prompt = record.prompt
+        self.session.add(
+            ConsentEntry(
+                call_id=state.call_id,
+                call_connection_id=state.call_connection_id,
+                server_call_id=state.server_call_id,
+                participant=record.participant,
+                outcome=record.outcome,
+                method=record.method,
+                reason=record.reason,
+                dtmf=record.dtmf,
+                prompt_id=prompt.id if prompt else None,
+                prompt_version=prompt.version if prompt else None,
+                locale=prompt.locale if prompt else None,
+                prompt_sha256=prompt.sha256 if prompt else None,
+                prompted_at=record.prompted_at,
+                decided_at=record.decided_at,
+                event_id=event_id,
+                recorded_at=now,
+            )
+        )
+
+    def add_segment(self, call_id: str, record: fx.SegmentRecorded, event_id: str | None) -> None:
+        self.session.add(
+            RecordingSegment(
+                call_id=call_id,
+                recording_id=record.recording_id,
+                kind=record.kind,
+                at=record.at,
+                event_id=event_id,
+            )
+        )
+
+
+class InboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, channel: str, event_id: str, event_type: str, call_id: str | None, now: datetime) -> bool:
+        """Insert-or-ignore; True only for the first delivery of this event id."""
+        values = {
+            "channel": channel,
+            "event_id": event_id,
+            "event_type": event_type,
+            "call_id": call_id,
+            "received_at": now,
+        }
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        result = self.session.execute(insert(InboxEvent).values(**values).on_conflict_do_nothing())
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, call_id: str, command: fx.Command, now: datetime) -> str:
+        kind, payload = codec.encode(command)
+        command_id = str(uuid.uuid4())
+        self.session.add(
+            OutboxCommand(
+                id=command_id,
+                call_id=call_id,
+                kind=kind,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                available_at=now,
+                created_at=now,
+            )
+        )
+        return command_id
+
+    def next_ready(self, now: datetime, limit: int) -> list[OutboxCommand]:
+        """The first unfinished command of each call whose turn has come and that nobody is running."""
+        first_per_call = (
+            select(func.min(OutboxCommand.seq))
+            .where(OutboxCommand.status == "pending")
+            .group_by(OutboxCommand.call_id)
+            .scalar_subquery()
+        )
+        query = (
+            select(OutboxCommand)
+            .where(OutboxCommand.seq.in_(first_per_call))
+            .where(OutboxCommand.available_at <= now)
+            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .order_by(OutboxCommand.seq)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+    def claim(self, command_id: str, now: datetime, lease: timedelta) -> bool:
+        result = self.session.execute(
+            update(OutboxCommand)
+            .where(OutboxCommand.id == command_id, OutboxCommand.status == "pending")
+            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .values(claimed_until=now + lease, attempts=OutboxCommand.attempts + 1)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None:
+        self.session.execute(
+            update(OutboxCommand)
+            .where(OutboxCommand.id == command_id)
+            .values(status=status, completed_at=now, claimed_until=None, last_error=error)
+        )
+
+    def retry_later(self, command_id: str, available_at: datetime, error: str) -> None:
+        self.session.execute(
+            update(OutboxCommand)
+            .where(OutboxCommand.id == command_id)
+            .values(available_at=available_at, claimed_until=None, last_error=error)
+        )
+
+    def stats(self, now: datetime) -> tuple[int, float]:
+        """Pending depth and the age in seconds of the oldest pending command."""
+        depth, oldest = self.session.execute(
+            select(func.count(), func.min(OutboxCommand.created_at)).where(OutboxCommand.status == "pending")
+        ).one()
+        if oldest is None:
+            return int(depth), 0.0
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        return int(depth), max(0.0, (now - oldest).total_seconds())
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(
+        self, actor: str, action: str, call_id: str | None, data: dict[str, Any], now: datetime
+    ) -> int:
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+        last = self.session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
+        ).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, audit_chain.GENESIS)
+        content = audit_chain.canonical(seq, now, actor, action, call_id, data)
+        self.session.add(
+            AuditEntry(
+                seq=seq,
+                at=now,
+                actor=actor,
+                action=action,
+                call_id=call_id,
+                data=data,
+                prev_hash=prev,
+                hash=audit_chain.entry_hash(prev, content),
+            )
+        )
+        self.session.flush()
+        return seq
+
+    def entries(self, batch: int = 5000) -> Iterator[audit_chain.ChainEntry]:
+        last = 0
+        while True:
+            rows = self.session.scalars(
+                select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+            ).all()
+            if not rows:
+                return
+            for r in rows:
+                yield audit_chain.ChainEntry(
+                    r.seq, r.at, r.actor, r.action, r.call_id, r.data, r.prev_hash, r.hash
+                )
+            last = rows[-1].seq

@@ -1,0 +1,38 @@
+"""One transaction per unit of work: state, ledger, audit and outbox rows commit together or not at all."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from recorder.db.repository import (
+    AuditRepository,
+    CallRepository,
+    InboxRepository,
+    LedgerRepository,
+    OutboxRepository,
+)
+
+
+class UnitOfWork:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        self.calls = CallRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
+        self.inbox = InboxRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.session.rollback()  # a no-op after commit
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()

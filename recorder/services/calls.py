@@ -1,0 +1,152 @@
+"""Use cases for calls: one unit of work per event — de-duplicate, decide, persist, queue commands."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.domain import effects as fx
+from recorder.domain import events as ev
+from recorder.domain.consent import Decision, decide, new_inbound_call
+from recorder.domain.model import CallState, ConsentPolicy
+
+log = logging.getLogger("recorder.calls")
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    UNKNOWN_CALL = "unknown_call"
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    event_id: str
+    server_call_id: str
+    incoming_call_context: str
+    caller: str | None
+    callee: str | None
+    correlation_id: str | None
+
+
+class CallService:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        policy: ConsentPolicy,
+        clock: Callable[[], datetime],
+        commands_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._uow = unit_of_work
+        self._policy = policy
+        self._clock = clock
+        self.commands_queued = commands_queued
+
+    def incoming_call(self, call: IncomingCall) -> tuple[Outcome, str | None]:
+        now = self._clock()
+        with self._uow() as uow:
+            if not uow.inbox.add("eventgrid", call.event_id, "IncomingCall", None, now):
+                return Outcome.DUPLICATE, None
+            call_id = str(uuid.uuid4())
+            decision = new_inbound_call(
+                call_id, call.server_call_id, call.incoming_call_context, self._policy.default_locale
+            )
+            uow.calls.add(
+                decision.state,
+                now,
+                direction="inbound",
+                caller=call.caller,
+                callee=call.callee,
+                correlation_id=call.correlation_id,
+            )
+            self._persist(uow, decision, "IncomingCall", call.event_id, now)
+            uow.commit()
+        log.info("call.incoming", extra={"call_id": call_id, "server_call_id": call.server_call_id})
+        self.commands_queued()
+        return Outcome.APPLIED, call_id
+
+    def apply(self, call_id: str, event_id: str, event_type: str, event: ev.CallEvent) -> Outcome:
+        """Apply one authenticated ACS callback event to its call, exactly once."""
+        now = self._clock()
+        with self._uow() as uow:
+            state = uow.calls.get(call_id, lock=True)
+            if state is None:
+                return Outcome.UNKNOWN_CALL
+            if not uow.inbox.add("acs", event_id, event_type, call_id, now):
+                return Outcome.DUPLICATE
+            decision = decide(state, event, self._policy)
+            self._persist(uow, decision, event_type, event_id, now, previous=state)
+            uow.commit()
+        if decision.commands:
+            self.commands_queued()
+        return Outcome.APPLIED
+
+    def command_finished(
+        self,
+        call_id: str,
+        command_id: str,
+        status: str,
+        result: ev.CallEvent | None,
+        error: str | None = None,
+    ) -> None:
+        """Close an outbox command and feed what ACS answered back into the call, in one transaction."""
+        now = self._clock()
+        with self._uow() as uow:
+            state = uow.calls.get(call_id, lock=True)
+            uow.outbox.finish(command_id, status, now, error)
+            if state is not None and result is not None:
+                decision = decide(state, result, self._policy)
+                self._persist(uow, decision, type(result).__name__, None, now, previous=state)
+            uow.commit()
+        self.commands_queued()
+
+    def _persist(
+        self,
+        uow: UnitOfWork,
+        decision: Decision,
+        event_type: str,
+        event_id: str | None,
+        now: datetime,
+        previous: CallState | None = None,
+    ) -> None:
+        state = decision.state
+        if previous is not None and state == previous and not decision.records and not decision.commands:
+            return
+        uow.calls.save(state, now)
+        consents: list[dict[str, Any]] = []
+        segments: list[dict[str, Any]] = []
+        for record in decision.records:
+            if isinstance(record, fx.ConsentRecorded):
+                uow.ledger.add(state, record, event_id, now)
+                consents.append({"participant": record.participant, "outcome": record.outcome})
+                log.info(
+                    f"consent.{record.outcome}", extra={"call_id": state.call_id, "method": record.method}
+                )
+            else:
+                uow.ledger.add_segment(state.call_id, record, event_id)
+                segments.append({"kind": record.kind, "recording_id": record.recording_id})
+                log.info(f"recording.{record.kind}", extra={"call_id": state.call_id})
+        commands = []
+        for command in decision.commands:
+            uow.outbox.add(state.call_id, command, now)
+            commands.append(type(command).__name__)
+        uow.audit.append(
+            "acs" if event_id else "recorder",
+            f"call.{event_type}",
+            state.call_id,
+            {
+                "event_id": event_id,
+                "phase": state.phase,
+                "recording": state.recording,
+                "consents": consents,
+                "segments": segments,
+                "commands": commands,
+            },
+            now,
+        )

@@ -1,0 +1,193 @@
+"""Runs outbox commands against ACS: in order per call, in parallel across calls, with bounded retries.
+
+Each command's outbox id is sent as its Repeatability-Request-ID, so a retry after a crash or a timeout is
+recognised by ACS as the same request and never doubles a recording or a prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from recorder.db import codec
+from recorder.db.tables import OutboxCommand
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.domain import effects as fx
+from recorder.domain import events as ev
+from recorder.services.calls import CallService
+from recorder.services.ports import AcsError, CallAutomation
+
+log = logging.getLogger("recorder.dispatcher")
+
+LEASE = timedelta(seconds=60)
+
+
+class NotReady(Exception):
+    """The command cannot run yet (an id it needs has not arrived); try again shortly."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        acs: CallAutomation,
+        calls: CallService,
+        callback_url: Callable[[str], str],
+        clock: Callable[[], datetime],
+        *,
+        max_attempts: int = 6,
+        base_backoff: float = 0.5,
+        workers: int = 8,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self._uow = unit_of_work
+        self._acs = acs
+        self._calls = calls
+        self._callback_url = callback_url
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._base_backoff = base_backoff
+        self._poll_interval = poll_interval
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbox")
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_loop_at: datetime | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking new commands and let the ones in flight finish."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._poll_interval)
+            self._wake.clear()
+            try:
+                while not self._stopping.is_set() and self.run_once():
+                    pass
+            except Exception:
+                log.exception("outbox.loop_failed")
+            self.last_loop_at = self._clock()
+
+    def run_once(self, limit: int = 64) -> int:
+        """Run the ready commands (one per call); returns how many were taken."""
+        now = self._clock()
+        with self._uow() as uow:
+            ready = [(c.id, c.call_id) for c in uow.outbox.next_ready(now, limit)]
+        futures = [self._pool.submit(self._run, command_id, call_id) for command_id, call_id in ready]
+        return sum(1 for f in futures if f.result())
+
+    def _run(self, command_id: str, call_id: str) -> bool:
+        now = self._clock()
+        with self._uow() as uow:
+            if not uow.outbox.claim(command_id, now, LEASE):
+                return False
+            uow.commit()
+            row = uow.session.get_one(OutboxCommand, command_id)
+            command = codec.decode(row.kind, row.payload)
+            attempts = row.attempts
+            call = uow.calls.row(call_id)
+            assert call is not None
+            connection_id, recording_id = call.call_connection_id, call.recording_id
+        try:
+            result = self._execute(command, command_id, call_id, connection_id, recording_id)
+        except NotReady as exc:
+            self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=True)
+        except AcsError as exc:
+            self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=exc.transient)
+        except Exception as exc:  # an adapter bug must not wedge the call's queue
+            log.exception("outbox.command_crashed", extra={"call_id": call_id, "command": row.kind})
+            self._retry_or_fail(command, command_id, call_id, attempts, repr(exc), transient=True)
+        else:
+            self._calls.command_finished(call_id, command_id, "done", result)
+            log.info("outbox.done", extra={"call_id": call_id, "command": type(command).__name__})
+        return True
+
+    def _retry_or_fail(
+        self,
+        command: fx.Command,
+        command_id: str,
+        call_id: str,
+        attempts: int,
+        error: str,
+        *,
+        transient: bool,
+    ) -> None:
+        name = type(command).__name__
+        if transient and attempts < self._max_attempts:
+            delay = self._base_backoff * 2 ** (attempts - 1)
+            with self._uow() as uow:
+                uow.outbox.retry_later(command_id, self._clock() + timedelta(seconds=delay), error)
+                uow.commit()
+            log.warning("outbox.retry", extra={"call_id": call_id, "command": name, "attempts": attempts})
+            return
+        log.error("outbox.failed", extra={"call_id": call_id, "command": name, "error": error})
+        failed = ev.CommandFailed(self._clock(), name, error)
+        self._calls.command_finished(call_id, command_id, "failed", failed, error)
+
+    def _execute(
+        self,
+        command: fx.Command,
+        request_id: str,
+        call_id: str,
+        connection_id: str | None,
+        recording_id: str | None,
+    ) -> ev.CallEvent | None:
+        acs = self._acs
+        match command:
+            case fx.AnswerCall():
+                answered = acs.answer_call(
+                    command.incoming_call_context, self._callback_url(call_id), request_id
+                )
+                return ev.CallAnswered(self._clock(), answered)
+            case fx.HangUp():
+                acs.hang_up(_needed(connection_id, "call connection id"), request_id)
+            case fx.PromptParticipant():
+                acs.prompt_for_consent(
+                    _needed(connection_id, "call connection id"),
+                    command.raw_id,
+                    command.prompt,
+                    command.silence_timeout_seconds,
+                    command.operation_context,
+                    request_id,
+                )
+            case fx.WatchForWithdrawal():
+                connection = _needed(connection_id, "call connection id")
+                acs.watch_dtmf(connection, command.raw_id, command.operation_context, request_id)
+            case fx.StartRecording():
+                connection = _needed(connection_id, "call connection id")
+                started = acs.start_recording(connection, self._callback_url(call_id), request_id)
+                return ev.RecordingStarted(self._clock(), started)
+            case fx.PauseRecording() | fx.ResumeRecording() | fx.StopRecording():
+                if recording_id is None:
+                    raise AcsError("no recording to change: it never started", transient=False)
+                {
+                    fx.PauseRecording: acs.pause_recording,
+                    fx.ResumeRecording: acs.resume_recording,
+                    fx.StopRecording: acs.stop_recording,
+                }[type(command)](recording_id, request_id)
+        return None
+
+
+def _needed(value: str | None, what: str) -> str:
+    if value is None:
+        raise NotReady(f"waiting for the {what}")
+    return value

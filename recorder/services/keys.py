@@ -1,0 +1,61 @@
+"""API keys for the compliance API: random, shown once, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recorder.db.tables import ApiKey
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    name: str
+    role: Role
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(
+    session: Session, role: Role, name: str, now: datetime, ttl: timedelta | None = None
+) -> tuple[str, str]:
+    """Returns (key id, the key itself); only the hash is kept."""
+    prefix = secrets.token_hex(4)
+    key = f"rk_{prefix}_{secrets.token_urlsafe(32)}"
+    key_id = str(uuid.uuid4())
+    session.add(
+        ApiKey(
+            id=key_id,
+            name=name,
+            role=role,
+            key_hash=hash_key(key),
+            prefix=prefix,
+            created_at=now,
+            expires_at=now + ttl if ttl else None,
+        )
+    )
+    return key_id, key
+
+
+def authenticate(session: Session, key: str, now: datetime) -> Principal | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    return Principal(row.id, row.name, Role(row.role))

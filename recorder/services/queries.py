@@ -1,0 +1,142 @@
+"""Read models for the compliance API: the consent ledger, a call's timeline, the audit chain."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recorder.db.repository import AuditRepository
+from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry, RecordingSegment
+from recorder.domain import audit_chain
+
+LEDGER_FIELDS = (
+    "id",
+    "call_connection_id",
+    "server_call_id",
+    "participant",
+    "outcome",
+    "method",
+    "reason",
+    "dtmf",
+    "prompt_id",
+    "prompt_version",
+    "locale",
+    "prompt_sha256",
+    "prompted_at",
+    "decided_at",
+)
+
+
+class BadQuery(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    call_connection_id: str | None = None
+    server_call_id: str | None = None
+    participant: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, _, last = raw.partition(":")
+        if version != "v1":
+            raise ValueError(version)
+        return int(last)
+    except ValueError:
+        raise BadQuery("cursor is not one this service issued") from None
+
+
+def consents(session: Session, f: LedgerFilter, cursor: str | None, limit: int) -> dict[str, Any]:
+    query = select(ConsentEntry).order_by(ConsentEntry.id).limit(limit + 1)
+    for column, value in (
+        (ConsentEntry.call_connection_id, f.call_connection_id),
+        (ConsentEntry.server_call_id, f.server_call_id),
+        (ConsentEntry.participant, f.participant),
+        (ConsentEntry.outcome, f.outcome),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if f.since is not None:
+        query = query.where(ConsentEntry.decided_at >= f.since)
+    if f.until is not None:
+        query = query.where(ConsentEntry.decided_at < f.until)
+    if cursor:
+        query = query.where(ConsentEntry.id > decode_cursor(cursor))
+    rows = list(session.scalars(query))
+    page = rows[:limit]
+    return {
+        "items": [ledger_item(r) for r in page],
+        "next": encode_cursor(page[-1].id) if len(rows) > limit else None,
+    }
+
+
+def ledger_item(row: ConsentEntry) -> dict[str, Any]:
+    item = {name: getattr(row, name) for name in LEDGER_FIELDS}
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in item.items()}
+
+
+def call_timeline(session: Session, call_connection_id: str) -> dict[str, Any] | None:
+    call = session.scalar(select(Call).where(Call.call_connection_id == call_connection_id))
+    if call is None:
+        return None
+    participants = session.scalars(select(CallParticipant).where(CallParticipant.call_id == call.id))
+    ledger = session.scalars(
+        select(ConsentEntry).where(ConsentEntry.call_id == call.id).order_by(ConsentEntry.id)
+    )
+    segments = session.scalars(
+        select(RecordingSegment).where(RecordingSegment.call_id == call.id).order_by(RecordingSegment.id)
+    )
+    audit = session.scalars(select(AuditEntry).where(AuditEntry.call_id == call.id).order_by(AuditEntry.seq))
+    return {
+        "call_connection_id": call.call_connection_id,
+        "server_call_id": call.server_call_id,
+        "direction": call.direction,
+        "phase": call.phase,
+        "recording": call.recording,
+        "recording_id": call.recording_id,
+        "created_at": call.created_at.isoformat(),
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "participants": [
+            {
+                "participant": p.raw_id,
+                "present": p.present,
+                "consent": p.consent,
+                "exempt_reason": p.exempt_reason,
+            }
+            for p in participants
+        ],
+        "consents": [ledger_item(r) for r in ledger],
+        "recording_segments": [
+            {"recording_id": s.recording_id, "kind": s.kind, "at": s.at.isoformat()} for s in segments
+        ],
+        "stored_recordings": [],
+        "audit": [
+            {
+                "seq": a.seq,
+                "at": a.at.isoformat(),
+                "action": a.action,
+                "hash": a.hash,
+                "prev_hash": a.prev_hash,
+            }
+            for a in audit
+        ],
+    }
+
+
+def verify_audit(session: Session) -> audit_chain.Verification:
+    return audit_chain.verify(AuditRepository(session).entries())

@@ -1,0 +1,81 @@
+"""The Starlette application: routes, lifespan (dispatcher start/stop), health."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from recorder import bootstrap
+from recorder.config import load_settings
+from recorder.web import api, webhooks
+from recorder.web.responses import error
+
+log = logging.getLogger("recorder.app")
+
+
+def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if run_dispatcher:
+            container.dispatcher.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(container.close)
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/webhooks/eventgrid", webhooks.eventgrid, methods=["POST"]),
+            Route("/webhooks/eventgrid", webhooks.eventgrid_options, methods=["OPTIONS"]),
+            Route("/webhooks/acs/{call_id}", webhooks.acs_callback, methods=["POST"]),
+            Route("/api/consents", api.consents),
+            Route("/api/calls/{call_connection_id}", api.call),
+            Route("/api/audit/verify", api.verify_audit),
+        ],
+        lifespan=lifespan,
+        exception_handlers={Exception: _unexpected},
+    )
+    app.state.container = container
+    return app
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    container: bootstrap.Container = request.app.state.container
+
+    def database_ok() -> bool:
+        try:
+            with container.engine.connect() as connection:
+                connection.execute(text("SELECT 1 FROM alembic_version"))
+            return True
+        except Exception:
+            return False
+
+    checks = {"database": await run_in_threadpool(database_ok), "dispatcher": container.dispatcher.alive}
+    status = 200 if all(checks.values()) else 503
+    return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("http.unexpected_error", exc_info=exc)
+    return error(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def app_from_environment() -> Starlette:
+    """The uvicorn factory used by ``recorder serve``."""
+    settings = load_settings(os.environ, for_serving=True)
+    return create_app(bootstrap.build(settings))

@@ -1,0 +1,102 @@
+"""Event Grid and ACS callback endpoints: authenticate, parse everything, then apply; answer fast."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from recorder.adapters.callback_auth import CallbackAuthError
+from recorder.bootstrap import Container
+from recorder.services.calls import IncomingCall, Outcome
+from recorder.web.parsing import BadEvent, callback_events, envelopes, load_json, raw_id, text
+from recorder.web.responses import BodyTooLarge, error, read_body
+
+log = logging.getLogger("recorder.webhooks")
+
+MAX_BATCH = 100
+INCOMING_CALL = "Microsoft.Communication.IncomingCall"
+RECORDING_FILE = "Microsoft.Communication.RecordingFileStatusUpdated"
+
+
+def _secret_ok(container: Container, request: Request) -> bool:
+    presented = request.query_params.get("secret", "")
+    return hmac.compare_digest(presented.encode(), container.settings.eventgrid_secret.encode())
+
+
+async def eventgrid_options(request: Request) -> Response:
+    """CloudEvents abuse-protection handshake."""
+    container: Container = request.app.state.container
+    if not _secret_ok(container, request):
+        return error(401, "unauthorized", "wrong or missing secret")
+    origin = request.headers.get("webhook-request-origin", "")
+    if not origin:
+        return error(400, "missing_origin", "WebHook-Request-Origin header is required")
+    return Response(status_code=200, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"})
+
+
+async def eventgrid(request: Request) -> Response:
+    container: Container = request.app.state.container
+    if not _secret_ok(container, request):
+        log.warning("webhook.auth_failed", extra={"channel": "eventgrid"})
+        return error(401, "unauthorized", "wrong or missing secret")
+    try:
+        events = envelopes(load_json(await read_body(request)), MAX_BATCH)
+        incoming = [
+            IncomingCall(
+                event_id=e.id,
+                server_call_id=text(e.data, "serverCallId"),
+                incoming_call_context=text(e.data, "incomingCallContext"),
+                caller=raw_id(e.data.get("from"), "data.from"),
+                callee=raw_id(e.data.get("to"), "data.to"),
+                correlation_id=text(e.data, "correlationId", required=False) or None,
+            )
+            for e in events
+            if e.type == INCOMING_CALL
+        ]
+    except BodyTooLarge:
+        return error(413, "body_too_large", "the delivery is too large")
+    except BadEvent as exc:
+        return error(400, exc.code, str(exc))
+    validation = next((e.validation_code for e in events if e.validation_code is not None), None)
+    if validation is not None:
+        log.info("webhook.subscription_validated")
+        return JSONResponse({"validationResponse": validation})
+    for call in incoming:
+        await run_in_threadpool(container.calls.incoming_call, call)
+    for e in events:
+        if e.type == RECORDING_FILE:
+            log.info("recording.file_status", extra={"event_id": e.id})
+        elif e.type != INCOMING_CALL:
+            log.info("webhook.ignored", extra={"event_type": e.type, "event_id": e.id})
+    return JSONResponse({"accepted": len(events)})
+
+
+async def acs_callback(request: Request) -> Response:
+    container: Container = request.app.state.container
+    try:
+        await run_in_threadpool(container.verifier.verify, request.headers.get("authorization"))
+    except CallbackAuthError as exc:
+        log.warning("webhook.auth_failed", extra={"channel": "acs", "reason": str(exc)})
+        return error(401, "unauthorized", "callback token rejected")
+    call_id = request.path_params["call_id"]
+    try:
+        events = callback_events(load_json(await read_body(request)), container.clock(), MAX_BATCH)
+    except BodyTooLarge:
+        return error(413, "body_too_large", "the delivery is too large")
+    except BadEvent as exc:
+        return error(400, exc.code, str(exc))
+    outcomes: dict[str, int] = {}
+    for e in events:
+        if e.event is None:
+            outcome = "ignored"
+        else:
+            applied = await run_in_threadpool(container.calls.apply, call_id, e.id, e.type, e.event)
+            outcome = applied.value
+            if applied is Outcome.UNKNOWN_CALL:
+                log.info("webhook.unknown_call", extra={"call_id": call_id, "event_type": e.type})
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return JSONResponse({"outcomes": outcomes})
