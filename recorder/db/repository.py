@@ -187,8 +187,10 @@ class InboxRepository:
             "received_at": now,
         }
         insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        result = self.session.execute(insert(InboxEvent).values(**values).on_conflict_do_nothing())
-        return bool(getattr(result, "rowcount", 0) == 1)
+        statement = (
+            insert(InboxEvent).values(**values).on_conflict_do_nothing().returning(InboxEvent.event_id)
+        )
+        return self.session.execute(statement).first() is not None
 
 
 class OutboxRepository:
@@ -240,11 +242,10 @@ class OutboxRepository:
         return bool(getattr(result, "rowcount", 0) == 1)
 
     def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None:
-        self.session.execute(
-            update(OutboxCommand)
-            .where(OutboxCommand.id == command_id)
-            .values(status=status, completed_at=now, claimed_until=None, last_error=error)
-        )
+        values: dict[str, Any] = {"status": status, "completed_at": now, "claimed_until": None}
+        if error is not None:
+            values["last_error"] = error
+        self.session.execute(update(OutboxCommand).where(OutboxCommand.id == command_id).values(**values))
 
     def retry_later(self, command_id: str, available_at: datetime, error: str) -> None:
         self.session.execute(

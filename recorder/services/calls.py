@@ -102,7 +102,9 @@ class CallService:
             uow.outbox.finish(command_id, status, now, error)
             if state is not None and result is not None:
                 decision = decide(state, result, self._policy)
-                self._persist(uow, decision, type(result).__name__, None, now, previous=state)
+                # a failure is always audited, even when it changes nothing in the call's state
+                unchanged = None if status == "failed" else state
+                self._persist(uow, decision, type(result).__name__, None, now, previous=unchanged)
             uow.commit()
         self.commands_queued()
 

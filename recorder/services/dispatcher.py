@@ -12,6 +12,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from recorder.db import codec
 from recorder.db.tables import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
@@ -101,7 +103,7 @@ class Dispatcher:
             if not uow.outbox.claim(command_id, now, LEASE):
                 return False
             uow.commit()
-            row = uow.session.get_one(OutboxCommand, command_id)
+            row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
             command = codec.decode(row.kind, row.payload)
             attempts = row.attempts
             call = uow.calls.row(call_id)
