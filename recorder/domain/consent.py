@@ -197,10 +197,10 @@ def _recording_state_changed(state: CallState, event: ev.RecordingStateChanged) 
         return Decision(new_state)  # a repeat, or a recording that starts paused
     if event.active:
         kind = "started" if previous == "" else "resumed"
-    elif state.recording is RecordingStatus.STOPPED or state.phase is CallPhase.ENDED:
-        kind = "stopped"
-    else:
+    elif state.recording is RecordingStatus.PAUSED:
         kind = "paused"
+    else:
+        kind = "stopped"  # ACS ended it (call over, or a failure): we never asked for a pause
     return Decision(new_state, records=(fx.SegmentRecorded(kind, event.recording_id, event.at),))
 
 

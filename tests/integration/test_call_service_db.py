@@ -100,7 +100,7 @@ def drain(dispatcher: Dispatcher) -> None:
 
 def test_a_call_runs_through_consent_to_one_recording(
     world: tuple[CallService, Dispatcher, FakeAcs, UnitOfWork],
-):
+) -> None:
     calls, dispatcher, acs, uow = world
     incoming = IncomingCall("eg-1", "server-1", "ctx", A, "4:+18005550100", "corr")
     outcome, call_id = calls.incoming_call(incoming)
@@ -142,9 +142,9 @@ def test_a_call_runs_through_consent_to_one_recording(
 
 def test_a_transient_acs_failure_is_retried_with_the_same_request_id(
     world: tuple[CallService, Dispatcher, FakeAcs, UnitOfWork],
-):
+) -> None:
     calls, dispatcher, acs, uow = world
-    _, call_id = calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
+    calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
     acs.fail_next = AcsError("503", transient=True, status=503)
     drain(dispatcher)
     assert len(acs.requests) == 1
@@ -156,9 +156,9 @@ def test_a_transient_acs_failure_is_retried_with_the_same_request_id(
 
 def test_a_permanent_failure_is_recorded_not_swallowed(
     world: tuple[CallService, Dispatcher, FakeAcs, UnitOfWork],
-):
+) -> None:
     calls, dispatcher, acs, uow = world
-    _, call_id = calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
+    calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
     acs.fail_next = AcsError("ACS answered 400", transient=False, status=400)
     drain(dispatcher)
     with uow:
@@ -170,9 +170,9 @@ def test_a_permanent_failure_is_recorded_not_swallowed(
 
 def test_a_tampered_audit_entry_is_found_at_its_seq(
     world: tuple[CallService, Dispatcher, FakeAcs, UnitOfWork],
-):
+) -> None:
     calls, dispatcher, _, uow = world
-    _, call_id = calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
+    calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
     drain(dispatcher)
     with uow:
         assert queries.verify_audit(uow.session).entries == 2

@@ -60,20 +60,20 @@ def outcomes(decision: Decision) -> list[tuple[str, str]]:
     return [(r.participant, r.outcome) for r in decision.records if isinstance(r, fx.ConsentRecorded)]
 
 
-def test_an_inbound_call_is_answered_and_nothing_else():
+def test_an_inbound_call_is_answered_and_nothing_else() -> None:
     decision = new_inbound_call("call-1", "server-1", "ctx", "en-US")
     assert decision.commands == (fx.AnswerCall("ctx"),)
     assert decision.state.phase is CallPhase.ANSWERING
 
 
-def test_connecting_prompts_every_participant_present_with_the_configured_prompt():
+def test_connecting_prompts_every_participant_present_with_the_configured_prompt() -> None:
     decision = connected(A, B)
     prompts = [c for c in decision.commands if isinstance(c, fx.PromptParticipant)]
     assert [(p.raw_id, p.attempt, p.prompt) for p in prompts] == [(A, 1, PROMPT), (B, 1, PROMPT)]
     assert all(p.consent is Consent.PROMPTED for p in decision.state.participants)
 
 
-def test_participants_seen_before_the_call_connects_are_prompted_on_connect():
+def test_participants_seen_before_the_call_connects_are_prompted_on_connect() -> None:
     start = new_inbound_call("call-1", "server-1", "ctx", "en-US").state
     before = decide(start, ev.ParticipantsUpdated(at(0), 1, (A,)), POLICY)
     assert before.commands == ()
@@ -82,7 +82,7 @@ def test_participants_seen_before_the_call_connects_are_prompted_on_connect():
     assert after.state.call_connection_id == "conn-1"
 
 
-def test_recording_starts_once_only_after_the_last_of_three_consents():
+def test_recording_starts_once_only_after_the_last_of_three_consents() -> None:
     decision = connected(A, B, C)
     first_two = run(decision.state, grant(A), grant(B))
     assert "StartRecording" not in kinds(first_two)
@@ -93,7 +93,7 @@ def test_recording_starts_once_only_after_the_last_of_three_consents():
     assert again.commands == () and again.records == ()
 
 
-def test_a_grant_is_written_to_the_ledger_with_prompt_and_times():
+def test_a_grant_is_written_to_the_ledger_with_prompt_and_times() -> None:
     decision = run(connected(A).state, grant(A, when=4))
     (record,) = [r for r in decision.records if isinstance(r, fx.ConsentRecorded)]
     assert record == fx.ConsentRecorded(
@@ -102,7 +102,7 @@ def test_a_grant_is_written_to_the_ledger_with_prompt_and_times():
     assert "WatchForWithdrawal" in kinds(decision)
 
 
-def test_a_decline_leaves_the_call_unrecorded_by_default():
+def test_a_decline_leaves_the_call_unrecorded_by_default() -> None:
     decision = run(
         connected(A, B).state, grant(A), ev.RecognizeCompleted(at(2), fx.consent_context(B, 1), ("two",))
     )
@@ -111,7 +111,7 @@ def test_a_decline_leaves_the_call_unrecorded_by_default():
     assert "HangUp" not in kinds(decision)
 
 
-def test_a_decline_hangs_up_when_the_policy_says_so():
+def test_a_decline_hangs_up_when_the_policy_says_so() -> None:
     policy = replace(POLICY, on_refusal=RefusalAction.HANG_UP)
     decision = run(
         connected(A).state, ev.RecognizeCompleted(at(1), fx.consent_context(A, 1), ("two",)), policy=policy
@@ -119,7 +119,7 @@ def test_a_decline_hangs_up_when_the_policy_says_so():
     assert kinds(decision) == ["HangUp"]
 
 
-def test_silence_reprompts_twice_then_records_no_response():
+def test_silence_reprompts_twice_then_records_no_response() -> None:
     state = connected(A).state
     first = run(state, silence(A, 1))
     assert [(c.raw_id, c.attempt) for c in first.commands if isinstance(c, fx.PromptParticipant)] == [(A, 2)]
@@ -131,19 +131,19 @@ def test_silence_reprompts_twice_then_records_no_response():
     assert third.state.participant(A).consent is Consent.NO_RESPONSE  # type: ignore[union-attr]
 
 
-def test_the_reprompt_count_is_configurable():
+def test_the_reprompt_count_is_configurable() -> None:
     policy = replace(POLICY, reprompts=0)
     decision = run(connected(A).state, silence(A, 1), policy=policy)
     assert outcomes(decision) == [(A, "no_response")]
 
 
-def test_an_unmapped_key_counts_as_an_attempt_and_asks_again():
+def test_an_unmapped_key_counts_as_an_attempt_and_asks_again() -> None:
     decision = run(connected(A).state, ev.RecognizeCompleted(at(1), fx.consent_context(A, 1), ("five",)))
     assert kinds(decision) == ["PromptParticipant"]
     assert decision.records == ()
 
 
-def test_custom_keys_map_to_consent():
+def test_custom_keys_map_to_consent() -> None:
     policy = replace(POLICY, grant_tone="five", decline_tone="six")
     decision = run(
         connected(A).state, ev.RecognizeCompleted(at(1), fx.consent_context(A, 1), ("five",)), policy=policy
@@ -151,20 +151,20 @@ def test_custom_keys_map_to_consent():
     assert outcomes(decision) == [(A, "granted")]
 
 
-def test_an_answer_to_an_old_prompt_is_ignored():
+def test_an_answer_to_an_old_prompt_is_ignored() -> None:
     state = run(connected(A).state, silence(A, 1)).state  # now on attempt 2
     assert run(state, grant(A, attempt=1)).records == ()
     assert outcomes(run(state, grant(A, attempt=2))) == [(A, "granted")]
 
 
-def test_foreign_operation_contexts_are_ignored():
+def test_foreign_operation_contexts_are_ignored() -> None:
     state = connected(A).state
     for context in ("", "something-else", "consent|x|" + A, "consent|1|4:+19999999999"):
         decision = decide(state, ev.RecognizeCompleted(at(1), context, ("one",)), POLICY)
         assert decision == Decision(state)
 
 
-def test_exempt_identities_are_recorded_as_exempt_with_the_reason_and_not_prompted():
+def test_exempt_identities_are_recorded_as_exempt_with_the_reason_and_not_prompted() -> None:
     decision = connected(A, "8:acs:agent")
     records = [r for r in decision.records if isinstance(r, fx.ConsentRecorded)]
     assert [(r.participant, r.outcome, r.reason) for r in records] == [
@@ -174,12 +174,12 @@ def test_exempt_identities_are_recorded_as_exempt_with_the_reason_and_not_prompt
     assert kinds(run(decision.state, grant(A))).count("StartRecording") == 1
 
 
-def test_stale_participant_snapshots_are_ignored():
+def test_stale_participant_snapshots_are_ignored() -> None:
     state = connected(A).state
     assert decide(state, ev.ParticipantsUpdated(at(1), 1, (A, B)), POLICY) == Decision(state)
 
 
-def test_a_late_joiner_pauses_recording_before_being_prompted():
+def test_a_late_joiner_pauses_recording_before_being_prompted() -> None:
     recording = run(connected(A).state, grant(A)).state
     decision = decide(recording, ev.ParticipantsUpdated(at(5), 2, (A, B)), POLICY)
     assert kinds(decision) == ["PauseRecording", "PromptParticipant"]
@@ -188,19 +188,19 @@ def test_a_late_joiner_pauses_recording_before_being_prompted():
     assert resumed.state.recording is RecordingStatus.ACTIVE
 
 
-def test_recording_resumes_when_an_unconsented_participant_leaves():
+def test_recording_resumes_when_an_unconsented_participant_leaves() -> None:
     paused = decide(run(connected(A).state, grant(A)).state, ev.ParticipantsUpdated(at(5), 2, (A, B)), POLICY)
     left = decide(paused.state, ev.ParticipantsUpdated(at(6), 3, (A,)), POLICY)
     assert kinds(left) == ["ResumeRecording"]
 
 
-def test_a_participant_who_comes_back_without_answering_is_asked_again():
+def test_a_participant_who_comes_back_without_answering_is_asked_again() -> None:
     state = decide(connected(A, B).state, ev.ParticipantsUpdated(at(2), 2, (A,)), POLICY).state
     back = decide(state, ev.ParticipantsUpdated(at(3), 3, (A, B)), POLICY)
     assert [(c.raw_id, c.attempt) for c in back.commands if isinstance(c, fx.PromptParticipant)] == [(B, 1)]
 
 
-def test_withdrawal_pauses_and_keeps_recording_paused_while_they_stay():
+def test_withdrawal_pauses_and_keeps_recording_paused_while_they_stay() -> None:
     recording = run(connected(A, B).state, grant(A), grant(B)).state
     tone = ev.ContinuousToneReceived(at(9), f"withdraw|{A}", "nine")
     withdrawn = decide(recording, tone, POLICY)
@@ -212,12 +212,12 @@ def test_withdrawal_pauses_and_keeps_recording_paused_while_they_stay():
     assert "ResumeRecording" in kinds(gone)
 
 
-def test_other_continuous_tones_do_nothing():
+def test_other_continuous_tones_do_nothing() -> None:
     recording = run(connected(A).state, grant(A)).state
     assert decide(recording, ev.ContinuousToneReceived(at(9), f"withdraw|{A}", "five"), POLICY).commands == ()
 
 
-def test_disconnect_stops_recording_and_closes_open_consents():
+def test_disconnect_stops_recording_and_closes_open_consents() -> None:
     state = run(connected(A, B).state, grant(A)).state
     assert state.recording is RecordingStatus.NONE
     ended = decide(state, ev.CallDisconnected(at(20)), POLICY)
@@ -228,17 +228,25 @@ def test_disconnect_stops_recording_and_closes_open_consents():
     assert kinds(decide(recording, ev.CallDisconnected(at(20)), POLICY)) == ["StopRecording"]
 
 
-def test_nothing_but_recording_reports_changes_an_ended_call():
+def test_nothing_but_recording_reports_changes_an_ended_call() -> None:
     ended = decide(connected(A).state, ev.CallDisconnected(at(20)), POLICY).state
     for event in (grant(A), ev.ParticipantsUpdated(at(21), 9, (A, B)), ev.CallConnected(at(21), "x")):
         assert decide(ended, event, POLICY) == Decision(ended)
 
 
-def test_recording_reports_become_segments_started_paused_resumed_stopped():
+def test_recording_reports_become_segments_started_paused_resumed_stopped() -> None:
     state = run(connected(A).state, grant(A), ev.RecordingStarted(at(2), "rec-1")).state
     kinds_seen = []
-    for active in (True, True, False, True):
-        decision = decide(state, ev.RecordingStateChanged(at(3), "rec-1", active), POLICY)
+    steps: list[ev.CallEvent] = [
+        ev.RecordingStateChanged(at(3), "rec-1", True),
+        ev.RecordingStateChanged(at(3), "rec-1", True),  # a repeat
+        ev.ParticipantsUpdated(at(4), 2, (A, B)),  # a late joiner: we pause
+        ev.RecordingStateChanged(at(4), "rec-1", False),
+        grant(B, when=5),  # we resume
+        ev.RecordingStateChanged(at(5), "rec-1", True),
+    ]
+    for event in steps:
+        decision = decide(state, event, POLICY)
         kinds_seen += [r.kind for r in decision.records if isinstance(r, fx.SegmentRecorded)]
         state = decision.state
     state = decide(state, ev.CallDisconnected(at(9)), POLICY).state
@@ -247,7 +255,7 @@ def test_recording_reports_become_segments_started_paused_resumed_stopped():
     assert kinds_seen == ["started", "paused", "resumed", "stopped"]
 
 
-def test_a_failed_start_marks_recording_failed_and_does_not_loop():
+def test_a_failed_start_marks_recording_failed_and_does_not_loop() -> None:
     state = run(connected(A).state, grant(A)).state
     failed = decide(state, ev.CommandFailed(at(3), "StartRecording", "403"), POLICY)
     assert failed.state.recording is RecordingStatus.FAILED
@@ -255,6 +263,6 @@ def test_a_failed_start_marks_recording_failed_and_does_not_loop():
 
 
 @pytest.mark.parametrize("context", ["consent|1|" + A, "withdraw|" + A])
-def test_operation_contexts_round_trip(context: str):
+def test_operation_contexts_round_trip(context: str) -> None:
     parsed = fx.parse_context(context)
     assert parsed is not None and parsed[2] == A

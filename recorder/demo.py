@@ -1,0 +1,141 @@
+"""``recorder demo``: the emulator, the service and a few simulated calls, all on this machine."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import time
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from recorder import bootstrap, logs
+from recorder.config import Settings, load_settings
+from recorder.db.migrate import upgrade
+from recorder.emulator import EmulatorConfig, start_emulator
+from recorder.emulator.server import serve_in_thread
+from recorder.services.keys import Role, create_key
+from recorder.web.app import create_app
+
+CENTER = "4:+18005550100"
+SCENARIOS: list[tuple[str, list[dict[str, Any]]]] = [
+    (
+        "everyone agrees",
+        [
+            {"raw_id": "4:+14255550101", "answers": ["1"], "leave_at_ms": 2500},
+            {"raw_id": "4:+14255550102", "answers": ["1"], "answer_delay_ms": 200, "leave_at_ms": 2500},
+            {"raw_id": "4:+14255550103", "answers": ["1"], "answer_delay_ms": 400, "leave_at_ms": 2500},
+        ],
+    ),
+    (
+        "one declines",
+        [
+            {"raw_id": "4:+14255550201", "answers": ["1"], "leave_at_ms": 2000},
+            {"raw_id": "4:+14255550202", "answers": ["2"], "leave_at_ms": 2000},
+        ],
+    ),
+    (
+        "one stays silent",
+        [
+            {
+                "raw_id": "4:+14255550301",
+                "answers": ["silence", "silence", "silence"],
+                "silence_ms": 300,
+                "leave_at_ms": 3000,
+            }
+        ],
+    ),
+]
+
+
+def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
+    logs.configure("WARNING")
+    settings = load_settings(os.environ, for_serving=False)
+    access_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    secret = secrets.token_urlsafe(24)
+    public_url = f"http://127.0.0.1:{port}"
+    emulator = start_emulator(
+        EmulatorConfig(
+            access_key=access_key,
+            resource_id="demo-acs-resource",
+            eventgrid_webhook_url=f"{public_url}/webhooks/eventgrid?secret={secret}",
+        )
+    )
+    settings = replace(
+        settings,
+        acs_endpoint=emulator.url,
+        acs_access_key=access_key,
+        acs_resource_id="demo-acs-resource",
+        public_url=public_url,
+        callback_issuer=emulator.issuer,
+        callback_jwks_url=emulator.jwks_url,
+        eventgrid_secret=secret,
+    )
+    upgrade(settings.database_url)
+    container = bootstrap.build(settings)
+    server = serve_in_thread(create_app(container), "127.0.0.1", port)
+    print(
+        f"recorder demo: service {public_url}, ACS emulator {emulator.url}, database {settings.database_url}"
+    )
+    try:
+        calls = _place_calls(emulator.url)
+        results = _wait_until_ended(emulator.url, calls)
+        _print_summary(results, settings, container)
+        if keep_serving:
+            print("\nThe service keeps running for your queries; press Ctrl-C to stop.")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        emulator.stop()
+    return 0
+
+
+def _place_calls(emulator_url: str) -> list[tuple[str, str]]:
+    placed = []
+    for title, participants in SCENARIOS:
+        body = {"from": participants[0]["raw_id"], "to": CENTER, "participants": participants}
+        response = httpx.post(f"{emulator_url}/emulator/calls", json=body, timeout=10)
+        response.raise_for_status()
+        placed.append((title, response.json()["server_call_id"]))
+    return placed
+
+
+def _wait_until_ended(emulator_url: str, calls: list[tuple[str, str]], timeout: float = 60) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        states = [
+            (title, httpx.get(f"{emulator_url}/emulator/calls/{server_call_id}", timeout=10).json())
+            for title, server_call_id in calls
+        ]
+        if all(s["state"] == "disconnected" for _, s in states) or time.monotonic() > deadline:
+            time.sleep(0.5)  # let the last callbacks land
+            return states
+        time.sleep(0.2)
+
+
+def _print_summary(results: list[Any], settings: Settings, container: bootstrap.Container) -> None:
+    from recorder.services import queries
+
+    with container.sessions() as session:
+        for title, call in results:
+            timeline = queries.call_timeline(session, call["call_connection_id"] or "")
+            print(f"\n== {title}  (call connection {call['call_connection_id']})")
+            if timeline is None:
+                print("   the service never connected to this call")
+                continue
+            for entry in timeline["consents"]:
+                print(f"   {entry['participant']:<18} {entry['outcome']:<12} via {entry['method']}")
+            segments = ", ".join(s["kind"] for s in timeline["recording_segments"]) or "never recorded"
+            print(f"   recording: {segments}")
+            unconsented = sum(call.get("unconsented_recorded_ms", {}).values())
+            print(f"   recorded without consent: {unconsented} ms")
+        key_id, key = create_key(session, Role.AUDITOR, "demo auditor", container.clock())
+        session.commit()
+    print("\nRead the consent ledger as an auditor:")
+    print(f"   curl -H 'Authorization: Bearer {key}' {settings.public_url}/api/consents")
+    del key_id

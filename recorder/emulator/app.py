@@ -1,0 +1,214 @@
+"""The Starlette app: the ACS REST surface (HMAC-checked), the signing keys, and the control API."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from recorder.emulator.config import EmulatorConfig
+from recorder.emulator.connections import ConnectionOperations
+from recorder.emulator.control import control_routes
+from recorder.emulator.engine import Emulator
+from recorder.emulator.hmac_auth import HmacError, request_target, verify_request
+from recorder.emulator.media import MediaOperations
+from recorder.emulator.recordings import RecordingOperations
+from recorder.emulator.rest import AcsError, AcsRequest, Reply
+from recorder.emulator.signing import openid_configuration
+from recorder.emulator.state import CachedReply, RequestRecord
+
+Handler = Callable[[AcsRequest], Reply]
+CONNECTION = "/calling/callConnections/(?P<call_connection_id>[^/:]+)"
+RECORDING = "/calling/recordings/(?P<recording_id>[^/:]+)"
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@dataclass(frozen=True)
+class AcsRoute:
+    method: str
+    pattern: re.Pattern[str]
+    operation: str
+    handler: Handler
+
+
+def acs_routes(emulator: Emulator) -> list[AcsRoute]:
+    calls = ConnectionOperations(emulator)
+    media = MediaOperations(emulator)
+    recordings = RecordingOperations(emulator)
+    table: list[tuple[str, str, str, Handler]] = [
+        ("POST", "/calling/callConnections", "create_call", calls.create_call),
+        ("POST", "/calling/callConnections:answer", "answer_call", calls.answer_call),
+        ("POST", "/calling/callConnections:connect", "connect_call", calls.connect_call),
+        ("GET", CONNECTION, "get_call_properties", calls.get_call_properties),
+        ("DELETE", CONNECTION, "hang_up", calls.hang_up),
+        ("POST", CONNECTION + ":terminate", "terminate_call", calls.terminate_call),
+        ("GET", CONNECTION + "/participants", "list_participants", calls.list_participants),
+        ("POST", CONNECTION + "/participants:remove", "remove_participant", calls.remove_participant),
+        ("GET", CONNECTION + "/participants/(?P<raw_id>.+)", "get_participant", calls.get_participant),
+        ("POST", CONNECTION + ":play", "play_media", media.play_media),
+        ("POST", CONNECTION + ":recognize", "start_recognizing_media", media.start_recognizing_media),
+        (
+            "POST",
+            CONNECTION + ":startContinuousDtmfRecognition",
+            "start_continuous_dtmf_recognition",
+            media.start_continuous_dtmf_recognition,
+        ),
+        (
+            "POST",
+            CONNECTION + ":stopContinuousDtmfRecognition",
+            "stop_continuous_dtmf_recognition",
+            media.stop_continuous_dtmf_recognition,
+        ),
+        (
+            "POST",
+            CONNECTION + ":cancelAllMediaOperations",
+            "cancel_all_media_operations",
+            media.cancel_all_media_operations,
+        ),
+        ("POST", "/calling/recordings", "start_recording", recordings.start_recording),
+        ("GET", RECORDING, "get_recording_properties", recordings.get_recording_properties),
+        ("DELETE", RECORDING, "stop_recording", recordings.stop_recording),
+        ("POST", RECORDING + ":pause", "pause_recording", recordings.pause_recording),
+        ("POST", RECORDING + ":resume", "resume_recording", recordings.resume_recording),
+    ]
+    return [
+        AcsRoute(method, re.compile(f"^{path}$"), operation, handler)
+        for method, path, operation, handler in table
+    ]
+
+
+def match_route(
+    routes: list[AcsRoute], method: str, path: str
+) -> tuple[AcsRoute | None, dict[str, str], bool]:
+    """The route for ``method path`` and its parameters; the flag says whether the path exists at all."""
+    path_known = False
+    for route in routes:
+        found = route.pattern.match(path)
+        if found:
+            path_known = True
+            if route.method == method:
+                return route, found.groupdict(), True
+    return None, {}, path_known
+
+
+def _respond(reply: Reply, request: Request) -> Response:
+    headers = {}
+    client_request_id = request.headers.get("x-ms-client-request-id")
+    if client_request_id:
+        headers["x-ms-client-request-id"] = client_request_id
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=headers)
+    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+class AcsEndpoint:
+    """Verifies, routes and logs every ACS REST request; replays answers to repeated requests."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.routes = acs_routes(emulator)
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        path = request.url.path
+        record = RequestRecord(at=time.monotonic(), method=request.method, path=path, operation="unknown")
+        route, params, path_known = match_route(self.routes, request.method, path)
+        if route is not None:
+            record.operation = route.operation
+        reply = self._handle(request, body, route, params, path_known, record)
+        record.status = reply.status
+        state = self.emulator.state
+        state.requests.append(record)
+        call = state.calls.get(record.server_call_id or "")
+        if call is not None:
+            call.requests.append(record)
+        return _respond(reply, request)
+
+    def _handle(
+        self,
+        request: Request,
+        body: bytes,
+        route: AcsRoute | None,
+        params: dict[str, str],
+        path_known: bool,
+        record: RequestRecord,
+    ) -> Reply:
+        scope = request.scope
+        target = request_target(scope.get("raw_path") or record.path.encode(), scope.get("query_string", b""))
+        try:
+            verify_request(
+                access_key=self.emulator.config.access_key,
+                method=request.method,
+                target=target,
+                headers=request.headers,
+                body=body,
+            )
+        except HmacError as error:
+            return _error(AcsError(401, "Unauthorized", f"Denied by HMAC authentication: {error}."))
+        if route is None:
+            if path_known:
+                return _error(
+                    AcsError(405, "MethodNotAllowed", f"{request.method} is not allowed on {record.path}.")
+                )
+            return _error(AcsError(404, "NotFound", f"No ACS operation at {record.path}."))
+
+        try:
+            parsed = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return _error(AcsError(400, "BadRequest", "The request body is not valid JSON."))
+        if not isinstance(parsed, dict):
+            return _error(AcsError(400, "BadRequest", "The request body must be a JSON object."))
+
+        repeatable = self.emulator.state.repeatable
+        request_id = request.headers.get("repeatability-request-id")
+        key = (request.method, record.path, request_id or "")
+        if request_id and key in repeatable:
+            cached = repeatable[key]
+            record.repeat = True
+            record.server_call_id = cached.server_call_id
+            return Reply(cached.status, cached.body)
+        try:
+            reply = route.handler(AcsRequest(params, record, parsed))
+        except AcsError as error:
+            return _error(error)
+        if request_id and request.method != "GET" and 200 <= reply.status < 300:
+            repeatable[key] = CachedReply(reply.status, reply.body, record.server_call_id)
+        return reply
+
+
+def _error(error: AcsError) -> Reply:
+    return Reply(error.status, error.body())
+
+
+def create_app(config: EmulatorConfig, *, base_url: str | None = None) -> Starlette:
+    """The emulator as an ASGI app; ``base_url`` is where clients reach it (default issuer, JWKS host)."""
+    emulator = Emulator(config, base_url=(base_url or f"http://{config.public_host}").rstrip("/"))
+
+    async def keys(request: Request) -> Response:
+        return JSONResponse(emulator.signer.jwks())
+
+    async def openid(request: Request) -> Response:
+        return JSONResponse(openid_configuration(emulator.issuer, emulator.base_url))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await emulator.aclose()
+
+    routes = [
+        Route("/calling/keys", keys, methods=["GET"]),
+        Route("/calling/.well-known/acsopenidconfiguration", openid, methods=["GET"]),
+        *control_routes(emulator),
+        Route("/{path:path}", AcsEndpoint(emulator).handle, methods=ALL_METHODS),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.emulator = emulator
+    return app

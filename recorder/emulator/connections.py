@@ -1,0 +1,148 @@
+"""ACS REST operations on call connections: answer, create, connect, inspect, remove, hang up."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from recorder.emulator import events
+from recorder.emulator.engine import Emulator
+from recorder.emulator.identifiers import PHONE_PREFIX, identifier_model
+from recorder.emulator.rest import AcsRequest, Reply, bad_request, conflict, not_found
+from recorder.emulator.scenario import CallScenario, ParticipantScript
+from recorder.emulator.state import Call
+
+# Scripted time an outbound target takes to pick up.
+OUTBOUND_ANSWER_MS = 100.0
+APP_IDENTITY = "8:acs:00000000-0000-0000-0000-000000000000_emulator-app"
+
+
+def callback_uri(request: AcsRequest, name: str, *, required: bool = False) -> str | None:
+    value = request.required_text(name) if required else request.text(name)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise bad_request(f"{name} must be an absolute http(s) URL.")
+    return value
+
+
+def call_properties(call: Call) -> dict[str, Any]:
+    scenario = call.scenario
+    if call.direction == "outbound":
+        targets = [script.raw_id for script in scenario.participants]
+    else:
+        targets = [scenario.callee]
+    properties: dict[str, Any] = {
+        "callConnectionId": call.call_connection_id,
+        "serverCallId": call.server_call_id,
+        "targets": [identifier_model(raw_id) for raw_id in targets],
+        "callConnectionState": call.state,
+        "callbackUri": call.callback_url,
+        "source": identifier_model(scenario.caller),
+        "correlationId": call.correlation_id,
+    }
+    if scenario.caller.startswith(PHONE_PREFIX):
+        properties["sourceCallerIdNumber"] = {"value": scenario.caller[len(PHONE_PREFIX) :]}
+    return properties
+
+
+class ConnectionOperations:
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def _call(self, request: AcsRequest) -> Call:
+        call = self.emulator.call_for_connection(request.params["call_connection_id"])
+        request.record.server_call_id = call.server_call_id
+        return call
+
+    def answer_call(self, request: AcsRequest) -> Reply:
+        context = request.required_text("incomingCallContext")
+        callback = callback_uri(request, "callbackUri", required=True)
+        state = self.emulator.state
+        call = state.calls.get(state.by_context.get(context, ""))
+        if call is None or call.direction != "inbound":
+            raise bad_request("The incoming call context is not valid.")
+        request.record.server_call_id = call.server_call_id
+        if call.call_connection_id is not None:
+            raise conflict("The call has already been answered.")
+        self.emulator.attach_connection(call, callback or "", request.text("operationContext"))
+        self.emulator.start_timeline(call)
+        return Reply(200, call_properties(call))
+
+    def create_call(self, request: AcsRequest) -> Reply:
+        targets = request.identifiers("targets")
+        if not targets:
+            raise bad_request("targets must name at least one participant.")
+        callback = callback_uri(request, "callbackUri", required=True)
+        # sourceCallerIdNumber is a bare phone number model ({"value"}), source a bare user model ({"id"}).
+        number = request.text("value", source=request.section("sourceCallerIdNumber"))
+        user = request.text("id", source=request.section("source"))
+        source = PHONE_PREFIX + number if number else user or APP_IDENTITY
+        scripts = self.emulator.state.outbound_scripts
+        scenario = CallScenario(
+            caller=source,
+            callee=targets[0],
+            participants=tuple(scripts.get(raw_id, ParticipantScript(raw_id)) for raw_id in targets),
+        )
+        call = self.emulator.create_call(scenario, "outbound")
+        request.record.server_call_id = call.server_call_id
+        request.record.target = targets[0]
+        self.emulator.attach_connection(call, callback or "", request.text("operationContext"))
+        call.state = "connecting"
+        self.emulator.schedule(call, OUTBOUND_ANSWER_MS, lambda: self.emulator.start_timeline(call))
+        return Reply(201, call_properties(call))
+
+    def connect_call(self, request: AcsRequest) -> Reply:
+        locator = request.section("callLocator")
+        if locator.get("kind", "serverCallLocator") != "serverCallLocator":
+            raise bad_request("The emulator supports only serverCallLocator.")
+        server_call_id = request.required_text("serverCallId", source=locator)
+        callback = callback_uri(request, "callbackUri", required=True)
+        call = self.emulator.state.calls.get(server_call_id)
+        if call is None or call.state == "disconnected":
+            raise not_found(f"Call {server_call_id} was not found.")
+        request.record.server_call_id = call.server_call_id
+        if call.call_connection_id is not None:
+            raise conflict("The emulator allows one call connection per call, and this call has one.")
+        self.emulator.attach_connection(call, callback or "", request.text("operationContext"))
+        self.emulator.start_timeline(call)
+        return Reply(200, call_properties(call))
+
+    def get_call_properties(self, request: AcsRequest) -> Reply:
+        return Reply(200, call_properties(self._call(request)))
+
+    def list_participants(self, request: AcsRequest) -> Reply:
+        return Reply(200, {"value": self._call(request).participant_models()})
+
+    def get_participant(self, request: AcsRequest) -> Reply:
+        call = self._call(request)
+        raw_id = request.params["raw_id"]
+        request.record.target = raw_id
+        participant = call.participants.get(raw_id)
+        if participant is None or not participant.present:
+            raise not_found(f"Participant {raw_id} was not found.")
+        return Reply(200, {"identifier": identifier_model(raw_id), "isMuted": False, "isOnHold": False})
+
+    def remove_participant(self, request: AcsRequest) -> Reply:
+        call = self._call(request)
+        raw_id = request.identifier("participantToRemove")
+        request.record.target = raw_id
+        participant = self.emulator.present_participant(call, raw_id)
+        context = request.text("operationContext")
+        self.emulator.emit(
+            call,
+            "RemoveParticipantSucceeded",
+            {"participant": identifier_model(raw_id)},
+            operation_context=context,
+            url=callback_uri(request, "operationCallbackUri"),
+        )
+        self.emulator.leave(call, participant)
+        return Reply(202, {"operationContext": context})
+
+    def hang_up(self, request: AcsRequest) -> Reply:
+        self.emulator.disconnect(self._call(request), events.ENDED_BY_API)
+        return Reply(204)
+
+    def terminate_call(self, request: AcsRequest) -> Reply:
+        return self.hang_up(request)
