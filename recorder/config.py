@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from recorder.domain.model import ConsentPolicy, Prompt, RefusalAction
+from recorder.storage_config import StorageSettings, load_storage
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Settings:
     policy: ConsentPolicy = field(
         default_factory=lambda: ConsentPolicy(prompts={"en-US": DEFAULT_PROMPT}, default_locale="en-US")
     )
+    storage: StorageSettings | None = None
 
     @property
     def emulator_mode(self) -> bool:
@@ -139,6 +141,7 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
         problems.append("RECORDER_EVENTGRID_SECRET: use at least 16 characters")
 
     policy = _load_policy(file_settings.get("consent", {}), problems)
+    storage = load_storage(file_settings.get("storage"), problems, is_loopback)
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -157,6 +160,7 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
             "RECORDER_COGNITIVE_SERVICES_ENDPOINT", "cognitive_services_endpoint"
         ),
         policy=policy,
+        storage=storage,
     )
 
 
