@@ -33,6 +33,8 @@ DEFAULT_PROMPT = Prompt(
         "Press 1 to agree to the recording, or press 2 to decline."
     ),
 )
+DEFAULT_TOKEN_LIFETIME_MINUTES = 60
+TOKEN_LIFETIME_RANGE = (60, 1440)  # what ACS accepts for a user access token, in minutes
 DTMF_WORDS = {
     "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
     "7": "seven", "8": "eight", "9": "nine", "#": "pound", "*": "asterisk",
@@ -60,6 +62,7 @@ class Settings:
     events_topic_endpoint: str | None = None
     events_topic_key: str | None = field(default=None, repr=False)
     cognitive_services_endpoint: str | None = None
+    token_lifetime_minutes: int = DEFAULT_TOKEN_LIFETIME_MINUTES
     policy: ConsentPolicy = field(
         default_factory=lambda: ConsentPolicy(prompts={"en-US": DEFAULT_PROMPT}, default_locale="en-US")
     )
@@ -140,6 +143,9 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
     if secret and len(secret) < 16:
         problems.append("RECORDER_EVENTGRID_SECRET: use at least 16 characters")
 
+    token_lifetime = _token_lifetime(
+        setting("RECORDER_TOKEN_LIFETIME_MINUTES", "token_lifetime_minutes"), problems
+    )
     policy = _load_policy(file_settings.get("consent", {}), problems)
     storage = load_storage(file_settings.get("storage"), problems, is_loopback)
     if problems:
@@ -161,7 +167,21 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
         ),
         policy=policy,
         storage=storage,
+        token_lifetime_minutes=token_lifetime,
     )
+
+
+def _token_lifetime(value: str | None, problems: list[str]) -> int:
+    low, high = TOKEN_LIFETIME_RANGE
+    if value is None:
+        return DEFAULT_TOKEN_LIFETIME_MINUTES
+    if not value.strip().isdigit() or not low <= int(value) <= high:
+        problems.append(
+            f"RECORDER_TOKEN_LIFETIME_MINUTES: expected whole minutes from {low} to {high}, "
+            f"as ACS allows (got {value!r})"
+        )
+        return DEFAULT_TOKEN_LIFETIME_MINUTES
+    return int(value)
 
 
 def _secure_url_problem(url: str) -> str | None:
