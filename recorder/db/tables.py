@@ -187,4 +187,4 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-from recorder.db import identity_tables  # noqa: E402,F401
+from recorder.db import compliance_tables, identity_tables  # noqa: E402,F401
