@@ -188,3 +188,4 @@ class ApiKey(Base):
 
 
 from recorder.db import compliance_tables, identity_tables  # noqa: E402,F401
+from recorder.db import storage_tables  # noqa: E402,F401
