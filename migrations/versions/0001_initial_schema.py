@@ -144,6 +144,7 @@ def upgrade() -> None:
         sa.Column("present", sa.Boolean(), nullable=False),
         sa.Column("consent", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("prompts_sent", sa.Integer(), nullable=False),
         sa.Column("prompted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("prompt", sa.JSON(), nullable=True),
         sa.Column("exempt_reason", sa.String(length=256), nullable=True),

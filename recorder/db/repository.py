@@ -87,6 +87,7 @@ class CallRepository:
                     present=p.present,
                     consent=Consent(p.consent),
                     attempts=p.attempts,
+                    prompts_sent=p.prompts_sent,
                     prompted_at=p.prompted_at,
                     prompt=codec.prompt_from_json(p.prompt),
                     exempt_reason=p.exempt_reason,
@@ -121,6 +122,7 @@ class CallRepository:
             target.present = p.present
             target.consent = p.consent
             target.attempts = p.attempts
+            target.prompts_sent = p.prompts_sent
             target.prompted_at = p.prompted_at
             target.prompt = codec.prompt_to_json(p.prompt)
             target.exempt_reason = p.exempt_reason

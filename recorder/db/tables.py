@@ -83,6 +83,7 @@ class CallParticipant(Base):
     present: Mapped[bool] = mapped_column(Boolean)
     consent: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    prompts_sent: Mapped[int] = mapped_column(Integer, default=0)
     prompted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     prompt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     exempt_reason: Mapped[str | None] = mapped_column(String(256))

@@ -41,12 +41,26 @@ def new_inbound_call(call_id: str, server_call_id: str, incoming_call_context: s
     return Decision(state, (fx.AnswerCall(incoming_call_context),))
 
 
+def new_connected_call(call_id: str, server_call_id: str, locale: str) -> Decision:
+    """An ongoing call the service is asked to record: it joins with ``connect_call``, then asks everyone."""
+    state = CallState(call_id=call_id, server_call_id=server_call_id, locale=locale)
+    return Decision(state, (fx.ConnectCall(server_call_id),))
+
+
+def new_outbound_call(call_id: str, target: str, source_caller_id: str | None, locale: str) -> Decision:
+    """A call the service places; its server call id is known once ACS has created it."""
+    state = CallState(call_id=call_id, server_call_id="", locale=locale)
+    return Decision(state, (fx.CreateCall(target, source_caller_id),))
+
+
 def decide(state: CallState, event: ev.CallEvent, policy: ConsentPolicy) -> Decision:
     if state.phase is CallPhase.ENDED and not isinstance(event, ev.RecordingStateChanged):
         return Decision(state)
     match event:
-        case ev.CallAnswered() | ev.CallConnected():
+        case ev.CallAnswered() | ev.CallConnected() | ev.CallPlaced():
             return _connected(state, event, policy)
+        case ev.StopRequested():
+            return _stop_requested(state)
         case ev.ParticipantsUpdated():
             return _participants_updated(state, event, policy)
         case ev.RecognizeCompleted():
@@ -66,10 +80,12 @@ def decide(state: CallState, event: ev.CallEvent, policy: ConsentPolicy) -> Deci
 
 
 def _connected(
-    state: CallState, event: ev.CallAnswered | ev.CallConnected, policy: ConsentPolicy
+    state: CallState, event: ev.CallAnswered | ev.CallConnected | ev.CallPlaced, policy: ConsentPolicy
 ) -> Decision:
+    placed = event.server_call_id if isinstance(event, ev.CallPlaced) else ""
     connected = replace(
         state,
+        server_call_id=state.server_call_id or placed,
         call_connection_id=state.call_connection_id or event.call_connection_id,
         phase=CallPhase.CONNECTED if isinstance(event, ev.CallConnected) else state.phase,
     )
@@ -87,7 +103,7 @@ def _participants_updated(state: CallState, event: ev.ParticipantsUpdated, polic
     for p in state.participants:
         if p.raw_id in now_present:
             updated.append(_rejoined(p) if not p.present else p)
-        elif p.present:
+        else:
             updated.append(replace(p, present=False))
     known = {p.raw_id for p in state.participants}
     for raw_id in event.participants:
@@ -226,10 +242,23 @@ def _disconnected(state: CallState, event: ev.CallDisconnected) -> Decision:
     if recording in (RecordingStatus.ACTIVE, RecordingStatus.PAUSED):
         commands, recording = (fx.StopRecording(),), RecordingStatus.STOPPED
     new_state = replace(state, phase=CallPhase.ENDED, participants=tuple(participants), recording=recording)
+    records.append(fx.CallEnded(event.at, "disconnected"))
     return Decision(new_state, commands, tuple(records))
 
 
+def _stop_requested(state: CallState) -> Decision:
+    """Stop for good: a stopped recording is never started or resumed again, whatever consent follows."""
+    if state.recording in (RecordingStatus.ACTIVE, RecordingStatus.PAUSED):
+        return Decision(replace(state, recording=RecordingStatus.STOPPED), (fx.StopRecording(),))
+    if state.recording is RecordingStatus.NONE:
+        return Decision(replace(state, recording=RecordingStatus.STOPPED))
+    return Decision(state)
+
+
 def _command_failed(state: CallState, event: ev.CommandFailed) -> Decision:
+    if event.command in ("ConnectCall", "CreateCall") and state.call_connection_id is None:
+        ended = replace(state, phase=CallPhase.ENDED)
+        return Decision(ended, records=(fx.CallEnded(event.at, event.reason, failed=True),))
     if event.command == "StartRecording" and state.recording_id is None:
         return Decision(replace(state, recording=RecordingStatus.FAILED))
     return Decision(state)
@@ -241,7 +270,7 @@ def _prompted_participant(state: CallState, context: str) -> Participant | None:
     if parsed is None or parsed[0] != "consent":
         return None
     p = state.participant(parsed[2])
-    if p is None or not p.present or p.consent is not Consent.PROMPTED or p.attempts != parsed[1]:
+    if p is None or not p.present or p.consent is not Consent.PROMPTED or p.prompts_sent != parsed[1]:
         return None
     return p
 
@@ -257,8 +286,15 @@ def _prompt_pending(state: CallState, at: datetime, policy: ConsentPolicy) -> De
 
 def _prompt(state: CallState, p: Participant, at: datetime, policy: ConsentPolicy) -> Decision:
     prompt = policy.prompt_for(state.locale)
-    asked = replace(p, consent=Consent.PROMPTED, attempts=p.attempts + 1, prompted_at=at, prompt=prompt)
-    command = fx.PromptParticipant(p.raw_id, asked.attempts, prompt, policy.silence_timeout_seconds)
+    asked = replace(
+        p,
+        consent=Consent.PROMPTED,
+        attempts=p.attempts + 1,
+        prompts_sent=p.prompts_sent + 1,
+        prompted_at=at,
+        prompt=prompt,
+    )
+    command = fx.PromptParticipant(p.raw_id, asked.prompts_sent, prompt, policy.silence_timeout_seconds)
     return Decision(_with_participant(state, asked), (command,))
 
 

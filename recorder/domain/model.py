@@ -79,7 +79,8 @@ class Participant:
     raw_id: str
     present: bool = True
     consent: Consent = Consent.PENDING
-    attempts: int = 0
+    attempts: int = 0  # prompts in the current round; a rejoin starts a new round
+    prompts_sent: int = 0  # never reset: numbers each prompt's operationContext uniquely
     prompted_at: datetime | None = None
     prompt: Prompt | None = None
     exempt_reason: str | None = None
