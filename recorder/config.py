@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from recorder.compliance_config import AuditSettings, EntraSettings, load_audit, load_entra
 from recorder.domain.model import ConsentPolicy, Prompt, RefusalAction
 from recorder.storage_config import StorageSettings, load_storage
 
@@ -67,6 +68,8 @@ class Settings:
         default_factory=lambda: ConsentPolicy(prompts={"en-US": DEFAULT_PROMPT}, default_locale="en-US")
     )
     storage: StorageSettings | None = None
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    entra: EntraSettings | None = None
 
     @property
     def emulator_mode(self) -> bool:
@@ -148,6 +151,8 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
     )
     policy = _load_policy(file_settings.get("consent", {}), problems)
     storage = load_storage(file_settings.get("storage"), problems, is_loopback)
+    audit = load_audit(file_settings.get("audit", {}), problems)
+    entra = load_entra(file_settings.get("auth", {}).get("entra", {}), problems)
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -167,6 +172,8 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
         ),
         policy=policy,
         storage=storage,
+        audit=audit,
+        entra=entra,
         token_lifetime_minutes=token_lifetime,
     )
 
