@@ -16,6 +16,21 @@ class AnswerCall:
 
 
 @dataclass(frozen=True)
+class ConnectCall:
+    """Join an ongoing call the service does not own yet (``connect_call`` with a server call locator)."""
+
+    server_call_id: str
+
+
+@dataclass(frozen=True)
+class CreateCall:
+    """Place an outbound call to ``target`` (an ACS raw id) from ``source_caller_id`` (E.164, optional)."""
+
+    target: str
+    source_caller_id: str | None = None
+
+
+@dataclass(frozen=True)
 class PromptParticipant:
     raw_id: str
     attempt: int
@@ -63,6 +78,8 @@ class HangUp:
 
 Command = (
     AnswerCall
+    | ConnectCall
+    | CreateCall
     | PromptParticipant
     | WatchForWithdrawal
     | StartRecording
@@ -94,7 +111,16 @@ class SegmentRecorded:
     at: datetime
 
 
-Record = ConsentRecorded | SegmentRecorded
+@dataclass(frozen=True)
+class CallEnded:
+    """The call is over for the service: disconnected, or never connected (``failed``, with the reason)."""
+
+    at: datetime
+    reason: str
+    failed: bool = False
+
+
+Record = ConsentRecorded | SegmentRecorded | CallEnded
 
 
 def consent_context(raw_id: str, attempt: int) -> str:

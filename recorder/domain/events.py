@@ -64,6 +64,23 @@ class CallAnswered:
 
 
 @dataclass(frozen=True)
+class CallPlaced:
+    """An outbound call was created: ACS gave it a connection id and a server call id."""
+
+    at: datetime
+    call_connection_id: str
+    server_call_id: str
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    """Someone with the right asked to stop recording this call (``DELETE /api/recordings/{id}``)."""
+
+    at: datetime
+    requested_by: str
+
+
+@dataclass(frozen=True)
 class RecordingStarted:
     at: datetime
     recording_id: str
@@ -85,6 +102,8 @@ CallEvent = (
     | RecordingStateChanged
     | CallDisconnected
     | CallAnswered
+    | CallPlaced
+    | StopRequested
     | RecordingStarted
     | CommandFailed
 )

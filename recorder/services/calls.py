@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
+from recorder import crashpoints
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
@@ -35,6 +36,12 @@ class IncomingCall:
     correlation_id: str | None
 
 
+class DecisionObserver(Protocol):
+    """Writes what follows from a persisted decision (published events, request rows) in the same transaction."""
+
+    def decided(self, uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime) -> None: ...
+
+
 class CallService:
     def __init__(
         self,
@@ -42,11 +49,43 @@ class CallService:
         policy: ConsentPolicy,
         clock: Callable[[], datetime],
         commands_queued: Callable[[], None] = lambda: None,
+        observers: Sequence[DecisionObserver] = (),
     ) -> None:
         self._uow = unit_of_work
         self._policy = policy
         self._clock = clock
         self.commands_queued = commands_queued
+        self.observers = list(observers)
+
+    @property
+    def policy(self) -> ConsentPolicy:
+        return self._policy
+
+    def start_call(
+        self,
+        uow: UnitOfWork,
+        decision: Decision,
+        event_type: str,
+        now: datetime,
+        *,
+        direction: str,
+        callee: str | None = None,
+        caller: str | None = None,
+    ) -> None:
+        """Add a call the service itself starts (connect, outbound) inside the caller's unit of work."""
+        uow.calls.add(decision.state, now, direction=direction, caller=caller, callee=callee)
+        self._persist(uow, decision, event_type, None, now)
+
+    def apply_in(
+        self, uow: UnitOfWork, call_id: str, event: ev.CallEvent, now: datetime
+    ) -> tuple[CallState, Decision] | None:
+        """Apply an event that comes from our own API (not ACS) inside the caller's unit of work."""
+        state = uow.calls.get(call_id, lock=True)
+        if state is None:
+            return None
+        decision = decide(state, event, self._policy)
+        self._persist(uow, decision, type(event).__name__, None, now)
+        return state, decision
 
     def incoming_call(self, call: IncomingCall) -> tuple[Outcome, str | None]:
         now = self._clock()
@@ -82,6 +121,7 @@ class CallService:
                 return Outcome.DUPLICATE
             decision = decide(state, event, self._policy)
             self._persist(uow, decision, event_type, event_id, now, previous=state)
+            crashpoints.hit(f"event.before_commit.{event_type}")
             uow.commit()
         if decision.commands:
             self.commands_queued()
@@ -123,6 +163,7 @@ class CallService:
         uow.calls.save(state, now)
         consents: list[dict[str, Any]] = []
         segments: list[dict[str, Any]] = []
+        ended: dict[str, Any] | None = None
         for record in decision.records:
             if isinstance(record, fx.ConsentRecorded):
                 uow.ledger.add(state, record, event_id, now)
@@ -130,6 +171,8 @@ class CallService:
                 log.info(
                     f"consent.{record.outcome}", extra={"call_id": state.call_id, "method": record.method}
                 )
+            elif isinstance(record, fx.CallEnded):
+                ended = {"reason": record.reason, "failed": record.failed}
             else:
                 uow.ledger.add_segment(state.call_id, record, event_id)
                 segments.append({"kind": record.kind, "recording_id": record.recording_id})
@@ -138,6 +181,8 @@ class CallService:
         for command in decision.commands:
             uow.outbox.add(state.call_id, command, now)
             commands.append(type(command).__name__)
+        for observer in self.observers:
+            observer.decided(uow, state, decision.records, now)
         uow.audit.append(
             "acs" if event_id else "recorder",
             f"call.{event_type}",
@@ -149,6 +194,7 @@ class CallService:
                 "consents": consents,
                 "segments": segments,
                 "commands": commands,
+                **({"ended": ended} if ended else {}),
             },
             now,
         )
