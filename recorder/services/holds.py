@@ -1,0 +1,95 @@
+"""Legal holds: while a call is on hold, nothing of it may be erased or deleted (ledger, audit, recordings).
+
+``is_on_hold`` is what other features (recording retention, erasure) ask before they delete anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recorder.db.compliance_tables import LegalHold
+from recorder.db.unit_of_work import UnitOfWork
+
+log = logging.getLogger("recorder.holds")
+
+# (call id, on) -> "applied" or "unsupported": sets or clears the Blob legal hold on its recordings
+BlobHold = Callable[[str, bool], str]
+
+
+class HoldConflict(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def is_on_hold(session: Session, call_id: str) -> bool:
+    """True while the call has a hold that nobody has released."""
+    query = select(LegalHold.id).where(LegalHold.call_id == call_id, LegalHold.released_at.is_(None))
+    return session.scalar(query.limit(1)) is not None
+
+
+def holds_of(session: Session, call_id: str) -> list[dict[str, Any]]:
+    rows = session.scalars(select(LegalHold).where(LegalHold.call_id == call_id).order_by(LegalHold.id))
+    return [_describe(r) for r in rows]
+
+
+def place_hold(
+    uow: UnitOfWork, call_id: str, reason: str, actor: str, now: datetime, blob_hold: BlobHold | None
+) -> dict[str, Any]:
+    """Hold the call (audited, with what the blob store said); the caller commits."""
+    if is_on_hold(uow.session, call_id):
+        raise HoldConflict("already_on_hold", "the call is already on legal hold")
+    blob = _apply(blob_hold, call_id, on=True)
+    hold = LegalHold(call_id=call_id, reason=reason, set_by=actor, set_at=now, blob_hold=blob)
+    uow.session.add(hold)
+    uow.session.flush()
+    uow.audit.append(
+        actor, "legal_hold.placed", call_id, {"hold_id": hold.id, "reason": reason, "blob": blob}, now
+    )
+    return _describe(hold)
+
+
+def release_hold(
+    uow: UnitOfWork, call_id: str, reason: str, actor: str, now: datetime, blob_hold: BlobHold | None
+) -> dict[str, Any]:
+    hold = uow.session.scalar(
+        select(LegalHold).where(LegalHold.call_id == call_id, LegalHold.released_at.is_(None))
+    )
+    if hold is None:
+        raise HoldConflict("not_on_hold", "the call has no active legal hold")
+    blob = _apply(blob_hold, call_id, on=False)
+    hold.released_at, hold.released_by, hold.release_reason = now, actor, reason
+    uow.session.flush()
+    uow.audit.append(
+        actor, "legal_hold.released", call_id, {"hold_id": hold.id, "reason": reason, "blob": blob}, now
+    )
+    return _describe(hold)
+
+
+def _apply(blob_hold: BlobHold | None, call_id: str, *, on: bool) -> str:
+    if blob_hold is None:
+        return "not_configured"
+    try:
+        return blob_hold(call_id, on)
+    except Exception as exc:  # the database hold stands even when the blob store refuses
+        log.warning("legal_hold.blob_failed", extra={"call_id": call_id, "error": type(exc).__name__})
+        return f"failed:{type(exc).__name__}"
+
+
+def _describe(hold: LegalHold) -> dict[str, Any]:
+    return {
+        "id": hold.id,
+        "reason": hold.reason,
+        "set_by": hold.set_by,
+        "set_at": hold.set_at.isoformat(),
+        "released_by": hold.released_by,
+        "released_at": hold.released_at.isoformat() if hold.released_at else None,
+        "release_reason": hold.release_reason,
+        "blob_hold": hold.blob_hold,
+    }
