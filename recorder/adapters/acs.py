@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from azure.communication.callautomation import (
     CallAutomationClient,
     FileSource,
+    PhoneNumberIdentifier,
     RecognizeInputType,
     TextSource,
 )
@@ -23,7 +24,7 @@ from azure.core.exceptions import (
 )
 
 from recorder.domain.model import Prompt
-from recorder.services.ports import AcsError
+from recorder.services.ports import AcsError, PlacedCall
 
 T = TypeVar("T")
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -59,6 +60,37 @@ class AcsCallAutomation:
         if not props.call_connection_id:
             raise AcsError("answer_call returned no call connection id", transient=False)
         return str(props.call_connection_id)
+
+    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> str:
+        props = _call(
+            lambda: self._client.connect_call(
+                callback_url,
+                server_call_id=server_call_id,  # the SDK builds the ServerCallLocator
+                cognitive_services_endpoint=self._cognitive,
+                operation_context=request_id,
+                headers=_repeatable(request_id),
+            )
+        )
+        if not props.call_connection_id:
+            raise AcsError("connect_call returned no call connection id", transient=False)
+        return str(props.call_connection_id)
+
+    def create_call(
+        self, target: str, source_caller_id: str | None, callback_url: str, request_id: str
+    ) -> PlacedCall:
+        props = _call(
+            lambda: self._client.create_call(
+                identifier_from_raw_id(target),
+                callback_url,
+                source_caller_id_number=PhoneNumberIdentifier(source_caller_id) if source_caller_id else None,
+                cognitive_services_endpoint=self._cognitive,
+                operation_context=request_id,
+                headers=_repeatable(request_id),
+            )
+        )
+        if not props.call_connection_id or not props.server_call_id:
+            raise AcsError("create_call returned no call connection or server call id", transient=False)
+        return PlacedCall(str(props.call_connection_id), str(props.server_call_id))
 
     def prompt_for_consent(
         self,

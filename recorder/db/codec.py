@@ -12,6 +12,8 @@ COMMAND_TYPES: dict[str, type[fx.Command]] = {
     cls.__name__: cls
     for cls in (
         fx.AnswerCall,
+        fx.ConnectCall,
+        fx.CreateCall,
         fx.PromptParticipant,
         fx.WatchForWithdrawal,
         fx.StartRecording,

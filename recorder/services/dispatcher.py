@@ -164,6 +164,14 @@ class Dispatcher:
                 acs.hang_up(_needed(connection_id, "call connection id"), request_id)
             case fx.PromptParticipant():
                 acs.prompt_for_consent(
+            case fx.ConnectCall():
+                joined = acs.connect_call(command.server_call_id, self._callback_url(call_id), request_id)
+                return ev.CallAnswered(self._clock(), joined)
+            case fx.CreateCall():
+                placed = acs.create_call(
+                    command.target, command.source_caller_id, self._callback_url(call_id), request_id
+                )
+                return ev.CallPlaced(self._clock(), placed.call_connection_id, placed.server_call_id)
                     _needed(connection_id, "call connection id"),
                     command.raw_id,
                     command.prompt,

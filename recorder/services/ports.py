@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from recorder.domain.model import Prompt
 
@@ -16,9 +19,25 @@ class AcsError(Exception):
         self.status = status
 
 
+@dataclass(frozen=True)
+class PlacedCall:
+    call_connection_id: str
+    server_call_id: str
+
+
 class CallAutomation(Protocol):
     def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> str:
         """Answer; returns the call connection id."""
+        ...
+
+    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> str:
+        """Join an ongoing call by its server call id; returns the call connection id."""
+        ...
+
+    def create_call(
+        self, target: str, source_caller_id: str | None, callback_url: str, request_id: str
+    ) -> PlacedCall:
+        """Place an outbound call to ``target`` (an ACS raw id)."""
         ...
 
     def prompt_for_consent(
@@ -46,3 +65,25 @@ class CallAutomation(Protocol):
     def stop_recording(self, recording_id: str, request_id: str) -> None: ...
 
     def hang_up(self, call_connection_id: str, request_id: str) -> None: ...
+
+
+class PublishError(Exception):
+    """The event topic did not take the events; they stay queued and are sent again later."""
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """A CloudEvent as a subscriber will receive it."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    data: dict[str, Any]
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[OutgoingEvent]) -> None:
+        """Send the events, in this order, in one request; raise ``PublishError`` when they were not taken."""
+        ...

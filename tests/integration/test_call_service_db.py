@@ -17,7 +17,7 @@ from recorder.domain.model import Prompt
 from recorder.services import queries
 from recorder.services.calls import CallService, IncomingCall, Outcome
 from recorder.services.dispatcher import Dispatcher
-from recorder.services.ports import AcsError
+from recorder.services.ports import AcsError, PlacedCall
 from tests.unit.test_consent import POLICY
 
 A, B = "4:+14255550101", "4:+14255550102"
@@ -37,6 +37,16 @@ class FakeAcs:
     def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> str:
         self._log("answer", request_id)
         return "conn-1"
+
+    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> str:
+        self._log(f"connect {server_call_id}", request_id)
+        return "conn-1"
+
+    def create_call(
+        self, target: str, source_caller_id: str | None, callback_url: str, request_id: str
+    ) -> PlacedCall:
+        self._log(f"create {target}", request_id)
+        return PlacedCall("conn-1", "server-placed")
 
     def prompt_for_consent(
         self,
