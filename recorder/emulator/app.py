@@ -19,6 +19,7 @@ from recorder.emulator.connections import ConnectionOperations
 from recorder.emulator.control import control_routes
 from recorder.emulator.engine import Emulator
 from recorder.emulator.hmac_auth import HmacError, request_target, verify_request
+from recorder.emulator.identity import identity_acs_table, identity_control_routes
 from recorder.emulator.media import MediaOperations
 from recorder.emulator.recordings import RecordingOperations
 from recorder.emulator.rest import AcsError, AcsRequest, Reply
@@ -78,6 +79,7 @@ def acs_routes(emulator: Emulator) -> list[AcsRoute]:
         ("DELETE", RECORDING, "stop_recording", recordings.stop_recording),
         ("POST", RECORDING + ":pause", "pause_recording", recordings.pause_recording),
         ("POST", RECORDING + ":resume", "resume_recording", recordings.resume_recording),
+        *identity_acs_table(emulator),
     ]
     return [
         AcsRoute(method, re.compile(f"^{path}$"), operation, handler)
@@ -206,6 +208,7 @@ def create_app(config: EmulatorConfig, *, base_url: str | None = None) -> Starle
     routes = [
         Route("/calling/keys", keys, methods=["GET"]),
         Route("/calling/.well-known/acsopenidconfiguration", openid, methods=["GET"]),
+        *identity_control_routes(emulator),
         *control_routes(emulator),
         Route("/{path:path}", AcsEndpoint(emulator).handle, methods=ALL_METHODS),
     ]

@@ -1,0 +1,75 @@
+"""The ACS identity port over the official ``azure-communication-identity`` SDK (the only place it is used).
+
+The SDK signs with the same HMAC scheme as Call Automation and keeps an ``http://`` endpoint as written, so a
+key works against the loopback emulator; a token credential (Managed Identity) needs https. Version 1.5.0
+hands ``expires_on`` back as the service's ISO 8601 text, which is parsed here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from azure.communication.identity import (
+    CommunicationIdentityClient,
+    CommunicationTokenScope,
+    CommunicationUserIdentifier,
+)
+from azure.core.credentials import AzureKeyCredential, TokenCredential
+
+from recorder.adapters.acs import _call as translated
+from recorder.services.ports import AcsError
+from recorder.services.tokens import AccessToken
+
+
+def build_identity_client(
+    endpoint: str, access_key: str | None, credential: TokenCredential | None
+) -> CommunicationIdentityClient:
+    auth: AzureKeyCredential | TokenCredential | None = (
+        AzureKeyCredential(access_key) if access_key else credential
+    )
+    if auth is None:
+        raise ValueError("an access key or a token credential is needed")
+    return CommunicationIdentityClient(endpoint, auth, retry_total=3, retry_backoff_factor=0.2)
+
+
+class AcsIdentities:
+    def __init__(self, client: CommunicationIdentityClient) -> None:
+        self._client = client
+
+    def create_identity(self) -> str:
+        user = translated(self._client.create_user)
+        return str(user.raw_id)
+
+    def issue_voip_token(self, identity: str, lifetime: timedelta) -> AccessToken:
+        issued = translated(
+            lambda: self._client.get_token(
+                _user(identity), [CommunicationTokenScope.VOIP], token_expires_in=lifetime
+            )
+        )
+        return AccessToken(str(issued.token), parse_expiry(issued.expires_on))
+
+    def revoke_tokens(self, identity: str) -> None:
+        translated(lambda: self._client.revoke_tokens(_user(identity)))
+
+    def delete_identity(self, identity: str) -> None:
+        translated(lambda: self._client.delete_user(_user(identity)))
+
+
+def _user(identity: str) -> CommunicationUserIdentifier:
+    return CommunicationUserIdentifier(identity, raw_id=identity)
+
+
+def parse_expiry(value: object) -> datetime:
+    """``expiresOn`` as the SDK returns it: ISO 8601 text (1.5.0), a datetime, or epoch seconds."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, int | float):
+        parsed = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise AcsError(f"ACS sent an unreadable token expiry: {value!r}", transient=False) from None
+    else:
+        raise AcsError("ACS sent no token expiry", transient=False)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
