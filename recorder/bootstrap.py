@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
@@ -16,6 +16,7 @@ from recorder.config import Settings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.calls import CallService
+from recorder.services.compliance_wiring import ComplianceServices, build_compliance
 from recorder.services.dispatcher import Dispatcher
 from recorder.services.ports import CallAutomation
 
@@ -35,12 +36,14 @@ class Container:
     dispatcher: Dispatcher
     verifier: CallbackVerifier
     clock: Callable[[], datetime]
+    compliance: ComplianceServices = field(default_factory=ComplianceServices)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
     def close(self) -> None:
         self.dispatcher.stop()
+        self.compliance.stop()
         self.engine.dispose()
 
 
@@ -74,6 +77,7 @@ def build(
         verifier=verifier
         or CallbackVerifier(settings.callback_jwks_url, settings.callback_issuer, settings.acs_resource_id),
         clock=clock,
+        compliance=build_compliance(settings, sessions, clock),
     )
 
 
