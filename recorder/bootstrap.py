@@ -19,6 +19,7 @@ from recorder.services.calls import CallService
 from recorder.services.compliance_wiring import ComplianceServices, build_compliance
 from recorder.services.dispatcher import Dispatcher
 from recorder.services.ports import CallAutomation
+from recorder.services.tokens import IdentityProvider, TokenService
 
 log = logging.getLogger("recorder.bootstrap")
 
@@ -36,6 +37,7 @@ class Container:
     dispatcher: Dispatcher
     verifier: CallbackVerifier
     clock: Callable[[], datetime]
+    tokens: TokenService
     compliance: ComplianceServices = field(default_factory=ComplianceServices)
 
     def unit_of_work(self) -> UnitOfWork:
@@ -56,6 +58,7 @@ def build(
     acs: CallAutomation | None = None,
     verifier: CallbackVerifier | None = None,
     clock: Callable[[], datetime] = utc_now,
+    identities: IdentityProvider | None = None,
 ) -> Container:
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
@@ -77,6 +80,9 @@ def build(
         verifier=verifier
         or CallbackVerifier(settings.callback_jwks_url, settings.callback_issuer, settings.acs_resource_id),
         clock=clock,
+        tokens=TokenService(
+            uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
+        ),
         compliance=build_compliance(settings, sessions, clock),
     )
 
@@ -88,3 +94,11 @@ def real_call_automation(settings: Settings) -> CallAutomation:
     key, credential = access_key_and_credential(settings)
     client = build_client(settings.acs_endpoint, key, credential)
     return AcsCallAutomation(client, settings.cognitive_services_endpoint)
+
+
+def real_identities(settings: Settings) -> IdentityProvider:
+    from recorder.adapters.credentials import access_key_and_credential
+    from recorder.adapters.identity import AcsIdentities, build_identity_client
+
+    key, credential = access_key_and_credential(settings)
+    return AcsIdentities(build_identity_client(settings.acs_endpoint, key, credential))

@@ -16,6 +16,7 @@ from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.consent import Decision, decide, new_inbound_call
 from recorder.domain.model import CallState, ConsentPolicy
+from recorder.services import agents
 
 log = logging.getLogger("recorder.calls")
 
@@ -119,7 +120,10 @@ class CallService:
                 return Outcome.UNKNOWN_CALL
             if not uow.inbox.add("acs", event_id, event_type, call_id, now):
                 return Outcome.DUPLICATE
-            decision = decide(state, event, self._policy)
+            policy = self._policy
+            if isinstance(event, ev.ParticipantsUpdated):
+                policy = agents.exempting_known_agents(uow.session, policy, event.participants)
+            decision = decide(state, event, policy)
             self._persist(uow, decision, event_type, event_id, now, previous=state)
             crashpoints.hit(f"event.before_commit.{event_type}")
             uow.commit()

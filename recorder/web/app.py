@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from recorder import bootstrap
 from recorder.config import load_settings
-from recorder.web import api, webhooks
+from recorder.web import api, tokens, webhooks
 from recorder.web.responses import error
 
 log = logging.getLogger("recorder.app")
@@ -42,6 +42,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             Route("/api/consents", api.consents),
             Route("/api/calls/{call_connection_id}", api.call),
             Route("/api/audit/verify", api.verify_audit),
+            *tokens.routes(),
         ],
         lifespan=lifespan,
         exception_handlers={Exception: _unexpected},
