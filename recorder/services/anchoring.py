@@ -1,0 +1,128 @@
+"""Anchors the audit chain's head outside the database now and then; verifies the chain against anchors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from recorder.db.repository import AuditRepository
+from recorder.db.tables import AuditEntry
+from recorder.domain import audit_chain
+
+log = logging.getLogger("recorder.anchoring")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    seq: int
+    hash: str
+    at: datetime
+
+
+class AnchorStoreError(Exception):
+    """The anchor store could not be read or written; the message is safe to log."""
+
+
+class AnchorStore(Protocol):
+    def append(self, anchor: Anchor) -> str: ...
+
+    def anchors(self) -> list[Anchor]: ...
+
+
+@dataclass(frozen=True)
+class AnchoredVerification:
+    chain: audit_chain.Verification
+    anchors_configured: bool
+    anchors_error: str | None
+
+    def as_json(self) -> dict[str, object]:
+        c = self.chain
+        return {
+            "ok": c.ok,
+            "entries": c.entries,
+            "head": c.head,
+            "first_bad": c.first_bad,
+            "anchors": {
+                "configured": self.anchors_configured,
+                "checked": c.anchors_checked,
+                "error": self.anchors_error,
+            },
+        }
+
+
+def head(session: Session) -> tuple[int, str] | None:
+    row = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())).first()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def anchor_head(session: Session, store: AnchorStore, now: datetime, last_seq: int = 0) -> int:
+    """Anchor the current head if it moved past ``last_seq``; returns the anchored seq."""
+    current = head(session)
+    if current is None or current[0] <= last_seq:
+        return last_seq
+    name = store.append(Anchor(current[0], current[1], now))
+    log.info("audit.anchored", extra={"seq": current[0], "blob": name})
+    return current[0]
+
+
+def verify(session: Session, store: AnchorStore | None) -> AnchoredVerification:
+    anchors: dict[int, str] = {}
+    error = None
+    if store is not None:
+        try:
+            anchors = {a.seq: a.hash for a in store.anchors()}
+        except AnchorStoreError as exc:
+            error = str(exc)
+    chain = audit_chain.verify(AuditRepository(session).entries(), anchors)
+    return AnchoredVerification(chain, store is not None, error)
+
+
+class AnchorScheduler:
+    """A daemon thread that anchors the head every ``interval`` seconds (and once at start)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        store: AnchorStore,
+        clock: Callable[[], datetime],
+        interval: float,
+    ) -> None:
+        self._sessions, self._store, self._clock, self._interval = sessions, store, clock, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_seq = 0
+
+    def run_once(self) -> int:
+        with self._sessions() as session:
+            self.last_seq = anchor_head(session, self._store, self._clock(), self.last_seq)
+        return self.last_seq
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="audit-anchor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._thread is not None and not self._thread.is_alive():
+            try:
+                self.run_once()  # the last entries before shutdown get anchored too
+            except Exception as exc:
+                log.warning("audit.anchor_failed", extra={"error": type(exc).__name__})
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.run_once()
+            except Exception as exc:  # storage down: try again next interval, never stop the service
+                log.warning("audit.anchor_failed", extra={"error": type(exc).__name__})
+            if self._stop.wait(self._interval):
+                return

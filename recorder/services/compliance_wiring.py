@@ -1,0 +1,53 @@
+"""The compliance part of the Container: anchor store and scheduler, Entra ID verifier, the hold hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from recorder.adapters.callback_auth import CallbackVerifier
+from recorder.config import Settings
+from recorder.services.anchoring import AnchorScheduler, AnchorStore
+from recorder.services.holds import BlobHold
+
+
+@dataclass
+class ComplianceServices:
+    anchors: AnchorStore | None = None
+    anchor_scheduler: AnchorScheduler | None = None
+    entra: CallbackVerifier | None = None
+    # Sets the Blob legal hold on a call's stored recordings. Used only when recorder.services.storage has
+    # no apply_blob_legal_hold(container, call_id, on) of its own; None: holds live in the database only.
+    blob_legal_hold: BlobHold | None = None
+
+    def start(self) -> None:
+        if self.anchor_scheduler is not None:
+            self.anchor_scheduler.start()
+
+    def stop(self) -> None:
+        if self.anchor_scheduler is not None:
+            self.anchor_scheduler.stop()
+
+
+def build_compliance(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
+) -> ComplianceServices:
+    services = ComplianceServices()
+    audit = settings.audit
+    if audit.anchoring:
+        from recorder.adapters.audit_anchor import BlobAnchorStore
+
+        services.anchors = BlobAnchorStore.from_settings(
+            audit.anchor_account_url, audit.anchor_container, audit.anchor_connection_string
+        )
+        services.anchor_scheduler = AnchorScheduler(
+            sessions, services.anchors, clock, audit.anchor_interval_seconds
+        )
+    if settings.entra is not None:
+        services.entra = CallbackVerifier(
+            settings.entra.jwks_url, settings.entra.issuer, settings.entra.audience
+        )
+    return services
