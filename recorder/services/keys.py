@@ -59,3 +59,39 @@ def authenticate(session: Session, key: str, now: datetime) -> Principal | None:
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     return Principal(row.id, row.name, Role(row.role))
+
+
+def key_state(row: ApiKey, now: datetime) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def list_keys(session: Session, now: datetime) -> list[dict[str, str | None]]:
+    """Every key's metadata (never its hash), oldest first."""
+    rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id))
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "role": r.role,
+            "prefix": r.prefix,
+            "state": key_state(r, now),
+            "created_at": r.created_at.isoformat(),
+            "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+        }
+        for r in rows
+    ]
+
+
+def revoke_key(session: Session, key_id: str, now: datetime) -> bool:
+    """Revoke a key by id; False if there is no such key. Revoking twice keeps the first time."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        return False
+    if row.revoked_at is None:
+        row.revoked_at = now
+    return True

@@ -1,0 +1,228 @@
+"""Read models for compliance officers beyond the ledger page: call search, streaming export, evidence."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry, RecordingSegment
+from recorder.domain import audit_chain
+from recorder.domain.model import ConsentPolicy
+from recorder.services import holds, queries
+from recorder.services.queries import LEDGER_FIELDS, BadQuery, LedgerFilter
+
+EXPORT_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    participant: str | None = None
+    outcome: str | None = None
+    recorded: bool | None = None
+
+
+def _encode_call_cursor(created_at: datetime, call_id: str) -> str:
+    return base64.urlsafe_b64encode(f"c1|{created_at.isoformat()}|{call_id}".encode()).decode().rstrip("=")
+
+
+def _decode_call_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, created, call_id = raw.split("|")
+        if version != "c1":
+            raise ValueError(version)
+        return datetime.fromisoformat(created), call_id
+    except ValueError:
+        raise BadQuery("cursor is not one this service issued") from None
+
+
+def search_calls(session: Session, f: CallFilter, cursor: str | None, limit: int) -> dict[str, Any]:
+    """Calls oldest first (created_at, id), filtered; the cursor is the last (created_at, id) seen."""
+    started = exists().where(RecordingSegment.call_id == Call.id, RecordingSegment.kind == "started")
+    query = select(Call, started.label("recorded")).order_by(Call.created_at, Call.id).limit(limit + 1)
+    if f.since is not None:
+        query = query.where(Call.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(Call.created_at < f.until)
+    if f.participant is not None:
+        query = query.where(
+            Call.id.in_(select(CallParticipant.call_id).where(CallParticipant.raw_id == f.participant))
+        )
+    if f.outcome is not None:
+        query = query.where(
+            Call.id.in_(select(ConsentEntry.call_id).where(ConsentEntry.outcome == f.outcome))
+        )
+    if f.recorded is not None:
+        query = query.where(started if f.recorded else ~started)
+    if cursor:
+        created, call_id = _decode_call_cursor(cursor)
+        query = query.where(
+            or_(Call.created_at > created, and_(Call.created_at == created, Call.id > call_id))
+        )
+    rows = session.execute(query).all()
+    page = rows[:limit]
+    ids = [call.id for call, _ in page]
+    people: dict[str, list[str]] = {i: [] for i in ids}
+    if ids:
+        for call_id, raw_id in session.execute(
+            select(CallParticipant.call_id, CallParticipant.raw_id)
+            .where(CallParticipant.call_id.in_(ids))
+            .order_by(CallParticipant.id)
+        ):
+            people[call_id].append(raw_id)
+    items = [
+        {
+            "call_connection_id": call.call_connection_id,
+            "server_call_id": call.server_call_id,
+            "direction": call.direction,
+            "phase": call.phase,
+            "recorded": bool(recorded),
+            "participants": people[call.id],
+            "created_at": call.created_at.isoformat(),
+            "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        }
+        for call, recorded in page
+    ]
+    last = page[-1][0] if page else None
+    more = len(rows) > limit and last is not None
+    return {"items": items, "next": _encode_call_cursor(last.created_at, last.id) if more and last else None}
+
+
+def _ledger_query(f: LedgerFilter) -> Select[Any]:
+    columns = [ConsentEntry.__table__.c[name] for name in LEDGER_FIELDS]
+    query = select(*columns).order_by(ConsentEntry.id)
+    for column, value in (
+        (ConsentEntry.call_connection_id, f.call_connection_id),
+        (ConsentEntry.server_call_id, f.server_call_id),
+        (ConsentEntry.participant, f.participant),
+        (ConsentEntry.outcome, f.outcome),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if f.since is not None:
+        query = query.where(ConsentEntry.decided_at >= f.since)
+    if f.until is not None:
+        query = query.where(ConsentEntry.decided_at < f.until)
+    return query
+
+
+def ledger_batches(engine: Engine, f: LedgerFilter, batch: int = EXPORT_BATCH) -> Iterator[Sequence[Any]]:
+    """The filtered ledger in id order, ``batch`` rows at a time, never all in memory.
+
+    PostgreSQL: one server-side cursor in a REPEATABLE READ snapshot. SQLite: keyset pages, each in its own
+    short transaction, so a long export never holds SQLite's single write lock for its whole duration.
+    """
+    query = _ledger_query(f)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            streaming = connection.execution_options(
+                isolation_level="REPEATABLE READ", stream_results=True, max_row_buffer=batch
+            )
+            yield from streaming.execute(query).partitions(batch)
+        return
+    last_id = 0
+    while True:
+        with engine.connect() as connection:
+            rows = connection.execute(query.where(ConsentEntry.id > last_id).limit(batch)).all()
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1][0]
+
+
+def _cell(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def export_csv(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LEDGER_FIELDS)
+    for rows in batches:
+        writer.writerows([_cell(v) for v in row] for row in rows)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def export_jsonl(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
+    for rows in batches:
+        yield "".join(
+            json.dumps(dict(zip(LEDGER_FIELDS, (_cell(v) for v in row), strict=True))) + "\n" for row in rows
+        )
+
+
+def evidence_bundle(
+    session: Session, call_connection_id: str, policy: ConsentPolicy
+) -> dict[str, Any] | None:
+    """Everything an auditor needs to show what happened on one call, and to check it against the chain."""
+    timeline = queries.call_timeline(session, call_connection_id)
+    if timeline is None:
+        return None
+    call_id = session.scalar(select(Call.id).where(Call.call_connection_id == call_connection_id))
+    assert call_id is not None
+    texts = {p.sha256: p for p in policy.prompts.values()}
+    prompts = {
+        (c["prompt_id"], c["prompt_version"], c["locale"], c["prompt_sha256"])
+        for c in timeline["consents"]
+        if c["prompt_sha256"]
+    }
+    entries = []
+    for e in session.scalars(
+        select(AuditEntry).where(AuditEntry.call_id == call_id).order_by(AuditEntry.seq)
+    ):
+        content = audit_chain.canonical(e.seq, e.at, e.actor, e.action, e.call_id, e.data)
+        erased = audit_chain.is_tombstone(e.data)
+        entries.append(
+            {
+                "seq": e.seq,
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "data": e.data,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+                "canonical": None if erased else content.decode(),
+                "hash_matches": None if erased else audit_chain.entry_hash(e.prev_hash, content) == e.hash,
+            }
+        )
+    head = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())).first()
+    return {
+        "call": {k: v for k, v in timeline.items() if k not in ("audit", "consents")},
+        "ledger": timeline["consents"],
+        "prompts": [
+            {
+                "prompt_id": pid,
+                "prompt_version": version,
+                "locale": locale,
+                "sha256": digest,
+                "text": texts[digest].text if digest in texts else None,
+                "audio_url": texts[digest].audio_url if digest in texts else None,
+            }
+            for pid, version, locale, digest in sorted(prompts, key=str)
+        ],
+        "recording_segments": timeline["recording_segments"],
+        "stored_recordings": timeline["stored_recordings"],
+        "legal_holds": holds.holds_of(session, call_id),
+        "audit_entries": entries,
+        "chain": {
+            "head_seq": head[0] if head else 0,
+            "head_hash": head[1] if head else audit_chain.GENESIS,
+            "hash_rule": "hash = sha256(ascii(prev_hash) + canonical), canonical = JSON of "
+            "{seq, at, actor, action, call_id, data} with sorted keys, separators (',', ':'), UTF-8",
+            "verify_with": "GET /api/audit/verify (the whole chain, and its external anchors)",
+        },
+    }
