@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from recorder.bootstrap import Container
 from recorder.services import queries
 from recorder.services.keys import Principal, Role, authenticate
+from recorder.web.entra import EntraRejected, entra_principal, looks_like_jwt
 from recorder.web.responses import error
 
 READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.AUDITOR})
@@ -30,13 +31,30 @@ def _principal(container: Container, request: Request, allowed: frozenset[Role])
     header = request.headers.get("authorization", "")
     if not header.startswith("Bearer ") or not header[7:].strip():
         raise ApiError(401, "unauthorized", "an API key is required: Authorization: Bearer <key>")
-    with container.sessions() as session:
-        principal = authenticate(session, header[7:].strip(), container.clock())
+    token = header[7:].strip()
+    entra, entra_settings = container.compliance.entra, container.settings.entra
+    if entra is not None and entra_settings is not None and looks_like_jwt(token):
+        try:
+            principal: Principal | None = entra_principal(entra, entra_settings.roles, token)
+        except EntraRejected as exc:
+            raise ApiError(exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)) from None
+    else:
+        with container.sessions() as session:
+            principal = authenticate(session, token, container.clock())
     if principal is None:
         raise ApiError(401, "unauthorized", "the API key is invalid, revoked or expired")
     if principal.role not in allowed:
+        audit_denied(container, request, principal)
         raise ApiError(403, "forbidden", f"role {principal.role} may not do this")
     return principal
+
+
+def audit_denied(container: Container, request: Request, principal: Principal) -> None:
+    """A refused attempt by a known principal is an access too: it goes into the chain."""
+    with container.unit_of_work() as uow:
+        data = {"role": principal.role, "method": request.method, "path": request.url.path}
+        uow.audit.append(f"key:{principal.key_id}", "api.denied", None, data, container.clock())
+        uow.commit()
 
 
 def _audited_read(
