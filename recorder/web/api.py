@@ -37,7 +37,9 @@ def _principal(container: Container, request: Request, allowed: frozenset[Role])
         try:
             principal: Principal | None = entra_principal(entra, entra_settings.roles, token)
         except EntraRejected as exc:
-            raise ApiError(exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)) from None
+            raise ApiError(
+                exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
+            ) from None
     else:
         with container.sessions() as session:
             principal = authenticate(session, token, container.clock())
