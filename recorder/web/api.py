@@ -152,8 +152,13 @@ def _call(container: Container, request: Request) -> Any:
 
 
 def _verify(container: Container, request: Request) -> Any:
-    result = _audited_read(container, request, READERS, "api.audit.verify", queries.verify_audit)
-    return {"ok": result.ok, "entries": result.entries, "head": result.head, "first_bad": result.first_bad}
+    from recorder.services import anchoring
+
+    store = container.compliance.anchors
+    result = _audited_read(
+        container, request, READERS, "api.audit.verify", lambda s: anchoring.verify(s, store)
+    )
+    return result.as_json()
 
 
 consents = _endpoint(_consents)
