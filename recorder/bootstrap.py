@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlalchemy.engine import Engine
@@ -19,6 +19,8 @@ from recorder.services.calls import CallService
 from recorder.services.compliance_wiring import ComplianceServices, build_compliance
 from recorder.services.dispatcher import Dispatcher
 from recorder.services.ports import CallAutomation
+from recorder.services.storage import StorageService
+from recorder.services.storage_wiring import build_storage
 from recorder.services.tokens import IdentityProvider, TokenService
 
 log = logging.getLogger("recorder.bootstrap")
@@ -39,12 +41,15 @@ class Container:
     clock: Callable[[], datetime]
     tokens: TokenService
     compliance: ComplianceServices = field(default_factory=ComplianceServices)
+    storage: StorageService | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
     def close(self) -> None:
         self.dispatcher.stop()
+        if self.storage is not None:
+            self.storage.stop()
         self.compliance.stop()
         self.engine.dispose()
 
@@ -68,7 +73,12 @@ def build(
 
     calls = CallService(uow, settings.policy, clock)
     dispatcher = Dispatcher(
-        uow, acs or real_call_automation(settings), calls, partial(callback_url, settings), clock
+        uow,
+        acs or real_call_automation(settings),
+        calls,
+        partial(callback_url, settings),
+        clock,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     calls.commands_queued = dispatcher.wake
     return Container(
@@ -84,6 +94,7 @@ def build(
             uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
         ),
         compliance=build_compliance(settings, sessions, clock),
+        storage=build_storage(settings, uow, clock),
     )
 
 

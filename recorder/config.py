@@ -63,6 +63,7 @@ class Settings:
     events_topic_endpoint: str | None = None
     events_topic_key: str | None = field(default=None, repr=False)
     cognitive_services_endpoint: str | None = None
+    outbox_lease_seconds: int = 30
     token_lifetime_minutes: int = DEFAULT_TOKEN_LIFETIME_MINUTES
     policy: ConsentPolicy = field(
         default_factory=lambda: ConsentPolicy(prompts={"en-US": DEFAULT_PROMPT}, default_locale="en-US")
@@ -150,6 +151,7 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
         setting("RECORDER_TOKEN_LIFETIME_MINUTES", "token_lifetime_minutes"), problems
     )
     policy = _load_policy(file_settings.get("consent", {}), problems)
+    lease = _int_in(file_settings.get("outbox", {}), "lease_seconds", 30, 1, 600, problems, "outbox")
     storage = load_storage(file_settings.get("storage"), problems, is_loopback)
     audit = load_audit(file_settings.get("audit", {}), problems)
     entra = load_entra(file_settings.get("auth", {}).get("entra", {}), problems)
@@ -171,6 +173,7 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
             "RECORDER_COGNITIVE_SERVICES_ENDPOINT", "cognitive_services_endpoint"
         ),
         policy=policy,
+        outbox_lease_seconds=lease,
         storage=storage,
         audit=audit,
         entra=entra,
@@ -273,10 +276,16 @@ def _load_policy(section: Mapping[str, Any], problems: list[str]) -> ConsentPoli
 
 
 def _int_in(
-    section: Mapping[str, Any], key: str, default: int, low: int, high: int, problems: list[str]
+    section: Mapping[str, Any],
+    key: str,
+    default: int,
+    low: int,
+    high: int,
+    problems: list[str],
+    where: str = "consent",
 ) -> int:
     value = section.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        problems.append(f"consent.{key}: expected a whole number from {low} to {high} (got {value!r})")
+        problems.append(f"{where}.{key}: expected a whole number from {low} to {high} (got {value!r})")
         return default
     return value

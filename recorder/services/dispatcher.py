@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from recorder import crashpoints
 from recorder.db import codec
 from recorder.db.tables import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
@@ -23,8 +24,6 @@ from recorder.services.calls import CallService
 from recorder.services.ports import AcsError, CallAutomation
 
 log = logging.getLogger("recorder.dispatcher")
-
-LEASE = timedelta(seconds=60)
 
 
 class NotReady(Exception):
@@ -44,6 +43,7 @@ class Dispatcher:
         base_backoff: float = 0.5,
         workers: int = 8,
         poll_interval: float = 0.5,
+        lease: timedelta = timedelta(seconds=30),
     ) -> None:
         self._uow = unit_of_work
         self._acs = acs
@@ -53,6 +53,7 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
         self._poll_interval = poll_interval
+        self._lease = lease  # how long a crashed instance's claim blocks a retry
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbox")
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -100,23 +101,26 @@ class Dispatcher:
     def _run(self, command_id: str, call_id: str) -> bool:
         now = self._clock()
         with self._uow() as uow:
-            if not uow.outbox.claim(command_id, now, LEASE):
+            if not uow.outbox.claim(command_id, now, self._lease):
                 return False
             uow.commit()
             row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
-            command = codec.decode(row.kind, row.payload)
+            kind = row.kind
+            command = codec.decode(kind, row.payload)
             attempts = row.attempts
             call = uow.calls.row(call_id)
             assert call is not None
             connection_id, recording_id = call.call_connection_id, call.recording_id
         try:
+            crashpoints.hit(f"dispatch.before_acs.{kind}")
             result = self._execute(command, command_id, call_id, connection_id, recording_id)
+            crashpoints.hit(f"dispatch.after_acs.{kind}")
         except NotReady as exc:
             self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=True)
         except AcsError as exc:
             self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=exc.transient)
         except Exception as exc:  # an adapter bug must not wedge the call's queue
-            log.exception("outbox.command_crashed", extra={"call_id": call_id, "command": row.kind})
+            log.exception("outbox.command_crashed", extra={"call_id": call_id, "command": kind})
             self._retry_or_fail(command, command_id, call_id, attempts, repr(exc), transient=True)
         else:
             self._calls.command_finished(call_id, command_id, "done", result)
@@ -160,10 +164,6 @@ class Dispatcher:
                     command.incoming_call_context, self._callback_url(call_id), request_id
                 )
                 return ev.CallAnswered(self._clock(), answered)
-            case fx.HangUp():
-                acs.hang_up(_needed(connection_id, "call connection id"), request_id)
-            case fx.PromptParticipant():
-                acs.prompt_for_consent(
             case fx.ConnectCall():
                 joined = acs.connect_call(command.server_call_id, self._callback_url(call_id), request_id)
                 return ev.CallAnswered(self._clock(), joined)
@@ -172,6 +172,10 @@ class Dispatcher:
                     command.target, command.source_caller_id, self._callback_url(call_id), request_id
                 )
                 return ev.CallPlaced(self._clock(), placed.call_connection_id, placed.server_call_id)
+            case fx.HangUp():
+                acs.hang_up(_needed(connection_id, "call connection id"), request_id)
+            case fx.PromptParticipant():
+                acs.prompt_for_consent(
                     _needed(connection_id, "call connection id"),
                     command.raw_id,
                     command.prompt,

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recorder import bootstrap
+from recorder import bootstrap, crashpoints
 from recorder.config import load_settings
 from recorder.web import api, tokens, webhooks
 from recorder.web.responses import error
@@ -27,6 +27,8 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if run_dispatcher:
             container.dispatcher.start()
+        if run_dispatcher and container.storage is not None:
+            container.storage.start()
         try:
             yield
         finally:
@@ -79,4 +81,5 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def app_from_environment() -> Starlette:
     """The uvicorn factory used by ``recorder serve``."""
     settings = load_settings(os.environ, for_serving=True)
+    crashpoints.configure(os.environ.get("RECORDER_CRASH_AT"))
     return create_app(bootstrap.build(settings))

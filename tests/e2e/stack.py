@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,8 @@ class Stack:
     auditor_key: str = ""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    service: subprocess.Popen[bytes] | None = None
+    start_service: Callable[[], subprocess.Popen[bytes]] | None = None
 
     @property
     def issuer(self) -> str:
@@ -144,13 +146,20 @@ class Stack:
         )
 
 
-def start_stack(database_url: str, workdir: Path) -> Iterator[Stack]:
+def start_stack(
+    database_url: str,
+    workdir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+    config: str = CONFIG,
+) -> Iterator[Stack]:
     emulator_port, service_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     service_url = f"http://127.0.0.1:{service_port}"
     access_key = base64.b64encode(secrets.token_bytes(32)).decode()
     secret = secrets.token_urlsafe(24)
-    (workdir / "recorder.toml").write_text(CONFIG)
+    (workdir / "recorder.toml").write_text(config)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("RECORDER_")}
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[Path] = []
@@ -191,6 +200,7 @@ def start_stack(database_url: str, workdir: Path) -> Iterator[Stack]:
         "RECORDER_ACS_CALLBACK_ISSUER": emulator_url,
         "RECORDER_ACS_CALLBACK_JWKS_URL": keys.url,
         "RECORDER_EVENTGRID_SECRET": secret,
+        **(extra_env or {}),
     }
     stack = Stack(service_url, emulator_url, secret, keys, env, processes=processes, logs=logs)
     upgraded = stack.cli("db", "upgrade")
@@ -198,9 +208,16 @@ def start_stack(database_url: str, workdir: Path) -> Iterator[Stack]:
     created = stack.cli("keys", "create", "--role", "auditor", "--name", "e2e auditor")
     assert created.returncode == 0, created.stderr
     stack.auditor_key = created.stdout.strip().splitlines()[-1]
-    spawn("service", ["serve", "--port", str(service_port)], env)
-    try:
+    serve = ["serve", "--port", str(service_port), "--workers", str(workers)]
+
+    def start_service() -> subprocess.Popen[bytes]:
+        spawn(f"service-{len(processes)}", serve, env)
         wait_http(f"{service_url}/healthz")
+        return processes[-1]
+
+    stack.service = start_service()
+    stack.start_service = start_service
+    try:
         yield stack
     finally:
         for process in processes:

@@ -1,0 +1,88 @@
+"""SIGKILL the service at the worst moments of a call, restart it, and check that the call still completes
+with every decision recorded once and every ACS command executed once (PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.e2e.stack import CONFIG, Stack, start_stack
+
+CRASH_CONFIG = CONFIG + "\n[outbox]\nlease_seconds = 2\n"
+PEOPLE = ("4:+14255550601", "4:+14255550602")
+
+
+@pytest.fixture
+def crashing_stack(
+    request: pytest.FixtureRequest, postgres_server: str, tmp_path: Path
+) -> Iterator[tuple[Stack, Path]]:
+    marker = tmp_path / "crashed"
+    url, name = fresh_postgres_database(postgres_server)
+    env = {"RECORDER_CRASH_AT": f"{request.param}:{marker}"}
+    yield from ((stack, marker) for stack in start_stack(url, tmp_path, extra_env=env, config=CRASH_CONFIG))
+    drop_postgres_database(postgres_server, name)
+
+
+def run_call_restarting_on_crash(stack: Stack, timeout: float = 45) -> dict[str, object]:
+    server_call_id = stack.place_call(
+        [
+            {"raw_id": who, "answers": ["1"], "answer_delay_ms": 150 * (i + 1), "leave_at_ms": 9000}
+            for i, who in enumerate(PEOPLE)
+        ]
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert stack.service is not None and stack.start_service is not None
+        if stack.service.poll() is not None:
+            stack.service = stack.start_service()
+        if stack.emulated_call(server_call_id)["state"] == "disconnected":
+            time.sleep(1.0)
+            return stack.emulated_call(server_call_id) | {"server_call_id": server_call_id}
+        time.sleep(0.05)
+    raise TimeoutError("the call did not end")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "crashing_stack",
+    [
+        "event.before_commit.ParticipantsUpdated",
+        "event.before_commit.RecognizeCompleted",
+        "dispatch.before_acs.AnswerCall",
+        "dispatch.after_acs.PromptParticipant",
+        "dispatch.before_acs.StartRecording",
+        "dispatch.after_acs.StartRecording",
+    ],
+    indirect=True,
+)
+def test_a_killed_server_restarts_and_the_call_completes_exactly_once(
+    crashing_stack: tuple[Stack, Path],
+) -> None:
+    stack, marker = crashing_stack
+    call = run_call_restarting_on_crash(stack)
+    assert marker.exists(), "the crash point was never reached"
+    assert stack.service is not None
+    assert stack.service.pid != stack.processes[1].pid, "the service was not restarted"
+    requests = call["requests"]
+    assert isinstance(requests, list)
+    first_time = [r for r in requests if not r.get("repeat") and 200 <= r.get("status", 200) < 300]
+    operations = [r["operation"] for r in first_time]
+    assert operations.count("answer_call") == 1
+    assert operations.count("start_recording") == 1
+    assert operations.count("start_recognizing_media") == len(PEOPLE)
+    unconsented = call["unconsented_recorded_ms"]
+    assert isinstance(unconsented, dict)
+    assert set(unconsented.values()) == {0}
+    ledger = stack.consents(server_call_id=str(call["server_call_id"]))
+    assert sorted((e["participant"], e["outcome"]) for e in ledger) == [(p, "granted") for p in PEOPLE]
+    verify = httpx.get(
+        f"{stack.service_url}/api/audit/verify",
+        headers={"Authorization": f"Bearer {stack.auditor_key}"},
+        timeout=10,
+    )
+    assert verify.json()["ok"] is True
