@@ -13,6 +13,7 @@ from recorder.adapters.callback_auth import CallbackAuthError
 from recorder.bootstrap import Container
 from recorder.services.calls import IncomingCall, Outcome
 from recorder.web.parsing import BadEvent, callback_events, envelopes, load_json, raw_id, text
+from recorder.web.recording_files import recording_file_event
 from recorder.web.responses import BodyTooLarge, error, read_body
 
 log = logging.getLogger("recorder.webhooks")
@@ -57,6 +58,7 @@ async def eventgrid(request: Request) -> Response:
             for e in events
             if e.type == INCOMING_CALL
         ]
+        files = [recording_file_event(e) for e in events if e.type == RECORDING_FILE]
     except BodyTooLarge:
         return error(413, "body_too_large", "the delivery is too large")
     except BadEvent as exc:
@@ -67,10 +69,13 @@ async def eventgrid(request: Request) -> Response:
         return JSONResponse({"validationResponse": validation})
     for call in incoming:
         await run_in_threadpool(container.calls.incoming_call, call)
+    for file_event in files:  # queued in one short transaction; the transfer runs in the background
+        if container.storage is None:
+            log.warning("recording.storage_not_configured", extra={"event_id": file_event.event_id})
+        else:
+            await run_in_threadpool(container.storage.accept, file_event)
     for e in events:
-        if e.type == RECORDING_FILE:
-            log.info("recording.file_status", extra={"event_id": e.id})
-        elif e.type != INCOMING_CALL:
+        if e.type not in (INCOMING_CALL, RECORDING_FILE):
             log.info("webhook.ignored", extra={"event_type": e.type, "event_id": e.id})
     return JSONResponse({"accepted": len(events)})
 

@@ -1,0 +1,441 @@
+"""Recordings into region-pinned Blob storage: accept file events, transfer in the background, register.
+
+``accept`` runs inside the webhook: one transaction de-duplicates the event (inbox), pins every chunk to its
+call's region and queues one ``stored_recordings`` row per chunk (unique per recording id and chunk index).
+A worker thread then takes queued rows under a lease (so a crash only delays them) and, per row: copies the
+chunk (or, with bring-your-own-storage, finds and hashes the blob ACS wrote), verifies it, registers it as
+``stored``, and only then deletes ACS's copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from recorder.db.storage_tables import StoredRecording
+from recorder.db.tables import Call, ConsentEntry
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.services import transfer
+from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError
+from recorder.storage_config import StorageSettings, choose_region
+
+log = logging.getLogger("recorder.storage")
+
+LEASE = timedelta(minutes=2)
+METADATA_LIMIT = 1024 * 1024
+CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "mp4": "video/mp4"}
+
+
+class StoreState(StrEnum):
+    PENDING = "pending"
+    STORED = "stored"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class RecordingChunk:
+    document_id: str
+    index: int
+    content_location: str
+    metadata_location: str | None
+    delete_location: str | None
+
+
+@dataclass(frozen=True)
+class RecordingFileEvent:
+    event_id: str
+    server_call_id: str
+    recording_id: str | None
+    format: str  # wav, mp3, mp4
+    chunks: tuple[RecordingChunk, ...]
+    byos: bool = False
+    start_time: str | None = None
+
+
+class Accepted(StrEnum):
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"
+    UNKNOWN_CALL = "unknown_call"
+
+
+@dataclass
+class StorageService:
+    unit_of_work: Callable[[], UnitOfWork]
+    settings: StorageSettings
+    stores: Mapping[str, BlobStore]
+    source: RecordingSource
+    clock: Callable[[], datetime]
+    acs_resource_id: str | None = None
+    max_attempts: int = 8
+    base_backoff: float = 1.0
+    poll_interval: float = 1.0
+    workers: int = 2
+    _wake: threading.Event = field(default_factory=threading.Event, init=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+
+    # The one place a region becomes a container ---------------------------------------------------------
+
+    def store_for(self, region: str, container: str) -> BlobStore:
+        """``region``'s blob store; refuses when the row was pinned to a container no longer configured."""
+        configured = self.settings.regions.get(region)
+        if configured is None or configured.container != container:
+            raise StorageError(
+                f"region {region!r} no longer maps to container {container!r}; refusing to write elsewhere",
+                transient=False,
+            )
+        return self.stores[region]
+
+    # Accepting an event (webhook thread) ----------------------------------------------------------------
+
+    def accept(self, event: RecordingFileEvent) -> Accepted:
+        now = self.clock()
+        with self.unit_of_work() as uow:
+            call = uow.session.scalars(
+                select(Call)
+                .where(Call.server_call_id == event.server_call_id)
+                .order_by(Call.created_at.desc())
+            ).first()
+            if call is None:
+                log.info("recording.unknown_call", extra={"event_id": event.event_id})
+                return Accepted.UNKNOWN_CALL
+            if not uow.inbox.add("eventgrid", event.event_id, "RecordingFileStatusUpdated", call.id, now):
+                return Accepted.DUPLICATE
+            region = choose_region(self.settings, call.caller, call.callee, self.acs_resource_id)
+            recording_id = (
+                event.recording_id or call.recording_id or f"document-{event.chunks[0].document_id}"
+            )
+            queued = []
+            for chunk in event.chunks:
+                blob = blob_name(call.id, recording_id, chunk.index, event.format)
+                values = {
+                    "call_id": call.id,
+                    "server_call_id": call.server_call_id,
+                    "recording_id": recording_id,
+                    "chunk_index": chunk.index,
+                    "document_id": chunk.document_id,
+                    "mode": "byos" if event.byos else "copy",
+                    "region": region.name,
+                    "account_url": self.stores[region.name].location.rsplit("/", 1)[0],
+                    "container": region.container,
+                    "blob_name": blob,
+                    "metadata_blob": blob.rsplit(".", 1)[0] + ".metadata.json",
+                    "content_location": chunk.content_location,
+                    "metadata_location": chunk.metadata_location,
+                    "delete_location": chunk.delete_location,
+                    "state": StoreState.PENDING,
+                    "staged_bytes": 0,
+                    "acs_deleted": False,
+                    "attempts": 0,
+                    "event_id": event.event_id,
+                    "available_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                insert = pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+                statement = insert(StoredRecording).values(**values).on_conflict_do_nothing()
+                if uow.session.execute(statement.returning(StoredRecording.id)).first() is not None:
+                    queued.append(chunk.index)
+            uow.audit.append(
+                "eventgrid",
+                "recording.file_received",
+                call.id,
+                {"event_id": event.event_id, "region": region.name, "chunks": queued, "byos": event.byos},
+                now,
+            )
+            uow.commit()
+        log.info("recording.queued", extra={"call_id": call.id, "region": region.name, "chunks": len(queued)})
+        self.wake()
+        return Accepted.QUEUED
+
+    # The worker -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="storage-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="storage") as pool:
+            while not self._stopping.is_set():
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
+                try:
+                    ready = self._ready_rows()
+                    for done in pool.map(self.process, ready):
+                        del done
+                    if ready:
+                        self._wake.set()
+                except Exception:
+                    log.exception("storage.loop_failed")
+
+    def run_until_idle(self, rounds: int = 50) -> None:
+        """Process queued rows in this thread until none is ready (tests, CLI)."""
+        for _ in range(rounds):
+            ready = self._ready_rows()
+            if not ready:
+                return
+            for row_id in ready:
+                self.process(row_id)
+
+    def _ready_rows(self, limit: int = 16) -> list[int]:
+        now = self.clock()
+        with self.unit_of_work() as uow:
+            query = (
+                select(StoredRecording.id)
+                .where(or_(StoredRecording.state == StoreState.PENDING, self._acs_copy_left()))
+                .where(StoredRecording.available_at <= now)
+                .where(or_(StoredRecording.claimed_until.is_(None), StoredRecording.claimed_until < now))
+                .order_by(StoredRecording.id)
+                .limit(limit)
+            )
+            return list(uow.session.scalars(query))
+
+    def _acs_copy_left(self) -> Any:
+        if not self.settings.delete_acs_copy:
+            return False
+        return (
+            (StoredRecording.state == StoreState.STORED)
+            & (StoredRecording.mode == "copy")
+            & StoredRecording.acs_deleted.is_(False)
+            & StoredRecording.delete_location.is_not(None)
+        )
+
+    def process(self, row_id: int) -> bool:
+        """Take one row under a lease and move it forward; False when someone else holds it."""
+        row = self._claim(row_id)
+        if row is None:
+            return False
+        try:
+            if row.state == StoreState.PENDING:
+                stored = self._store(row)
+                self._register(row, stored)
+            if self.settings.delete_acs_copy and row.mode == "copy" and row.delete_location:
+                self.source.delete(row.delete_location)
+                self._update(row.id, acs_deleted=True, claimed_until=None)
+                self._audit(row, "recording.acs_copy_deleted", {"chunk_index": row.chunk_index})
+            else:
+                self._update(row.id, claimed_until=None)
+        except StorageError as exc:
+            self._retry_or_fail(row, str(exc), transient=exc.transient)
+        except Exception as exc:  # a bug or a crash-like failure must not wedge the queue
+            log.exception("storage.transfer_crashed", extra={"row": row.id})
+            self._retry_or_fail(row, repr(exc), transient=True)
+        return True
+
+    def _claim(self, row_id: int) -> StoredRecording | None:
+        now = self.clock()
+        with self.unit_of_work() as uow:
+            claimed = uow.session.execute(
+                update(StoredRecording)
+                .where(StoredRecording.id == row_id)
+                .where(or_(StoredRecording.claimed_until.is_(None), StoredRecording.claimed_until < now))
+                .values(claimed_until=now + LEASE, attempts=StoredRecording.attempts + 1)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None
+            uow.commit()
+            return uow.session.get_one(StoredRecording, row_id)
+
+    def _store(self, row: StoredRecording) -> transfer.Transferred:
+        store = self.store_for(row.region, row.container)
+        metadata_base = self._metadata(row)
+        if row.mode == "byos":
+            from recorder.services.byos import adopt_blob
+
+            return adopt_blob(self, store, row, metadata_base)
+        plan = transfer.TransferPlan(self.settings.block_size, self.settings.range_size)
+        ext = row.blob_name.rsplit(".", 1)[-1]
+
+        def describe(sha256: str, size: int) -> tuple[dict[str, str], dict[str, str]]:
+            return {**metadata_base, "sha256": sha256, "size": str(size)}, self.tags_for(row, sha256)
+
+        done = transfer.copy_chunk(
+            self.source,
+            store,
+            row.content_location,
+            row.blob_name,
+            plan,
+            content_type=CONTENT_TYPES.get(ext, "application/octet-stream"),
+            describe=describe,
+            progress=lambda staged: self._update(
+                row.id, staged_bytes=staged, claimed_until=self.clock() + LEASE
+            ),
+        )
+        if row.metadata_location:
+            acs_metadata = self.source.read_small(row.metadata_location, METADATA_LIMIT)
+            meta = {**metadata_base, "recording_sha256": done.sha256}
+            transfer.store_small_once(store, row.metadata_blob, acs_metadata, "application/json", meta)
+        return done
+
+    def _register(self, row: StoredRecording, stored: transfer.Transferred) -> None:
+        now = self.clock()
+        with self.unit_of_work() as uow:
+            uow.session.execute(
+                update(StoredRecording)
+                .where(StoredRecording.id == row.id)
+                .values(
+                    state=StoreState.STORED,
+                    sha256=stored.sha256,
+                    size=stored.size,
+                    staged_bytes=stored.size,
+                    blob_url=stored.url,
+                    stored_at=now,
+                    updated_at=now,
+                    last_error=None,
+                )
+            )
+            uow.audit.append(
+                "recorder",
+                "recording.stored",
+                row.call_id,
+                {
+                    "recording_id": row.recording_id,
+                    "chunk_index": row.chunk_index,
+                    "region": row.region,
+                    "container": row.container,
+                    "blob": row.blob_name,
+                    "sha256": stored.sha256,
+                    "size": stored.size,
+                    "resumed_from": stored.resumed_from,
+                },
+                now,
+            )
+            uow.commit()
+        row.state = StoreState.STORED
+        log.info(
+            "recording.stored", extra={"call_id": row.call_id, "region": row.region, "size": stored.size}
+        )
+
+    def _retry_or_fail(self, row: StoredRecording, error: str, *, transient: bool) -> None:
+        now = self.clock()
+        if transient and row.attempts < self.max_attempts:
+            delay = timedelta(seconds=self.base_backoff * 2 ** (row.attempts - 1))
+            self._update(row.id, available_at=now + delay, claimed_until=None, last_error=error)
+            log.warning("storage.retry", extra={"row": row.id, "attempts": row.attempts, "error": error})
+            return
+        if row.state == StoreState.PENDING:
+            self._update(row.id, state=StoreState.FAILED, claimed_until=None, last_error=error)
+        else:  # stored, but ACS's copy would not go: ACS drops it after 24 h anyway; try again tomorrow
+            self._update(row.id, available_at=now + timedelta(days=1), claimed_until=None, last_error=error)
+        self._audit(row, "recording.transfer_failed", {"chunk_index": row.chunk_index, "error": error})
+        log.error("storage.failed", extra={"row": row.id, "error": error})
+
+    def _update(self, row_id: int, **values: Any) -> None:
+        with self.unit_of_work() as uow:
+            uow.session.execute(
+                update(StoredRecording)
+                .where(StoredRecording.id == row_id)
+                .values(updated_at=self.clock(), **values)
+            )
+            uow.commit()
+
+    def _audit(self, row: StoredRecording, action: str, data: dict[str, Any]) -> None:
+        with self.unit_of_work() as uow:
+            uow.audit.append(
+                "recorder", action, row.call_id, {"recording_id": row.recording_id, **data}, self.clock()
+            )
+            uow.commit()
+
+    def _metadata(self, row: StoredRecording) -> dict[str, str]:
+        with self.unit_of_work() as uow:
+            call = uow.session.get_one(Call, row.call_id)
+            last_consent = uow.session.scalar(
+                select(func.max(ConsentEntry.id)).where(ConsentEntry.call_id == row.call_id)
+            )
+            connection = call.call_connection_id or ""
+        return {
+            "call_id": row.call_id,
+            "call_connection_id": connection,
+            "server_call_id": row.server_call_id,
+            "recording_id": row.recording_id,
+            "chunk_index": str(row.chunk_index),
+            "region": row.region,
+            "ledger_ref": f"consent_ledger:call={row.call_id};through={last_consent or 0}",
+        }
+
+    def rename(self, row: StoredRecording, blob: str, metadata_blob: str) -> None:
+        """Bring-your-own-storage: the blob is where ACS put it, not where we would have."""
+        self._update(row.id, blob_name=blob, metadata_blob=metadata_blob)
+        row.blob_name, row.metadata_blob = blob, metadata_blob
+
+    def tags_for(self, row: StoredRecording, sha256: str) -> dict[str, str]:
+        return {
+            "call_id": row.call_id,
+            "recording": hashlib.sha256(row.recording_id.encode()).hexdigest()[:32],
+            "chunk": str(row.chunk_index),
+            "region": row.region,
+            "sha256": sha256,
+        }
+
+    # Legal hold on blobs (for the compliance API) ---------------------------------------------------------
+
+    def apply_legal_hold(self, call_id: str, on: bool) -> str:
+        with self.unit_of_work() as uow:
+            rows = list(
+                uow.session.scalars(
+                    select(StoredRecording).where(
+                        StoredRecording.call_id == call_id, StoredRecording.state == StoreState.STORED
+                    )
+                )
+            )
+        outcome = "applied"
+        for row in rows:
+            store = self.store_for(row.region, row.container)
+            for name in (row.blob_name, row.metadata_blob):
+                if not store.set_legal_hold(name, on):
+                    outcome = "unsupported"
+            self._update(
+                row.id, legal_hold=("on" if on else "off") if outcome == "applied" else "unsupported"
+            )
+        self._audit_call(call_id, "recording.legal_hold", {"on": on, "outcome": outcome, "blobs": len(rows)})
+        return outcome
+
+    def _audit_call(self, call_id: str, action: str, data: dict[str, Any]) -> None:
+        with self.unit_of_work() as uow:
+            uow.audit.append("recorder", action, call_id, data, self.clock())
+            uow.commit()
+
+
+class HasStorage(Protocol):
+    storage: StorageService | None
+
+
+def apply_blob_legal_hold(container: HasStorage, call_id: str, on: bool) -> str:
+    """Set or clear a Blob legal hold on a call's stored blobs: "applied", or "unsupported" where the account
+    (Azurite: 501) or the deployment (no storage configured) cannot hold blobs."""
+    if container.storage is None:
+        return "unsupported"
+    return container.storage.apply_legal_hold(call_id, on)
+
+
+def blob_name(call_id: str, recording_id: str, chunk_index: int, fmt: str) -> str:
+    """Deterministic per (recording, chunk): a duplicate event or a retry always aims at the same blob."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", recording_id)[:96]
+    digest = hashlib.sha256(recording_id.encode()).hexdigest()[:12]
+    return f"{call_id}/{safe}-{digest}/chunk-{chunk_index:04d}.{fmt}"

@@ -1,0 +1,80 @@
+"""Parsing ``Microsoft.Communication.RecordingFileStatusUpdated`` (Event Grid) into a typed event.
+
+Every recording URL is checked against the ACS recording hosts here, so a delivery naming any other host is
+refused with a 400 before anything is written (and the download adapter checks again before the SDK runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from recorder.services.storage import RecordingChunk, RecordingFileEvent
+from recorder.services.storage_ports import recording_url_problem
+from recorder.web.parsing import BadEvent, Envelope, text
+
+MAX_CHUNKS = 1000
+FORMATS = {"wav": "wav", "mp3": "mp3", "mp4": "mp4"}
+
+
+def recording_file_event(envelope: Envelope) -> RecordingFileEvent:
+    data = envelope.data
+    server_call_id = envelope.subject.partition("/serverCallId/")[2] or text(data, "serverCallId")
+    info = data.get("recordingStorageInfo")
+    raw_chunks = info.get("recordingChunks") if isinstance(info, dict) else None
+    if not isinstance(raw_chunks, list) or not raw_chunks or len(raw_chunks) > MAX_CHUNKS:
+        raise BadEvent(
+            "missing_field", f"data.recordingStorageInfo.recordingChunks: 1 to {MAX_CHUNKS} chunks"
+        )
+    storage_type = str(data.get("storageType") or "").lower()
+    byos = storage_type in ("azureblob", "azureblobstorage")
+    chunks = tuple(_chunk(c, i, byos) for i, c in enumerate(raw_chunks))
+    if len({c.index for c in chunks}) != len(chunks):
+        raise BadEvent("invalid_field", "recordingChunks: chunk indexes repeat")
+    fmt = str(data.get("recordingFormatType") or "wav").lower()
+    if fmt not in FORMATS:
+        raise BadEvent("invalid_field", "data.recordingFormatType must be Wav, Mp3 or Mp4")
+    return RecordingFileEvent(
+        event_id=envelope.id,
+        server_call_id=server_call_id,
+        recording_id=text(data, "recordingId", required=False) or None,
+        format=FORMATS[fmt],
+        chunks=chunks,
+        byos=byos,
+        start_time=text(data, "recordingStartTime", required=False) or None,
+    )
+
+
+def _chunk(raw: Any, i: int, byos: bool) -> RecordingChunk:
+    where = f"recordingChunks[{i}]"
+    if not isinstance(raw, dict):
+        raise BadEvent("invalid_event", f"{where} is not an object")
+    index = raw.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 100_000:
+        raise BadEvent("invalid_field", f"{where}.index must be a whole number")
+    document_id = text(raw, "documentId")
+    if len(document_id) > 256:
+        raise BadEvent("invalid_field", f"{where}.documentId is too long")
+    content = text(raw, "contentLocation")
+    metadata = text(raw, "metadataLocation", required=False) or None
+    delete = text(raw, "deleteLocation", required=False) or None
+    for name, url in (
+        ("contentLocation", content),
+        ("metadataLocation", metadata),
+        ("deleteLocation", delete),
+    ):
+        if url is not None:
+            problem = _url_problem(url, byos)
+            if problem:
+                raise BadEvent("invalid_recording_url", f"{where}.{name}: {problem}")
+    return RecordingChunk(document_id, index, content, metadata, delete)
+
+
+def _url_problem(url: str, byos: bool) -> str | None:
+    if len(url) > 4096:
+        return "too long"
+    if byos:  # a blob in our own container: read by name with our storage credential, never fetched as is
+        parts = urlsplit(url)
+        ok = parts.scheme in ("https", "http") and parts.hostname and not parts.username and not parts.query
+        return None if ok else "must be a blob URL without credentials or query"
+    return recording_url_problem(url)
