@@ -18,7 +18,8 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.calls import CallService
 from recorder.services.compliance_wiring import ComplianceServices, build_compliance
 from recorder.services.dispatcher import Dispatcher
-from recorder.services.ports import CallAutomation
+from recorder.services.ports import CallAutomation, EventPublisher
+from recorder.services.recording_wiring import RecordingServices, build_recordings
 from recorder.services.storage import StorageService
 from recorder.services.storage_wiring import build_storage
 from recorder.services.tokens import IdentityProvider, TokenService
@@ -42,12 +43,15 @@ class Container:
     tokens: TokenService
     compliance: ComplianceServices = field(default_factory=ComplianceServices)
     storage: StorageService | None = None
+    recordings: RecordingServices | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
     def close(self) -> None:
         self.dispatcher.stop()
+        if self.recordings is not None:
+            self.recordings.stop()
         if self.storage is not None:
             self.storage.stop()
         self.compliance.stop()
@@ -64,6 +68,7 @@ def build(
     verifier: CallbackVerifier | None = None,
     clock: Callable[[], datetime] = utc_now,
     identities: IdentityProvider | None = None,
+    topic: EventPublisher | None = None,
 ) -> Container:
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
@@ -81,6 +86,7 @@ def build(
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     calls.commands_queued = dispatcher.wake
+    recordings = build_recordings(settings, uow, calls, dispatcher.wake, clock, topic)
     return Container(
         settings=settings,
         engine=engine,
@@ -95,6 +101,7 @@ def build(
         ),
         compliance=build_compliance(settings, sessions, clock),
         storage=build_storage(settings, uow, clock),
+        recordings=recordings,
     )
 
 

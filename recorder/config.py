@@ -10,6 +10,7 @@ import base64
 import binascii
 import ipaddress
 import logging
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ class Settings:
     eventgrid_secret: str = field(default="", repr=False)
     events_topic_endpoint: str | None = None
     events_topic_key: str | None = field(default=None, repr=False)
+    outbound_caller_id: str | None = None  # E.164 number outbound calls come from, unless a request names one
     cognitive_services_endpoint: str | None = None
     outbox_lease_seconds: int = 30
     token_lifetime_minutes: int = DEFAULT_TOKEN_LIFETIME_MINUTES
@@ -146,6 +148,12 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
             problems.append(f"{name}: {problem} (got {url!r})")
     if secret and len(secret) < 16:
         problems.append("RECORDER_EVENTGRID_SECRET: use at least 16 characters")
+    topic_key = setting("RECORDER_EVENTS_TOPIC_KEY", "events_topic_key")
+    if topic and topic.startswith("http://") and not topic_key:
+        problems.append("RECORDER_EVENTS_TOPIC_KEY: required for an http:// topic (Managed Identity: https)")
+    outbound_caller_id = setting("RECORDER_OUTBOUND_CALLER_ID", "outbound_caller_id")
+    if outbound_caller_id and not re.fullmatch(r"\+[1-9][0-9]{5,14}", outbound_caller_id):
+        problems.append("RECORDER_OUTBOUND_CALLER_ID: expected an E.164 number such as +18005550100")
 
     token_lifetime = _token_lifetime(
         setting("RECORDER_TOKEN_LIFETIME_MINUTES", "token_lifetime_minutes"), problems
@@ -168,7 +176,8 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
         callback_jwks_url=jwks_url or DEFAULT_JWKS_URL,
         eventgrid_secret=secret,
         events_topic_endpoint=topic,
-        events_topic_key=setting("RECORDER_EVENTS_TOPIC_KEY", "events_topic_key"),
+        events_topic_key=topic_key,
+        outbound_caller_id=outbound_caller_id,
         cognitive_services_endpoint=setting(
             "RECORDER_COGNITIVE_SERVICES_ENDPOINT", "cognitive_services_endpoint"
         ),

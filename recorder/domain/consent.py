@@ -258,7 +258,8 @@ def _stop_requested(state: CallState) -> Decision:
 def _command_failed(state: CallState, event: ev.CommandFailed) -> Decision:
     if event.command in ("ConnectCall", "CreateCall") and state.call_connection_id is None:
         ended = replace(state, phase=CallPhase.ENDED)
-        return Decision(ended, records=(fx.CallEnded(event.at, event.reason, failed=True),))
+        reason = f"{event.command} failed: {event.reason}"
+        return Decision(ended, records=(fx.CallEnded(event.at, reason, failed=True),))
     if event.command == "StartRecording" and state.recording_id is None:
         return Decision(replace(state, recording=RecordingStatus.FAILED))
     return Decision(state)

@@ -38,9 +38,11 @@ class IncomingCall:
 
 
 class DecisionObserver(Protocol):
-    """Writes what follows from a persisted decision (published events, request rows) in the same transaction."""
+    """Writes what follows from a persisted decision (events, request rows), in the same transaction."""
 
-    def decided(self, uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime) -> None: ...
+    def decided(
+        self, uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime
+    ) -> None: ...
 
 
 class CallService:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from recorder import bootstrap, crashpoints
 from recorder.config import load_settings
-from recorder.web import api, tokens, webhooks
+from recorder.web import api, recordings, tokens, webhooks
 from recorder.web.responses import error
 
 log = logging.getLogger("recorder.app")
@@ -29,6 +29,8 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             container.dispatcher.start()
         if run_dispatcher and container.storage is not None:
             container.storage.start()
+        if run_dispatcher and container.recordings is not None:
+            container.recordings.start()
         try:
             yield
         finally:
@@ -45,6 +47,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             Route("/api/calls/{call_connection_id}", api.call),
             Route("/api/audit/verify", api.verify_audit),
             *tokens.routes(),
+            *recordings.routes(),
         ],
         lifespan=lifespan,
         exception_handlers={Exception: _unexpected},

@@ -1,0 +1,178 @@
+"""Sends the event outbox to the topic: in order per call, at least once, retried with backoff, never dropped.
+
+Events have their own queue (``event_outbox``), apart from the ACS command outbox: a topic that is down
+delays only events, never a prompt or a recording command. Per call, only the oldest unsent event can be
+claimed; whoever claims it sends it together with the call's next unsent events, in order, in one request.
+A failure puts the whole call's queue back with exponential backoff (capped), with no attempt limit: the
+rows stay until the topic takes them, across restarts. A crash between sending and marking re-sends the same
+events with the same ids (at least once; subscribers de-duplicate by id).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from recorder.db.recording_request_tables import OutgoingEventRow
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.event_log import PENDING, PUBLISHED
+from recorder.services.ports import EventPublisher, OutgoingEvent, PublishError
+
+log = logging.getLogger("recorder.publisher")
+
+
+class Publisher:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        topic: EventPublisher,
+        clock: Callable[[], datetime],
+        *,
+        batch: int = 50,
+        base_backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        workers: int = 4,
+        poll_interval: float = 0.5,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self._uow = unit_of_work
+        self._topic = topic
+        self._clock = clock
+        self._batch = batch
+        self._base_backoff = base_backoff
+        self._max_backoff = max_backoff
+        self._poll_interval = poll_interval
+        self._lease = lease
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publisher")
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="event-publisher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._poll_interval)
+            self._wake.clear()
+            try:
+                while not self._stopping.is_set() and self.run_once():
+                    pass
+            except Exception:
+                log.exception("events.loop_failed")
+
+    def run_once(self, limit: int = 64) -> int:
+        """Send what is due, one request per call with due events; returns how many events went out."""
+        now = self._clock()
+        with self._uow() as uow:
+            heads = (
+                select(OutgoingEventRow.call_id, func.min(OutgoingEventRow.call_seq).label("first"))
+                .where(OutgoingEventRow.status == PENDING)
+                .group_by(OutgoingEventRow.call_id)
+                .subquery()
+            )
+            ready = uow.session.execute(
+                select(OutgoingEventRow.id, OutgoingEventRow.call_id)
+                .join(
+                    heads,
+                    (OutgoingEventRow.call_id == heads.c.call_id)
+                    & (OutgoingEventRow.call_seq == heads.c.first),
+                )
+                .where(OutgoingEventRow.available_at <= now)
+                .where((OutgoingEventRow.claimed_until.is_(None)) | (OutgoingEventRow.claimed_until < now))
+                .order_by(OutgoingEventRow.seq)
+                .limit(limit)
+            ).all()
+        futures = [self._pool.submit(self._send_call, head_id, call_id) for head_id, call_id in ready]
+        return sum(f.result() for f in futures)
+
+    def _send_call(self, head_id: str, call_id: str) -> int:
+        now = self._clock()
+        with self._uow() as uow:
+            claimed = uow.session.execute(
+                update(OutgoingEventRow)
+                .where(OutgoingEventRow.id == head_id, OutgoingEventRow.status == PENDING)
+                .where((OutgoingEventRow.claimed_until.is_(None)) | (OutgoingEventRow.claimed_until < now))
+                .values(claimed_until=now + self._lease, attempts=OutgoingEventRow.attempts + 1)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return 0
+            uow.commit()
+            rows = uow.session.scalars(
+                select(OutgoingEventRow)
+                .where(OutgoingEventRow.call_id == call_id, OutgoingEventRow.status == PENDING)
+                .order_by(OutgoingEventRow.call_seq)
+                .limit(self._batch)
+            ).all()
+            attempts = rows[0].attempts if rows else 1
+            events = [OutgoingEvent(r.id, r.type, r.source, r.subject, r.time, dict(r.data)) for r in rows]
+        try:
+            self._topic.publish(events)
+        except PublishError as exc:
+            return self._retry_later(head_id, call_id, attempts, str(exc))
+        except Exception as exc:  # an adapter bug must not wedge the call's events
+            log.exception("events.publish_crashed", extra={"call_id": call_id})
+            return self._retry_later(head_id, call_id, attempts, repr(exc))
+        with self._uow() as uow:
+            uow.session.execute(
+                update(OutgoingEventRow)
+                .where(OutgoingEventRow.id.in_([e.id for e in events]))
+                .values(status=PUBLISHED, published_at=self._clock(), claimed_until=None, last_error=None)
+            )
+            uow.commit()
+        log.info("events.published", extra={"call_id": call_id, "count": len(events)})
+        return len(events)
+
+    def _retry_later(self, head_id: str, call_id: str, attempts: int, error: str) -> int:
+        delay = min(self._max_backoff, self._base_backoff * 2 ** (attempts - 1))
+        with self._uow() as uow:
+            uow.session.execute(
+                update(OutgoingEventRow)
+                .where(OutgoingEventRow.id == head_id)
+                .values(
+                    available_at=self._clock() + timedelta(seconds=delay),
+                    claimed_until=None,
+                    last_error=error[:2000],
+                )
+            )
+            uow.commit()
+        log.warning(
+            "events.publish_failed",
+            extra={"call_id": call_id, "attempts": attempts, "retry_in_s": delay, "error": error[:200]},
+        )
+        return 0
+
+    def backlog(self) -> tuple[int, float]:
+        """Unsent events and the age in seconds of the oldest, for health checks and operators."""
+        now = self._clock()
+        with self._uow() as uow:
+            depth, oldest = uow.session.execute(
+                select(func.count(), func.min(OutgoingEventRow.created_at)).where(
+                    OutgoingEventRow.status == PENDING
+                )
+            ).one()
+        if oldest is None:
+            return int(depth), 0.0
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        return int(depth), max(0.0, (now - oldest).total_seconds())

@@ -1,0 +1,267 @@
+"""Recording on request: a call-center app asks for a call to be recorded (or places one); the consent flow
+decides when recording may start. One unit of work per request; an Idempotency-Key makes a retry return the
+first request instead of connecting again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+
+from recorder.db.recording_request_tables import OutgoingEventRow, RecordingRequest
+from recorder.db.tables import Call, CallParticipant
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.domain import effects as fx
+from recorder.domain import events as ev
+from recorder.domain.consent import new_connected_call, new_outbound_call
+from recorder.domain.model import CallPhase, CallState, RecordingStatus
+from recorder.services.calls import CallService
+
+log = logging.getLogger("recorder.recordings")
+
+OPEN, STOP_REQUESTED, FAILED = "open", "stop_requested", "failed"
+REFUSED = frozenset({"declined", "no_response", "withdrawn"})
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: an API key; ``sees_all`` for roles that may see every app's requests."""
+
+    key_id: str
+    sees_all: bool = False
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key_id}"
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    idempotency_key: str
+    fingerprint: str
+    server_call_id: str | None = None
+    call_connection_id: str | None = None
+    target: str | None = None
+    source_caller_id: str | None = None
+    region: str | None = None
+    external_reference: str | None = None
+
+
+class RecordingRequests:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        calls: CallService,
+        clock: Callable[[], datetime],
+        commands_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._uow = unit_of_work
+        self._calls = calls
+        self._clock = clock
+        self.commands_queued = commands_queued
+
+    def create(self, caller: Caller, new: NewRequest) -> tuple[dict[str, Any], bool]:
+        """The request's view and whether it is new (False: the same Idempotency-Key was seen before)."""
+        try:
+            return self._create(caller, new)
+        except IntegrityError:
+            # the same key raced in on another connection and won: answer with its request
+            return self._create(caller, new)
+
+    def _create(self, caller: Caller, new: NewRequest) -> tuple[dict[str, Any], bool]:
+        now = self._clock()
+        with self._uow() as uow:
+            session = uow.session
+            existing = session.scalar(
+                select(RecordingRequest).where(
+                    RecordingRequest.key_id == caller.key_id,
+                    RecordingRequest.idempotency_key == new.idempotency_key,
+                )
+            )
+            if existing is not None:
+                if existing.fingerprint != new.fingerprint:
+                    raise RequestError(
+                        409, "idempotency_key_reused", "this Idempotency-Key was used for a different request"
+                    )
+                return view(uow, existing), False
+            call_id, kind = self._call_for(uow, new, now)
+            row = RecordingRequest(
+                id=str(uuid.uuid4()),
+                key_id=caller.key_id,
+                idempotency_key=new.idempotency_key,
+                fingerprint=new.fingerprint,
+                kind=kind,
+                call_id=call_id,
+                server_call_id=new.server_call_id,
+                call_connection_id=new.call_connection_id,
+                target=new.target,
+                source_caller_id=new.source_caller_id,
+                region=new.region,
+                external_reference=new.external_reference,
+                state=OPEN,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            uow.audit.append(
+                caller.actor,
+                "recording_request.created",
+                call_id,
+                {"request_id": row.id, "kind": kind, "region": new.region},
+                now,
+            )
+            result = view(uow, row)
+            uow.commit()
+        log.info("recording_request.created", extra={"request_id": row.id, "call_id": call_id, "kind": kind})
+        self.commands_queued()
+        return result, True
+
+    def _call_for(self, uow: UnitOfWork, new: NewRequest, now: datetime) -> tuple[str, str]:
+        """The call the request is about: one the service already has, or a new one it connects or places."""
+        locale = self._calls.policy.default_locale
+        if new.call_connection_id is not None:
+            call_id = uow.calls.id_for_connection(new.call_connection_id)
+            if call_id is None:
+                raise RequestError(
+                    404, "unknown_call", "the service handles no call with that call_connection_id"
+                )
+            row = uow.calls.row(call_id)
+            if row is None or row.phase == CallPhase.ENDED:
+                raise RequestError(409, "call_ended", "that call has ended")
+            return call_id, "existing"
+        call_id = str(uuid.uuid4())
+        if new.server_call_id is not None:
+            live = uow.session.scalar(
+                select(Call.id)
+                .where(Call.server_call_id == new.server_call_id, Call.phase != CallPhase.ENDED)
+                .order_by(Call.created_at)
+                .limit(1)
+            )
+            if live is not None:
+                return live, "existing"  # already connected (or connecting): never a second connection
+            decision = new_connected_call(call_id, new.server_call_id, locale)
+            self._calls.start_call(uow, decision, "ConnectRequested", now, direction="connected")
+            return call_id, "connect"
+        assert new.target is not None
+        decision = new_outbound_call(call_id, new.target, new.source_caller_id, locale)
+        self._calls.start_call(
+            uow,
+            decision,
+            "CallRequested",
+            now,
+            direction="outbound",
+            callee=new.target,
+            caller=f"4:{new.source_caller_id}" if new.source_caller_id else None,
+        )
+        return call_id, "outbound"
+
+    def get(self, caller: Caller, request_id: str) -> dict[str, Any]:
+        with self._uow() as uow:
+            return view(uow, self._owned(uow, caller, request_id))
+
+    def stop(self, caller: Caller, request_id: str) -> dict[str, Any]:
+        """Stop recording the request's call for good; said in the audit trail with who asked."""
+        now = self._clock()
+        with self._uow() as uow:
+            row = self._owned(uow, caller, request_id)
+            if row.state == OPEN:
+                applied = self._calls.apply_in(uow, row.call_id, ev.StopRequested(now, caller.actor), now)
+                row.state, row.stopped_at, row.updated_at = STOP_REQUESTED, now, now
+                recording = applied[0].recording if applied else None
+                uow.audit.append(
+                    caller.actor,
+                    "recording_request.stopped",
+                    row.call_id,
+                    {"request_id": row.id, "recording_was": recording},
+                    now,
+                )
+                uow.session.flush()
+            result = view(uow, row)
+            uow.commit()
+        self.commands_queued()
+        return result
+
+    def _owned(self, uow: UnitOfWork, caller: Caller, request_id: str) -> RecordingRequest:
+        row = uow.session.get(RecordingRequest, request_id)
+        if row is None or (row.key_id != caller.key_id and not caller.sees_all):
+            raise RequestError(404, "not_found", "no recording request with that id")  # nor someone else's
+        return row
+
+    # DecisionObserver: a call that could not be connected or placed fails its requests, with the reason.
+    def decided(self, uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime) -> None:
+        for record in records:
+            if isinstance(record, fx.CallEnded) and record.failed:
+                uow.session.execute(
+                    update(RecordingRequest)
+                    .where(RecordingRequest.call_id == state.call_id, RecordingRequest.state == OPEN)
+                    .values(state=FAILED, failure_reason=record.reason, updated_at=now)
+                )
+
+
+def view(uow: UnitOfWork, row: RecordingRequest) -> dict[str, Any]:
+    call = uow.calls.row(row.call_id)
+    assert call is not None
+    state, reason = derive_state(uow, row, call)
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "state": state,
+        "failure_reason": reason,
+        "server_call_id": call.server_call_id or None,
+        "call_connection_id": call.call_connection_id,
+        "target": row.target,
+        "region": row.region,
+        "external_reference": row.external_reference,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": max(row.updated_at, call.updated_at).isoformat(),
+        "stopped_at": row.stopped_at.isoformat() if row.stopped_at else None,
+    }
+
+
+def derive_state(uow: UnitOfWork, row: RecordingRequest, call: Call) -> tuple[str, str | None]:
+    """connecting, awaiting_consent, recording, paused, declined, stopped, stored or failed."""
+    if row.state == FAILED:
+        return "failed", row.failure_reason
+    if call.phase == CallPhase.ENDED and call.call_connection_id is None:
+        return "failed", row.failure_reason or "the call ended before the service was connected"
+    stored = uow.session.scalar(
+        select(
+            exists().where(
+                OutgoingEventRow.call_id == call.id, OutgoingEventRow.type == "recorder.recording.stored"
+            )
+        )
+    )
+    if stored:
+        return "stored", None
+    if row.state == STOP_REQUESTED or call.recording == RecordingStatus.STOPPED:
+        return "stopped", None
+    if call.phase == CallPhase.ANSWERING or call.call_connection_id is None:
+        return "connecting", None
+    if call.recording == RecordingStatus.FAILED:
+        return "failed", "ACS did not start the recording"
+    if call.recording == RecordingStatus.ACTIVE:
+        return ("recording" if call.recording_reported == "active" else "awaiting_consent"), None
+    if call.recording == RecordingStatus.PAUSED:
+        return "paused", None
+    refused = uow.session.scalar(
+        select(
+            exists().where(CallParticipant.call_id == call.id, CallParticipant.consent.in_(sorted(REFUSED)))
+        )
+    )
+    if refused:
+        return "declined", None
+    return ("stopped" if call.phase == CallPhase.ENDED else "awaiting_consent"), None
