@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from recorder import bootstrap, crashpoints
 from recorder.config import load_settings
-from recorder.web import api, recordings, tokens, webhooks
+from recorder.web import api, compliance_api, console, recordings, tokens, webhooks
 from recorder.web.responses import error
 
 log = logging.getLogger("recorder.app")
@@ -27,6 +27,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if run_dispatcher:
             container.dispatcher.start()
+            container.compliance.start()
         if run_dispatcher and container.storage is not None:
             container.storage.start()
         if run_dispatcher and container.recordings is not None:
@@ -46,6 +47,8 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             Route("/api/consents", api.consents),
             Route("/api/calls/{call_connection_id}", api.call),
             Route("/api/audit/verify", api.verify_audit),
+            *compliance_api.routes(),
+            *console.routes(),
             *tokens.routes(),
             *recordings.routes(),
         ],

@@ -1,0 +1,225 @@
+"""Server-rendered pages for compliance officers under /console: ledger search, call timelines, the audit
+chain, exports.
+
+Sign-in takes an API key and keeps it in an HttpOnly, SameSite=Strict cookie scoped to /console (Secure when
+served over https). Every form that changes something carries a CSRF token: before sign-in a random value
+also set as a cookie (double submit); after, a hash derived from the key, which another site cannot know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from recorder.bootstrap import Container
+from recorder.services import anchoring, queries
+from recorder.services import compliance_queries as cq
+from recorder.services.keys import Principal, authenticate
+from recorder.web.api import OUTCOMES, READERS
+from recorder.web.compliance_api import LEDGER_FILTERS, export_response, ledger_filter
+from recorder.web.responses import BodyTooLarge, read_body
+
+SESSION_COOKIE = "recorder_console"
+LOGIN_CSRF_COOKIE = "recorder_console_csrf"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _csrf_for(key: str) -> str:
+    return hashlib.sha256(f"console-csrf:{key}".encode()).hexdigest()
+
+
+def _cookie(response: Response, request: Request, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/console",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+    )
+
+
+def _signed_in(container: Container, request: Request) -> tuple[Principal, str] | None:
+    key = request.cookies.get(SESSION_COOKIE)
+    if not key:
+        return None
+    with container.sessions() as session:
+        principal = authenticate(session, key, container.clock())
+    return (principal, key) if principal is not None else None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    raw = await read_body(request, 16 * 1024)
+    return {k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()}
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    return templates.TemplateResponse(request, f"console/{name}", context, status_code=status)
+
+
+def _audit(container: Container, principal: Principal, request: Request, action: str) -> None:
+    with container.unit_of_work() as uow:
+        data = {"role": principal.role, "path": request.url.path, "query": str(request.url.query)}
+        uow.audit.append(f"key:{principal.key_id}", action, None, data, container.clock())
+        uow.commit()
+
+
+async def login_form(request: Request) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = _page(request, "login.html", csrf=token, principal=None)
+    _cookie(response, request, LOGIN_CSRF_COOKIE, token, 600)
+    return response
+
+
+async def login(request: Request) -> Response:
+    container: Container = request.app.state.container
+    try:
+        form = await _form(request)
+    except BodyTooLarge:
+        form = {}
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    token = secrets.token_urlsafe(32)
+    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+        response = _page(request, "login.html", 403, csrf=token, message="The form expired; sign in again.")
+        _cookie(response, request, LOGIN_CSRF_COOKIE, token, 600)
+        return response
+    key = form.get("key", "").strip()
+    with container.sessions() as session:
+        principal = authenticate(session, key, container.clock()) if key else None
+    if principal is None or principal.role not in READERS:
+        message = "That key is not valid." if principal is None else "That key's role cannot use the console."
+        response = _page(
+            request, "login.html", 401 if principal is None else 403, csrf=token, message=message
+        )
+        _cookie(response, request, LOGIN_CSRF_COOKIE, token, 600)
+        return response
+    await run_in_threadpool(_audit, container, principal, request, "console.signed_in")
+    response = RedirectResponse("/console/ledger", status_code=303)
+    _cookie(response, request, SESSION_COOKIE, key, 8 * 3600)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    container: Container = request.app.state.container
+    signed_in = await run_in_threadpool(_signed_in, container, request)
+    form = await _form(request)
+    if signed_in is None or not hmac.compare_digest(_csrf_for(signed_in[1]), form.get("csrf", "")):
+        return RedirectResponse("/console/login", status_code=303)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+def _guarded(work: Callable[[Request, Container, Principal, str], Response]) -> Callable[[Request], Any]:
+    """Signed in with a reader's key, or off to the sign-in page; a bad filter is a 400 page, not a 500."""
+
+    async def endpoint(request: Request) -> Response:
+        container: Container = request.app.state.container
+        signed_in = await run_in_threadpool(_signed_in, container, request)
+        if signed_in is None:
+            return RedirectResponse("/console/login", status_code=303)
+        principal, key = signed_in
+        if principal.role not in READERS:
+            return _page(request, "base.html", 403, message="Your role cannot use the console.")
+        try:
+            return await run_in_threadpool(work, request, container, principal, key)
+        except queries.BadQuery as exc:
+            return _page(
+                request, "base.html", 400, principal=principal, csrf=_csrf_for(key), message=str(exc)
+            )
+
+    return endpoint
+
+
+def _ledger(request: Request, container: Container, principal: Principal, key: str) -> Response:
+    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_FILTERS, "cursor")}
+    filters = ledger_filter(params)
+    _audit(container, principal, request, "console.consents.read")
+    with container.sessions() as session:
+        page = queries.consents(session, filters, params.get("cursor"), 50)
+    query = urlencode({k: v for k, v in params.items() if k != "cursor"})
+    return _page(
+        request,
+        "ledger.html",
+        principal=principal,
+        csrf=_csrf_for(key),
+        items=page["items"],
+        next=page["next"],
+        filters=params,
+        outcomes=sorted(OUTCOMES),
+        query=query,
+    )
+
+
+def _call(request: Request, container: Container, principal: Principal, key: str) -> Response:
+    _audit(container, principal, request, "console.call.read")
+    with container.sessions() as session:
+        timeline = queries.call_timeline(session, request.path_params["call_connection_id"])
+    if timeline is None:
+        return _page(
+            request, "base.html", 404, principal=principal, csrf=_csrf_for(key), message="No such call."
+        )
+    return _page(request, "call.html", principal=principal, csrf=_csrf_for(key), call=timeline)
+
+
+def _evidence(request: Request, container: Container, principal: Principal, key: str) -> Response:
+    from starlette.responses import JSONResponse
+
+    _audit(container, principal, request, "console.call.evidence")
+    with container.sessions() as session:
+        bundle = cq.evidence_bundle(
+            session, request.path_params["call_connection_id"], container.settings.policy
+        )
+    if bundle is None:
+        return _page(
+            request, "base.html", 404, principal=principal, csrf=_csrf_for(key), message="No such call."
+        )
+    headers = {"Content-Disposition": 'attachment; filename="evidence.json"'}
+    return JSONResponse(bundle, headers=headers)
+
+
+def _audit_page(request: Request, container: Container, principal: Principal, key: str) -> Response:
+    _audit(container, principal, request, "console.audit.verify")
+    with container.sessions() as session:
+        result = anchoring.verify(session, container.compliance.anchors).as_json()
+    return _page(request, "audit.html", principal=principal, csrf=_csrf_for(key), result=result)
+
+
+def _export(request: Request, container: Container, principal: Principal, key: str) -> Response:
+    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_FILTERS, "format")}
+    if params.get("format", "csv") not in ("csv", "jsonl"):
+        raise queries.BadQuery("format must be csv or jsonl")
+    ledger_filter(params)
+    _audit(container, principal, request, "console.consents.export")
+    return export_response(container, params)
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/console/ledger", status_code=303)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/console", home, methods=["GET"]),
+        Route("/console/login", login_form, methods=["GET"]),
+        Route("/console/login", login, methods=["POST"]),
+        Route("/console/logout", logout, methods=["POST"]),
+        Route("/console/ledger", _guarded(_ledger), methods=["GET"]),
+        Route("/console/calls/{call_connection_id}", _guarded(_call), methods=["GET"]),
+        Route("/console/calls/{call_connection_id}/evidence", _guarded(_evidence), methods=["GET"]),
+        Route("/console/audit", _guarded(_audit_page), methods=["GET"]),
+        Route("/console/export", _guarded(_export), methods=["GET"]),
+    ]
