@@ -1,0 +1,218 @@
+"""Real-world event chaos against two uvicorn workers on PostgreSQL: parallel duplicate deliveries, late
+joiners, withdrawal, and random scenarios measured for recorded time without consent."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.e2e.stack import Stack, start_stack
+
+REACTION_WINDOW_MS = 500  # a late joiner is heard until the pause lands: our reaction plus ACS's
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    url, name = fresh_postgres_database(postgres_server)
+    yield from start_stack(url, tmp_path_factory.mktemp("chaos"), workers=2)
+    drop_postgres_database(postgres_server, name)
+
+
+def first_time(call: dict[str, Any], operation: str) -> list[dict[str, Any]]:
+    return [r for r in call["requests"] if r["operation"] == operation and not r.get("repeat")]
+
+
+def callback_url(stack: Stack, server_call_id: str) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        urls = [
+            c["url"] for c in stack.emulated_call(server_call_id)["callbacks"] if "/webhooks/acs/" in c["url"]
+        ]
+        if urls:
+            return str(urls[0])
+        time.sleep(0.05)
+    raise AssertionError("never answered")
+
+
+def wait_for(predicate: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def cloud_event(event_id: str, name: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": event_id,
+            "source": "calling/callConnections/x",
+            "type": f"Microsoft.Communication.{name}",
+            "specversion": "1.0",
+            "data": {"callConnectionId": "x", **data},
+        }
+    ]
+
+
+def test_parallel_duplicate_deliveries_to_two_workers_apply_once(stack: Stack) -> None:
+    a, b = "4:+14255550701", "4:+14255550702"
+    server_call_id = stack.place_call([{"raw_id": a, "answers": ["silence"], "silence_ms": 30000}])
+    url = callback_url(stack, server_call_id)
+    wait_for(lambda: len(first_time(stack.emulated_call(server_call_id), "start_recognizing_media")) == 1)
+    headers = {"Authorization": f"Bearer {stack.keys.token(stack.issuer)}"}
+    grant = {
+        "operationContext": f"consent|1|{a}",
+        "dtmfResult": {"tones": ["one"]},
+        "recognitionType": "dtmf",
+    }
+    same_id = [cloud_event("dup-grant", "RecognizeCompleted", grant)] * 30
+    new_ids = [cloud_event(str(uuid.uuid4()), "RecognizeCompleted", grant) for _ in range(10)]
+    joins = [
+        cloud_event(str(uuid.uuid4()), "ParticipantsUpdated", {"sequenceNumber": 7, "participants": people})
+        for people in [[{"identifier": {"rawId": a}}, {"identifier": {"rawId": b}}]] * 20
+    ]
+    batches = same_id + new_ids
+    random.Random(7).shuffle(batches)
+    with httpx.Client(timeout=30) as client, ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(
+            pool.map(lambda body: client.post(url, json=body, headers=headers).status_code, batches)
+        )
+        assert statuses == [200] * len(batches)
+        wait_for(lambda: len(first_time(stack.emulated_call(server_call_id), "start_recording")) == 1)
+        statuses = list(
+            pool.map(lambda body: client.post(url, json=body, headers=headers).status_code, joins)
+        )
+        assert statuses == [200] * len(joins)
+    time.sleep(1.5)
+    call = stack.emulated_call(server_call_id)
+    assert len(first_time(call, "start_recording")) == 1
+    assert len(first_time(call, "pause_recording")) == 1
+    prompts_for_b = [r for r in first_time(call, "start_recognizing_media") if r.get("target") == b]
+    assert len(prompts_for_b) == 1
+    ledger = stack.consents(server_call_id=server_call_id)
+    assert [(e["participant"], e["outcome"]) for e in ledger] == [(a, "granted")]
+
+
+def test_a_late_joiner_pauses_recording_until_they_consent(stack: Stack) -> None:
+    a, b = "4:+14255550711", "4:+14255550712"
+    server_call_id = stack.place_call(
+        [
+            {"raw_id": a, "answers": ["1"], "leave_at_ms": 5000},
+            {"raw_id": b, "answers": ["1"], "join_at_ms": 2000, "answer_delay_ms": 300, "leave_at_ms": 5000},
+        ]
+    )
+    call = stack.wait_until_ended(server_call_id)
+    operations = [r["operation"] for r in call["requests"] if not r.get("repeat")]
+    recording_ops = [
+        op for op in operations if op.endswith("_recording") and op != "get_recording_properties"
+    ]
+    assert recording_ops[:3] == ["start_recording", "pause_recording", "resume_recording"]
+    assert call["unconsented_recorded_ms"][a] == 0
+    assert call["unconsented_recorded_ms"][b] <= REACTION_WINDOW_MS
+    outcomes = sorted((e["participant"], e["outcome"]) for e in stack.consents(server_call_id=server_call_id))
+    assert outcomes == [(a, "granted"), (b, "granted")]
+
+
+def test_a_late_joiner_who_declines_keeps_recording_paused(stack: Stack) -> None:
+    a, b = "4:+14255550721", "4:+14255550722"
+    server_call_id = stack.place_call(
+        [
+            {"raw_id": a, "answers": ["1"], "leave_at_ms": 4500},
+            {"raw_id": b, "answers": ["2"], "join_at_ms": 1500, "leave_at_ms": 4500},
+        ]
+    )
+    call = stack.wait_until_ended(server_call_id)
+    assert len(first_time(call, "pause_recording")) == 1
+    assert first_time(call, "resume_recording") == []
+    assert call["unconsented_recorded_ms"][b] <= REACTION_WINDOW_MS
+
+
+def test_recording_resumes_when_the_unconsented_newcomer_leaves(stack: Stack) -> None:
+    a, b = "4:+14255550731", "4:+14255550732"
+    server_call_id = stack.place_call(
+        [
+            {"raw_id": a, "answers": ["1"], "leave_at_ms": 6000},
+            {
+                "raw_id": b,
+                "answers": ["silence"] * 3,
+                "silence_ms": 2000,
+                "join_at_ms": 1500,
+                "leave_at_ms": 3000,
+            },
+        ]
+    )
+    call = stack.wait_until_ended(server_call_id)
+    pauses, resumes = first_time(call, "pause_recording"), first_time(call, "resume_recording")
+    assert len(pauses) == 1
+    assert len(resumes) == 1
+    assert resumes[0]["at_ms"] >= 3000
+    assert call["unconsented_recorded_ms"][b] <= REACTION_WINDOW_MS
+
+
+def test_the_withdrawal_key_pauses_at_once_and_for_as_long_as_they_stay(stack: Stack) -> None:
+    a, b = "4:+14255550741", "4:+14255550742"
+    server_call_id = stack.place_call(
+        [
+            {
+                "raw_id": a,
+                "answers": ["1"],
+                "continuous_tones": [{"at_ms": 2000, "tone": "9"}],
+                "leave_at_ms": 4000,
+            },
+            {"raw_id": b, "answers": ["1"], "leave_at_ms": 6000},
+        ]
+    )
+    call = stack.wait_until_ended(server_call_id)
+    assert len(first_time(call, "start_continuous_dtmf_recognition")) == 2
+    pauses, resumes = first_time(call, "pause_recording"), first_time(call, "resume_recording")
+    assert len(pauses) == 1
+    assert pauses[0]["at_ms"] >= 2000
+    assert len(resumes) == 1
+    assert resumes[0]["at_ms"] >= 4000  # only once the one who withdrew has left
+    assert call["unconsented_recorded_ms"][a] <= REACTION_WINDOW_MS
+    outcomes = [(e["participant"], e["outcome"]) for e in stack.consents(server_call_id=server_call_id)]
+    assert (a, "withdrawn") in outcomes
+
+
+def random_scenario(rng: random.Random, index: int) -> list[dict[str, Any]]:
+    people = []
+    for n in range(rng.randint(1, 4)):
+        late = n > 0 and rng.random() < 0.4
+        person: dict[str, Any] = {
+            "raw_id": f"4:+1425556{index:02d}{n:02d}",
+            "answers": [rng.choice(["1", "1", "1", "2", "silence"]) for _ in range(3)],
+            "silence_ms": 200,
+            "answer_delay_ms": rng.randint(50, 400),
+            "join_at_ms": rng.randint(500, 2500) if late else 0,
+            "leave_at_ms": rng.randint(3500, 5000),
+        }
+        if rng.random() < 0.2:
+            person["continuous_tones"] = [{"at_ms": rng.randint(1000, 3000), "tone": "9"}]
+        people.append(person)
+    return people
+
+
+def test_random_scenarios_record_nobody_without_consent(stack: Stack) -> None:
+    rng = random.Random(20261128)
+    scenarios = [random_scenario(rng, i) for i in range(12)]
+    placed = [(people, stack.place_call(people)) for people in scenarios]
+    worst_late = 0
+    for people, server_call_id in placed:
+        call = stack.wait_until_ended(server_call_id, timeout=60)
+        for person in people:
+            unconsented = call["unconsented_recorded_ms"][person["raw_id"]]
+            if person["join_at_ms"] == 0 and not person.get("continuous_tones"):
+                assert unconsented == 0, (person, call["unconsented_recorded_ms"])
+            else:
+                worst_late = max(worst_late, unconsented)
+                assert unconsented <= REACTION_WINDOW_MS, (person, unconsented)
+    print(f"\nrandom scenarios: 12 calls; worst unconsented time, late joiner or withdrawal: {worst_late} ms")
