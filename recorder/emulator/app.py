@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from recorder.emulator import recording_files
 from recorder.emulator.config import EmulatorConfig
 from recorder.emulator.connections import ConnectionOperations
 from recorder.emulator.control import control_routes
@@ -25,6 +26,7 @@ from recorder.emulator.recordings import RecordingOperations
 from recorder.emulator.rest import AcsError, AcsRequest, Reply
 from recorder.emulator.signing import openid_configuration
 from recorder.emulator.state import CachedReply, RequestRecord
+from recorder.emulator.topic import Topic, topic_routes
 
 Handler = Callable[[AcsRequest], Reply]
 CONNECTION = "/calling/callConnections/(?P<call_connection_id>[^/:]+)"
@@ -193,6 +195,8 @@ def _error(error: AcsError) -> Reply:
 def create_app(config: EmulatorConfig, *, base_url: str | None = None) -> Starlette:
     """The emulator as an ASGI app; ``base_url`` is where clients reach it (default issuer, JWKS host)."""
     emulator = Emulator(config, base_url=(base_url or f"http://{config.public_host}").rstrip("/"))
+    files = recording_files.RecordingFiles(emulator)
+    emulator.recording_stopped.append(files.recording_stopped)
 
     async def keys(request: Request) -> Response:
         return JSONResponse(emulator.signer.jwks())
@@ -209,6 +213,8 @@ def create_app(config: EmulatorConfig, *, base_url: str | None = None) -> Starle
         Route("/calling/keys", keys, methods=["GET"]),
         Route("/calling/.well-known/acsopenidconfiguration", openid, methods=["GET"]),
         *identity_control_routes(emulator),
+        *recording_files.routes(emulator, files),
+        *topic_routes(Topic(config.events_topic_key)),
         *control_routes(emulator),
         Route("/{path:path}", AcsEndpoint(emulator).handle, methods=ALL_METHODS),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class EmulatorConfig:
     eventgrid_webhook_url: str | None = None
     time_scale: float = 1.0
     public_host: str = "127.0.0.1"
+    events_topic_key: str | None = field(default=None, repr=False)  # the Event Grid topic's aeg-sas-key
+    # Where bring-your-own-storage recordings are written (an Azurite connection string with an account key).
+    storage_connection_string: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         try:

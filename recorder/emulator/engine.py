@@ -64,6 +64,7 @@ class Emulator:
         self.dispatcher = CallbackDispatcher(self.signer, issuer=self.issuer, audience=config.resource_id)
         self.state = EmulatorState()
         self._timers: dict[str, dict[str, asyncio.TimerHandle]] = {}
+        self.recording_stopped: list[Callable[[Call, Recording], None]] = []  # e.g. recording files
 
     # Lookups -----------------------------------------------------------------------------------------
 
@@ -243,6 +244,9 @@ class Emulator:
     def set_recording_state(self, call: Call, recording: Recording, state: str) -> None:
         now_ms = call.ms(time.monotonic())
         recording.state = state
+        if state == "stopped":
+            for listener in self.recording_stopped:
+                listener(call, recording)
         if state == "active":
             open_span(call.recording_spans, now_ms)
         else:

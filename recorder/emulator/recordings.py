@@ -59,6 +59,10 @@ class RecordingOperations:
             if value is not None and value not in allowed:
                 raise bad_request(f"{name} must be one of {', '.join(allowed)}.")
         pause_on_start = request.body.get("pauseOnStart") is True
+        external = request.section("externalStorage")
+        container_url = (
+            request.text("recordingDestinationContainerUrl", source=external) if external else None
+        )
         state_callback = callback_uri(request, "recordingStateCallbackUri")
         if call.active_recording() is not None:
             raise conflict("A recording of this call is already in progress.")
@@ -69,6 +73,7 @@ class RecordingOperations:
             state="stopped",
             callback_url=state_callback,
             started_at=datetime.now(UTC),
+            external_container_url=container_url,
         )
         call.recordings.append(recording)
         self.emulator.state.recordings[recording.recording_id] = recording

@@ -157,6 +157,7 @@ class Recording:
     state: str
     callback_url: str | None
     started_at: datetime
+    external_container_url: str | None = None  # bring-your-own-storage destination
 
 
 @dataclass
