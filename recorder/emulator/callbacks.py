@@ -103,6 +103,7 @@ class CallbackDispatcher:
         for attempt in range(1, self._max_retries + 2):
             status: int | None = None
             error: str | None = None
+            sent_at = time.monotonic()
             try:
                 response = await self._http().post(
                     delivery.url, content=body, headers=self._headers(delivery, attempt)
@@ -112,7 +113,13 @@ class CallbackDispatcher:
                 error = f"{type(exc).__name__}: {exc}"
             delivery.record(
                 CallbackAttempt(
-                    time.monotonic(), delivery.event_type, attempt, redact_url(delivery.url), status, error
+                    time.monotonic(),
+                    delivery.event_type,
+                    attempt,
+                    redact_url(delivery.url),
+                    status,
+                    error,
+                    sent_at,
                 )
             )
             if status is not None and status < 500:

@@ -56,6 +56,7 @@ class RequestRecord:
     def describe(self, origin: float) -> dict[str, Any]:
         return {
             "at_ms": _ms(self.at - origin),
+            "at_s": self.at - origin,
             "method": self.method,
             "path": self.path,
             "operation": self.operation,
@@ -74,10 +75,14 @@ class CallbackAttempt:
     url: str
     status: int | None
     error: str | None = None
+    sent_at: float | None = None
 
     def describe(self, origin: float) -> dict[str, Any]:
         return {
             "at_ms": _ms(self.at - origin),
+            # precise times for latency measurements: when the POST began and when the service answered
+            "sent_at_s": None if self.sent_at is None else self.sent_at - origin,
+            "answered_at_s": self.at - origin,
             "type": self.type,
             "attempt": self.attempt,
             "url": self.url,
