@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
+from recorder import compliance_cli
 from recorder.config import ConfigError, Settings, load_settings
 
 
@@ -27,11 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     create = keys.add_parser("create", help="create an API key; prints it once, alone on the last line")
     create.add_argument("--role", required=True, choices=["admin", "operator", "auditor", "service"])
     create.add_argument("--name", required=True)
+    create.add_argument("--expires-in-days", type=int, default=None, help="expire after N days")
 
     audit = commands.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True
     )
-    audit.add_parser("verify", help="recompute the hash chain; exit 1 if it is broken")
+    audit.add_parser("verify", help="recompute the hash chain and compare its anchors; exit 1 if broken")
+    compliance_cli.add_commands(keys, audit)
 
     emulator = commands.add_parser("emulator", help="run the local ACS Call Automation emulator")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -81,29 +83,8 @@ def _run(args: argparse.Namespace) -> int:
         upgrade(_settings().database_url)
         print("database is at the newest schema")
         return 0
-    if args.command == "keys":
-        from recorder.db.engine import make_engine, session_factory
-        from recorder.services.keys import Role, create_key
-
-        engine = make_engine(_settings().database_url)
-        with session_factory(engine)() as session:
-            key_id, key = create_key(session, Role(args.role), args.name, datetime.now(UTC))
-            session.commit()
-        engine.dispose()
-        print(f"created {args.role} key {key_id} named {args.name!r}; it is shown only once:")
-        print(key)
-        return 0
-    if args.command == "audit":
-        from recorder.db.engine import make_engine, session_factory
-        from recorder.services.queries import verify_audit
-
-        engine = make_engine(_settings().database_url)
-        with session_factory(engine)() as session:
-            result = verify_audit(session)
-        engine.dispose()
-        state = "intact" if result.ok else f"BROKEN at seq {result.first_bad}"
-        print(f"audit chain {state}: {result.entries} entries checked, head {result.head}")
-        return 0 if result.ok else 1
+    if args.command in ("keys", "audit"):
+        return compliance_cli.run(args, _settings())
     if args.command == "emulator":
         from recorder.emulator import EmulatorConfig
         from recorder.emulator.server import run_forever

@@ -35,19 +35,23 @@ class ComplianceServices:
 def build_compliance(
     settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
 ) -> ComplianceServices:
-    services = ComplianceServices()
-    audit = settings.audit
-    if audit.anchoring:
-        from recorder.adapters.audit_anchor import BlobAnchorStore
-
-        services.anchors = BlobAnchorStore.from_settings(
-            audit.anchor_account_url, audit.anchor_container, audit.anchor_connection_string
-        )
-        services.anchor_scheduler = AnchorScheduler(
-            sessions, services.anchors, clock, audit.anchor_interval_seconds
-        )
+    services = ComplianceServices(anchors=anchor_store(settings))
+    if services.anchors is not None:
+        interval = settings.audit.anchor_interval_seconds
+        services.anchor_scheduler = AnchorScheduler(sessions, services.anchors, clock, interval)
     if settings.entra is not None:
         services.entra = CallbackVerifier(
             settings.entra.jwks_url, settings.entra.issuer, settings.entra.audience
         )
     return services
+
+
+def anchor_store(settings: Settings) -> AnchorStore | None:
+    audit = settings.audit
+    if not audit.anchoring:
+        return None
+    from recorder.adapters.audit_anchor import BlobAnchorStore
+
+    return BlobAnchorStore.from_settings(
+        audit.anchor_account_url, audit.anchor_container, audit.anchor_connection_string
+    )

@@ -1,0 +1,88 @@
+"""``recorder keys …`` and ``recorder audit …``: key management and the audit chain from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from recorder.config import Settings
+
+
+def add_commands(keys: Any, audit: Any) -> None:
+    """Adds to the ``keys`` and ``audit`` sub-command groups (argparse's private _SubParsersAction)."""
+    keys.add_parser("list", help="list API keys: id, name, role, state, expiry (never the keys)")
+    revoke = keys.add_parser("revoke", help="revoke an API key by its id")
+    revoke.add_argument("key_id")
+    audit.add_parser("anchor", help="write the chain head to the configured anchor store now")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from recorder.db.engine import make_engine, session_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session:
+            if args.command == "keys":
+                return _keys(args, session)
+            return _audit(args, session, settings)
+    finally:
+        engine.dispose()
+
+
+def _keys(args: argparse.Namespace, session: Any) -> int:
+    from recorder.db.repository import AuditRepository
+    from recorder.services.keys import Role, create_key, list_keys, revoke_key
+
+    now = datetime.now(UTC)
+    if args.keys_command == "create":
+        days = getattr(args, "expires_in_days", None)
+        if days is not None and not 1 <= days <= 3650:
+            print("usage error: --expires-in-days must be from 1 to 3650")
+            return 2
+        ttl = timedelta(days=days) if days else None
+        key_id, key = create_key(session, Role(args.role), args.name, now, ttl)
+        data = {"key_id": key_id, "role": args.role, "name": args.name, "expires_in_days": days}
+        AuditRepository(session).append("cli", "api_key.created", None, data, now)
+        session.commit()
+        expiry = f", expires {(now + ttl).isoformat()}" if ttl else ""
+        print(f"created {args.role} key {key_id} named {args.name!r}{expiry}; it is shown only once:")
+        print(key)
+        return 0
+    if args.keys_command == "list":
+        print(f"{'id':36}  {'role':8}  {'state':8}  {'prefix':8}  {'expires':25}  name")
+        for k in list_keys(session, now):
+            expires = k["expires_at"] or "-"
+            print(f"{k['id']:36}  {k['role']:8}  {k['state']:8}  {k['prefix']:8}  {expires:25}  {k['name']}")
+        return 0
+    if not revoke_key(session, args.key_id, now):
+        print(f"no API key with id {args.key_id}")
+        return 1
+    AuditRepository(session).append("cli", "api_key.revoked", None, {"key_id": args.key_id}, now)
+    session.commit()
+    print(f"revoked key {args.key_id}")
+    return 0
+
+
+def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
+    from recorder.services import anchoring
+    from recorder.services.compliance_wiring import anchor_store
+
+    store = anchor_store(settings)
+    if args.audit_command == "anchor":
+        if store is None:
+            print("no anchor store is configured ([audit] anchor_account_url or anchor_connection_string)")
+            return 2
+        seq = anchoring.anchor_head(session, store, datetime.now(UTC))
+        print(f"anchored the chain head at seq {seq}")
+        return 0
+    result = anchoring.verify(session, store)
+    chain = result.chain
+    state = "intact" if chain.ok else f"BROKEN at seq {chain.first_bad}"
+    print(f"audit chain {state}: {chain.entries} entries checked, head {chain.head}")
+    if store is not None:
+        print(
+            f"anchors: {chain.anchors_checked} checked"
+            + (f"; {result.anchors_error}" if result.anchors_error else "")
+        )
+    return 0 if chain.ok else 1
