@@ -41,6 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--access-key", default=os.environ.get("RECORDER_ACS_ACCESS_KEY", ""))
     emulator.add_argument("--resource-id", default=os.environ.get("RECORDER_ACS_RESOURCE_ID", "emulator"))
     emulator.add_argument("--eventgrid-webhook-url", default=None)
+    emulator.add_argument(  # bring-your-own-storage: where the emulator writes recordings (Azurite)
+        "--storage-connection-string", default=os.environ.get("RECORDER_EMULATOR_STORAGE_CONNECTION_STRING")
+    )
+
+    retention = commands.add_parser("retention", help="recording retention").add_subparsers(
+        dest="retention_command", required=True
+    )
+    retention.add_parser("run", help="delete expired recordings not on legal hold (each deletion audited)")
 
     demo = commands.add_parser("demo", help="service + emulator + simulated calls on the embedded defaults")
     demo.add_argument("--port", type=int, default=8080)
@@ -99,9 +107,14 @@ def _run(args: argparse.Namespace) -> int:
             access_key=args.access_key,
             resource_id=args.resource_id,
             eventgrid_webhook_url=args.eventgrid_webhook_url,
+            storage_connection_string=args.storage_connection_string,
         )
         run_forever(config, args.host, args.port)
         return 0
+    if args.command == "retention":
+        from recorder.services.retention_cli import run_retention_command
+
+        return run_retention_command(_settings())
     if args.command == "demo":
         from recorder.demo import run_demo
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from recorder.config import Settings
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.storage import StorageService
-from recorder.services.storage_ports import BlobStore
+from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError
 
 
 def build_storage(
-    settings: Settings, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]
+    settings: Settings,
+    unit_of_work: Callable[[], UnitOfWork],
+    clock: Callable[[], datetime],
+    *,
+    source: bool = True,
 ) -> StorageService | None:
-    """None when no ``[storage]`` is configured: recording file events are then only logged."""
+    """None when no ``[storage]`` is configured: recording file events are then only logged.
+
+    ``source=False`` (the retention command) builds no ACS client: nothing is downloaded.
+    """
     storage = settings.storage
     if storage is None:
         return None
@@ -28,8 +35,23 @@ def build_storage(
         if region.connection_string:  # local development: make the container; real ones are provisioned
             store.ensure_container()
         stores[name] = store
-    key, credential = access_key_and_credential(settings)
-    source = AcsRecordingSource(settings.acs_endpoint, key, credential, emulator_mode=settings.emulator_mode)
+    recordings: RecordingSource = NoRecordingSource()
+    if source:
+        key, credential = access_key_and_credential(settings)
+        recordings = AcsRecordingSource(
+            settings.acs_endpoint, key, credential, emulator_mode=settings.emulator_mode
+        )
     return StorageService(
-        unit_of_work, storage, stores, source, clock, acs_resource_id=settings.acs_resource_id or None
+        unit_of_work, storage, stores, recordings, clock, acs_resource_id=settings.acs_resource_id or None
     )
+
+
+class NoRecordingSource:
+    def read_range(self, url: str, start: int, end: int) -> tuple[int, Iterator[bytes]]:
+        raise StorageError("no ACS client in this process", transient=True)
+
+    def read_small(self, url: str, limit: int) -> bytes:
+        raise StorageError("no ACS client in this process", transient=True)
+
+    def delete(self, url: str) -> None:
+        raise StorageError("no ACS client in this process", transient=True)
