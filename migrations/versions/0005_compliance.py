@@ -23,12 +23,13 @@ depends_on = None
 _SAME_ROW_SQLITE = (
     "NEW.seq = OLD.seq AND NEW.at = OLD.at AND NEW.actor = OLD.actor AND NEW.action = OLD.action"
     " AND NEW.call_id IS OLD.call_id AND NEW.prev_hash = OLD.prev_hash AND NEW.hash = OLD.hash"
-    " AND coalesce(json_extract(OLD.data, '$.erased'), 0) != 1 AND json_extract(NEW.data, '$.erased') = 1"
+    " AND coalesce(json_extract(OLD.data, '$.erased'), 0) != 1"
+    " AND coalesce(json_extract(NEW.data, '$.erased'), 0) = 1"
 )
 
 SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-        WHEN NOT ({_SAME_ROW_SQLITE})
+        WHEN NOT coalesce(({_SAME_ROW_SQLITE}), 0)
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused'); END""",
     """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END""",

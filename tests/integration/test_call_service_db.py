@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.tables import AuditEntry, ConsentEntry, OutboxCommand
@@ -18,6 +19,7 @@ from recorder.services import queries
 from recorder.services.calls import CallService, IncomingCall, Outcome
 from recorder.services.dispatcher import Dispatcher
 from recorder.services.ports import AcsError, PlacedCall
+from tests import audit_tampering
 from tests.unit.test_consent import POLICY
 
 A, B = "4:+14255550101", "4:+14255550102"
@@ -178,8 +180,8 @@ def test_a_permanent_failure_is_recorded_not_swallowed(
         assert actions == ["call.IncomingCall", "call.CommandFailed"]
 
 
-def test_a_tampered_audit_entry_is_found_at_its_seq(
-    world: tuple[CallService, Dispatcher, FakeAcs, UnitOfWork],
+def test_a_tampered_audit_entry_is_refused_and_if_forced_found_at_its_seq(
+    world: tuple[CallService, Dispatcher, FakeAcs, UnitOfWork], database_url: str
 ) -> None:
     calls, dispatcher, _, uow = world
     calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
@@ -188,7 +190,13 @@ def test_a_tampered_audit_entry_is_found_at_its_seq(
         assert queries.verify_audit(uow.session).entries == 2
         entry = uow.session.get_one(AuditEntry, 1)
         entry.data = {**entry.data, "phase": "connected"}
-        uow.commit()
+        with pytest.raises(DBAPIError, match="append-only"):
+            uow.commit()
+    with uow:
+        assert queries.verify_audit(uow.session).ok
+    # someone with the power to switch the triggers off (a superuser, a raw SQLite file) changes it anyway
+    forged = {**audit_tampering.read_data(database_url, 1), "phase": "connected"}
+    audit_tampering.rewrite_data(database_url, 1, forged)
     with uow:
         result = queries.verify_audit(uow.session)
     assert (result.ok, result.first_bad) == (False, 1)

@@ -1,0 +1,76 @@
+"""What someone who bypasses the append-only triggers could do: a superuser disabling them on PostgreSQL, or
+a raw SQLite connection dropping them. Used to prove that verify still finds the damage."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+_MIGRATION = Path(__file__).resolve().parents[1] / "migrations" / "versions" / "0005_compliance.py"
+
+
+def _sqlite_triggers() -> list[str]:
+    spec = importlib.util.spec_from_file_location("compliance_migration", _MIGRATION)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.SQLITE_TRIGGERS)
+
+
+def bypass(database_url: str, statement: str, params: dict[str, Any]) -> None:
+    """Run one statement on audit_log with the triggers out of the way, then put them back."""
+    if database_url.startswith("sqlite"):
+        path = make_url(database_url).database
+        assert path
+        connection = sqlite3.connect(path)
+        try:
+            connection.execute("DROP TRIGGER audit_log_no_update")
+            connection.execute("DROP TRIGGER audit_log_no_delete")
+            connection.execute(
+                statement.replace(":seq", "?").replace(":data", "?"), _ordered(statement, params)
+            )
+            for trigger in _sqlite_triggers():
+                connection.execute(trigger)
+            connection.commit()
+        finally:
+            connection.close()
+        return
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
+        connection.execute(text(statement), params)
+        connection.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete"))
+    engine.dispose()
+
+
+def _ordered(statement: str, params: dict[str, Any]) -> list[Any]:
+    names = sorted((statement.index(f":{k}"), k) for k in params)
+    return [params[k] for _, k in names]
+
+
+def rewrite_data(database_url: str, seq: int, data: dict[str, Any]) -> None:
+    bypass(
+        database_url,
+        "UPDATE audit_log SET data = :data WHERE seq = :seq",
+        {"data": json.dumps(data), "seq": seq},
+    )
+
+
+def delete_entry(database_url: str, seq: int) -> None:
+    bypass(database_url, "DELETE FROM audit_log WHERE seq = :seq", {"seq": seq})
+
+
+def read_data(database_url: str, seq: int) -> dict[str, Any]:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        raw = connection.execute(
+            text("SELECT data FROM audit_log WHERE seq = :seq"), {"seq": seq}
+        ).scalar_one()
+    engine.dispose()
+    return raw if isinstance(raw, dict) else dict(json.loads(raw))
