@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument(  # bring-your-own-storage: where the emulator writes recordings (Azurite)
         "--storage-connection-string", default=os.environ.get("RECORDER_EMULATOR_STORAGE_CONNECTION_STRING")
     )
+    emulator.add_argument("--events-topic-key", default=os.environ.get("RECORDER_EVENTS_TOPIC_KEY"))
 
     retention = commands.add_parser("retention", help="recording retention").add_subparsers(
         dest="retention_command", required=True
@@ -108,6 +109,7 @@ def _run(args: argparse.Namespace) -> int:
             resource_id=args.resource_id,
             eventgrid_webhook_url=args.eventgrid_webhook_url,
             storage_connection_string=args.storage_connection_string,
+            events_topic_key=args.events_topic_key,
         )
         run_forever(config, args.host, args.port)
         return 0

@@ -105,6 +105,7 @@ class CallRepository:
         if row.phase != CallPhase.ENDED and state.phase is CallPhase.ENDED:
             row.ended_at = now
         row.call_connection_id = state.call_connection_id
+        row.server_call_id = state.server_call_id  # an outbound call learns it once ACS has placed it
         row.phase = state.phase
         row.recording = state.recording
         row.recording_id = state.recording_id

@@ -153,12 +153,14 @@ def start_stack(
     extra_env: dict[str, str] | None = None,
     workers: int = 1,
     config: str = CONFIG,
+    publish_events: bool = False,
 ) -> Iterator[Stack]:
     emulator_port, service_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     service_url = f"http://127.0.0.1:{service_port}"
     access_key = base64.b64encode(secrets.token_bytes(32)).decode()
     secret = secrets.token_urlsafe(24)
+    topic_key = secrets.token_urlsafe(24)  # the emulator's Event Grid topic at /api/events
     (workdir / "recorder.toml").write_text(config)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("RECORDER_")}
     processes: list[subprocess.Popen[bytes]] = []
@@ -184,6 +186,8 @@ def start_stack(
             RESOURCE_ID,
             "--eventgrid-webhook-url",
             f"{service_url}/webhooks/eventgrid?secret={secret}",
+            "--events-topic-key",
+            topic_key,
         ],
         base_env,
     )
@@ -200,6 +204,14 @@ def start_stack(
         "RECORDER_ACS_CALLBACK_ISSUER": emulator_url,
         "RECORDER_ACS_CALLBACK_JWKS_URL": keys.url,
         "RECORDER_EVENTGRID_SECRET": secret,
+        **(
+            {
+                "RECORDER_EVENTS_TOPIC_ENDPOINT": f"{emulator_url}/api/events",
+                "RECORDER_EVENTS_TOPIC_KEY": topic_key,
+            }
+            if publish_events
+            else {}
+        ),
         **(extra_env or {}),
     }
     stack = Stack(service_url, emulator_url, secret, keys, env, processes=processes, logs=logs)
