@@ -179,8 +179,9 @@ def _conclude(
         commands.append(fx.WatchForWithdrawal(p.raw_id))
     elif policy.on_refusal is RefusalAction.HANG_UP:
         commands.append(fx.HangUp(f"consent {outcome} by a participant"))
-    decision = Decision(new_state, tuple(commands), (record,))
-    return decision.then(_reconcile_recording(new_state))
+    # recording (or the pause) goes first: it is what the participant is waiting for
+    reconciled = _reconcile_recording(new_state)
+    return Decision(reconciled.state, reconciled.commands + tuple(commands), (record,))
 
 
 def _continuous_tone(state: CallState, event: ev.ContinuousToneReceived, policy: ConsentPolicy) -> Decision:

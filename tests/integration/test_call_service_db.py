@@ -133,8 +133,8 @@ def test_a_call_runs_through_consent_to_one_recording(
         f"prompt {A}",
         f"prompt {B}",
         f"watch {A}",
-        f"watch {B}",
         "start",
+        f"watch {B}",
     ]
     with uow:
         ledger = uow.session.scalars(select(ConsentEntry).order_by(ConsentEntry.id)).all()

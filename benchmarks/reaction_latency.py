@@ -1,0 +1,130 @@
+"""Reaction latency: from an ACS event leaving the emulator to the ACS request it causes arriving back.
+
+Runs the emulator and the service (PostgreSQL if reachable, else SQLite) as separate processes, places N
+concurrent calls (default 200) in which a participant consents, a second joins late and consents, and the
+first withdraws with the 9 key, then reports p50/p99 of:
+  last consent -> start_recording, late join -> pause_recording, withdrawal key -> pause_recording.
+
+    .venv/bin/python -m benchmarks.reaction_latency [--calls 200] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import (
+    POSTGRES_ADMIN_URL,
+    _postgres_problem,
+    drop_postgres_database,
+    fresh_postgres_database,
+)
+from tests.e2e.stack import Stack, start_stack
+
+
+def scenario(i: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "raw_id": f"4:+1555{i:06d}",
+            "answers": ["1"],
+            "answer_delay_ms": 200 + (i * 37) % 500,
+            "continuous_tones": [{"at_ms": 4500 + (i * 53) % 800, "tone": "9"}],
+            "leave_at_ms": 7000,
+        },
+        {
+            "raw_id": f"4:+1666{i:06d}",
+            "answers": ["1"],
+            "join_at_ms": 2500 + (i * 29) % 600,
+            "answer_delay_ms": 300,
+            "leave_at_ms": 7000,
+        },
+    ]
+
+
+def latencies(call: dict[str, Any]) -> dict[str, float]:
+    delivered = [c for c in call["callbacks"] if c["status"] == 200 and c.get("sent_at_s") is not None]
+    requests = [r for r in call["requests"] if not r.get("repeat")]
+
+    def first_request_after(operation: str, t: float) -> float | None:
+        times = [r["at_s"] for r in requests if r["operation"] == operation and r["at_s"] >= t]
+        return min(times) if times else None
+
+    def kind(c: dict[str, Any]) -> str:
+        return str(c["type"]).removeprefix("Microsoft.Communication.")
+
+    found: dict[str, float] = {}
+    starts = [r["at_s"] for r in requests if r["operation"] == "start_recording"]
+    consents = [c["sent_at_s"] for c in delivered if kind(c) == "RecognizeCompleted"]
+    if starts and consents:
+        last_before = max(t for t in consents if t <= starts[0])
+        found["last consent -> start"] = starts[0] - last_before
+    joins = [c["sent_at_s"] for c in delivered if kind(c) == "ParticipantsUpdated"]
+    if len(joins) >= 2:
+        pause = first_request_after("pause_recording", joins[1])
+        if pause is not None:
+            found["late join -> pause"] = pause - joins[1]
+    tones = [c["sent_at_s"] for c in delivered if kind(c) == "ContinuousDtmfRecognitionToneReceived"]
+    if tones:
+        pause = first_request_after("pause_recording", tones[0])
+        if pause is not None:
+            found["withdrawal -> pause"] = pause - tones[0]
+    return found
+
+
+def run(stack: Stack, calls: int) -> dict[str, list[float]]:
+    placed = [stack.place_call(scenario(i)) for i in range(calls)]
+    results: dict[str, list[float]] = {}
+    for server_call_id in placed:
+        call = stack.wait_until_ended(server_call_id, timeout=120)
+        for name, seconds in latencies(call).items():
+            results.setdefault(name, []).append(seconds * 1000)
+    return results
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="reaction-"))
+    problem = _postgres_problem()
+    if problem is None:
+        url, name = fresh_postgres_database(POSTGRES_ADMIN_URL)
+        backend = f"PostgreSQL, {args.workers} worker(s)"
+    else:
+        url, name, backend = f"sqlite:///{workdir / 'bench.db'}", "", "SQLite (PostgreSQL unreachable)"
+    stack_iter = start_stack(url, workdir, workers=args.workers)
+    stack = next(stack_iter)
+    try:
+        started = time.monotonic()
+        results = run(stack, args.calls)
+        elapsed = time.monotonic() - started
+    finally:
+        stack_iter.close()
+        if name:
+            drop_postgres_database(POSTGRES_ADMIN_URL, name)
+    print(f"reaction latency, {args.calls} concurrent calls, {backend}, {elapsed:.0f} s wall time")
+    print(f"{'reaction':<24}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    for reaction, values in results.items():
+        print(
+            f"{reaction:<24}{len(values):>6}{statistics.median(values):>10.1f}"
+            f"{percentile(values, 0.99):>10.1f}{max(values):>10.1f}"
+        )
+    missing = args.calls - min((len(v) for v in results.values()), default=0)
+    if missing:
+        print(f"({missing} calls lacked a measurable reaction)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
