@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
@@ -19,7 +20,6 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.match_conditions import MatchConditions
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
 
 from recorder.services.storage_ports import BlobExists, BlobInfo, StorageError

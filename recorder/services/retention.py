@@ -59,6 +59,7 @@ def run_retention(
         with service.unit_of_work() as uow:
             row = uow.session.get_one(StoredRecording, row_id)
             held = is_on_hold(uow.session, row.call_id)
+            uow.session.expunge(row)
         if held:
             report.held += 1
         else:

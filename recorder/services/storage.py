@@ -260,7 +260,9 @@ class StorageService:
             if getattr(claimed, "rowcount", 0) != 1:
                 return None
             uow.commit()
-            return uow.session.get_one(StoredRecording, row_id)
+            row = uow.session.get_one(StoredRecording, row_id)
+            uow.session.expunge(row)  # a plain snapshot: the unit of work's rollback must not expire it
+            return row
 
     def _store(self, row: StoredRecording) -> transfer.Transferred:
         store = self.store_for(row.region, row.container)
@@ -404,6 +406,7 @@ class StorageService:
                     )
                 )
             )
+            uow.session.expunge_all()
         outcome = "applied"
         for row in rows:
             store = self.store_for(row.region, row.container)
