@@ -1,0 +1,3 @@
+from tests.integration.azurite import azurite
+
+__all__ = ["azurite"]
