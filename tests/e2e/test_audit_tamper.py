@@ -1,0 +1,73 @@
+"""A tampered audit row and a deleted one, found at the right seq by `recorder audit verify` and by
+GET /api/audit/verify on the running service, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests import audit_tampering
+from tests.e2e.stack import Stack, start_stack
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("tamper")
+    if request.param == "sqlite":
+        yield from start_stack(f"sqlite:///{workdir / 'recorder.db'}", workdir)
+        return
+    from tests.conftest import drop_postgres_database, fresh_postgres_database
+
+    admin_url = request.getfixturevalue("postgres_server")
+    url, name = fresh_postgres_database(admin_url)
+    yield from start_stack(url, workdir)
+    drop_postgres_database(admin_url, name)
+
+
+def api_verify(stack: Stack) -> dict[str, object]:
+    response = httpx.get(
+        f"{stack.service_url}/api/audit/verify",
+        headers={"Authorization": f"Bearer {stack.auditor_key}"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    result: dict[str, object] = response.json()
+    return result
+
+
+def a_chain_with_a_call_and_reads(stack: Stack) -> int:
+    server_call_id = stack.place_call([{"raw_id": "4:+14255550901", "answers": ["1"], "leave_at_ms": 1500}])
+    stack.wait_until_ended(server_call_id)
+    for _ in range(3):
+        assert stack.consents(server_call_id=server_call_id)  # audited reads: more entries in the chain
+    intact = stack.cli("audit", "verify")
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert "audit chain intact" in intact.stdout
+    before = api_verify(stack)
+    assert before["ok"] is True and before["first_bad"] is None
+    assert isinstance(before["entries"], int) and before["entries"] >= 6
+    return before["entries"]
+
+
+def assert_broken_at(stack: Stack, seq: int) -> None:
+    broken = stack.cli("audit", "verify")
+    assert broken.returncode == 1, broken.stdout
+    assert f"BROKEN at seq {seq}" in broken.stdout
+    result = api_verify(stack)
+    assert (result["ok"], result["first_bad"]) == (False, seq)
+
+
+def test_a_tampered_row_is_found_at_its_seq(stack: Stack) -> None:
+    a_chain_with_a_call_and_reads(stack)
+    database_url = stack.env["RECORDER_DATABASE_URL"]
+    forged = {**audit_tampering.read_data(database_url, 3), "recording": "forged"}
+    audit_tampering.rewrite_data(database_url, 3, forged)
+    assert_broken_at(stack, 3)
+
+
+def test_a_deleted_row_is_found_at_its_seq(stack: Stack) -> None:
+    a_chain_with_a_call_and_reads(stack)
+    audit_tampering.delete_entry(stack.env["RECORDER_DATABASE_URL"], 4)
+    assert_broken_at(stack, 4)
