@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from recorder.db.tables import AuditEntry, ConsentEntry
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import events as ev
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
-from recorder.services.agents import AGENT_REASON
+from recorder.services.agents import AGENT_REASON, exempting_known_agents
 from recorder.services.calls import CallService, IncomingCall
 from recorder.services.tokens import AccessToken, TokenError, TokenService
 from tests.unit.test_consent import POLICY
@@ -219,3 +220,18 @@ def test_a_known_agent_joining_a_call_is_exempt_and_a_stranger_is_prompted(
     assert state is not None
     consent = {p.raw_id: p.consent for p in state.participants}
     assert consent == {"4:+14255550101": "prompted", agent: "exempt", stranger: "prompted"}
+
+
+def test_a_reason_the_configuration_gives_for_an_agent_wins(
+    sessions: sessionmaker[Session], acs: AcsIdentities
+) -> None:
+    agent = service(sessions, acs).issue("team-lead", ACTOR).identity
+    other_agent = service(sessions, acs).issue("agent-009", ACTOR).identity
+    policy = replace(POLICY, exempt={**POLICY.exempt, agent: "supervisor-monitoring"})
+    with sessions() as session:
+        extended = exempting_known_agents(session, policy, ("4:+14255550101", agent, other_agent))
+        assert exempting_known_agents(session, policy, ("4:+14255550101",)) is policy
+    assert extended.exemption(agent) == "supervisor-monitoring"
+    assert extended.exemption(other_agent) == AGENT_REASON
+    assert extended.exemption("4:+14255550101") is None
+    assert extended.exemption("8:acs:agent") == "agent-identity"
