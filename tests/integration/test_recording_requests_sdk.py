@@ -193,7 +193,9 @@ def test_events_go_out_in_order_and_an_outage_only_delays_them(world: tuple[Any,
         assert publisher.backlog() == (0, 0.0)
         with uow_factory() as uow:
             rows = uow.session.scalars(
-                select(OutgoingEventRow).where(OutgoingEventRow.call_id == first)
+                select(OutgoingEventRow)
+                .where(OutgoingEventRow.call_id == first)
+                .order_by(OutgoingEventRow.call_seq)
             ).all()
             assert {r.status for r in rows} == {"published"}
             assert rows[0].attempts == 8  # 7 refusals, then taken
