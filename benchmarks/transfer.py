@@ -173,7 +173,7 @@ def run(emulator_url: str, key: str, connection_string: str, size: int, work: Pa
 
     mib = size / MIB
     ratio = (mib / transfer_s) / (mib / plain_s)
-    print(f"recording size:                 {mib:.0f} MiB (sha256 {(row.sha256 or "")[:16]}… verified)")
+    print(f"recording size:                 {mib:.0f} MiB (sha256 {(row.sha256 or '')[:16]}… verified)")
     print(f"transfer emulator -> Azurite:   {transfer_s:.1f} s, {mib / transfer_s:.1f} MiB/s")
     print(f"plain upload_blob, same bytes:  {plain_s:.1f} s, {mib / plain_s:.1f} MiB/s")
     print(f"throughput ratio:               {ratio:.2f} (target >= 0.8)")
