@@ -188,8 +188,7 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-from recorder.db import compliance_tables, identity_tables  # noqa: E402,F401
-from recorder.db import storage_tables  # noqa: E402,F401
+from recorder.db import compliance_tables, identity_tables, storage_tables  # noqa: E402,F401
 
 # isort: split
 from recorder.db import recording_request_tables  # noqa: E402,F401
