@@ -74,9 +74,17 @@ async def readyz(request: Request) -> Response:
         except Exception:
             return False
 
+    def outbox() -> dict[str, float]:
+        with container.unit_of_work() as uow:
+            depth, oldest = uow.outbox.stats(container.clock())
+        return {"depth": depth, "oldest_pending_age_seconds": round(oldest, 3)}
+
     checks = {"database": await run_in_threadpool(database_ok), "dispatcher": container.dispatcher.alive}
     status = 200 if all(checks.values()) else 503
-    return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+    body: dict[str, object] = {"ready": status == 200, "checks": checks}
+    if checks["database"]:
+        body["outbox"] = await run_in_threadpool(outbox)
+    return JSONResponse(body, status_code=status)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
