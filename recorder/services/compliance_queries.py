@@ -142,8 +142,15 @@ def ledger_batches(engine: Engine, f: LedgerFilter, batch: int = EXPORT_BATCH) -
         last_id = rows[-1][0]
 
 
-def _cell(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+_TIME_COLUMNS = [LEDGER_FIELDS.index(name) for name in ("prompted_at", "decided_at")]
+
+
+def _row(row: Sequence[Any]) -> list[Any]:
+    cells = list(row)
+    for i in _TIME_COLUMNS:
+        if cells[i] is not None:
+            cells[i] = cells[i].isoformat()
+    return cells
 
 
 def export_csv(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
@@ -151,7 +158,7 @@ def export_csv(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LEDGER_FIELDS)
     for rows in batches:
-        writer.writerows([_cell(v) for v in row] for row in rows)
+        writer.writerows(map(_row, rows))
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -160,9 +167,7 @@ def export_csv(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
 
 def export_jsonl(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
     for rows in batches:
-        yield "".join(
-            json.dumps(dict(zip(LEDGER_FIELDS, (_cell(v) for v in row), strict=True))) + "\n" for row in rows
-        )
+        yield "".join(json.dumps(dict(zip(LEDGER_FIELDS, _row(row), strict=True))) + "\n" for row in rows)
 
 
 def evidence_bundle(
