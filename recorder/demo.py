@@ -17,6 +17,7 @@ from recorder.db.migrate import upgrade
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import serve_in_thread
 from recorder.services.keys import Role, create_key
+from recorder.services.storage_queries import where_stored
 from recorder.web.app import create_app
 
 CENTER = "4:+18005550100"
@@ -134,6 +135,9 @@ def _print_summary(results: list[Any], settings: Settings, container: bootstrap.
             print(f"   recording: {segments}")
             unconsented = sum(call.get("unconsented_recorded_ms", {}).values())
             print(f"   recorded without consent: {unconsented} ms")
+            if container.storage is not None:  # where the recording landed
+                for line in where_stored(container.sessions, call["server_call_id"], wait_s=15):
+                    print(f"   stored: {line}")
         key_id, key = create_key(session, Role.AUDITOR, "demo auditor", container.clock())
         session.commit()
     print("\nRead the consent ledger as an auditor:")

@@ -30,7 +30,7 @@ from recorder.services.storage_ports import RecordingUrlRejected, StorageError, 
 T = TypeVar("T")
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-READ_SIZE = 256 * 1024
+READ_SIZE = 1024 * 1024
 
 
 def emulator_rewrite(endpoint: str) -> Callable[[PipelineRequest[Any]], None]:

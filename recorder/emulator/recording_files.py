@@ -36,7 +36,7 @@ from recorder.emulator.state import Call, Recording
 
 RECORDING_HOST = "https://us-storage.asm.skype.com"
 PATTERN_SIZE = 1024 * 1024
-PIECE = 256 * 1024
+PIECE = 1024 * 1024
 BYTES_PER_SECOND = 32_000  # 16 kHz, 16-bit, mono
 RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 FILE_EVENT = "RecordingFileStatusUpdated"
