@@ -44,6 +44,7 @@ class Container:
     compliance: ComplianceServices = field(default_factory=ComplianceServices)
     storage: StorageService | None = None
     recordings: RecordingServices | None = None
+    eventgrid_verifier: CallbackVerifier | None = None  # Entra ID tokens on Event Grid deliveries, if set
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -102,7 +103,13 @@ def build(
         compliance=build_compliance(settings, sessions, clock),
         storage=build_storage(settings, uow, clock),
         recordings=recordings,
+        eventgrid_verifier=eventgrid_verifier(settings),
     )
+
+
+def eventgrid_verifier(settings: Settings) -> CallbackVerifier | None:
+    entra = settings.security.eventgrid_entra
+    return None if entra is None else CallbackVerifier(entra.jwks_url, entra.issuers, entra.audience)
 
 
 def real_call_automation(settings: Settings) -> CallAutomation:

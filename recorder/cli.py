@@ -20,6 +20,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
 
+    config = commands.add_parser("config", help="configuration").add_subparsers(
+        dest="config_command", required=True
+    )
+    config.add_parser("show", help="print the effective configuration as JSON, every secret redacted")
+
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="migrate the database to the newest schema")
 
@@ -74,7 +79,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         import uvicorn
 
-        _settings(for_serving=True)  # fail fast, with every problem listed
+        from recorder.web.security import forwarded_allow_ips
+
+        settings = _settings(for_serving=True)  # fail fast, with every problem listed
         logs.configure()
         uvicorn.run(
             "recorder.web.app:app_from_environment",
@@ -83,8 +90,13 @@ def _run(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_config=None,
-            proxy_headers=False,
+            **forwarded_allow_ips(settings),  # X-Forwarded-* only from RECORDER_TRUSTED_PROXIES
         )
+        return 0
+    if args.command == "config" and args.config_command == "show":
+        from recorder.config_show import show
+
+        print(show(_settings()))
         return 0
     if args.command == "db":
         from recorder.db.migrate import upgrade

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from recorder.compliance_config import AuditSettings, EntraSettings, load_audit, load_entra
 from recorder.domain.model import ConsentPolicy, Prompt, RefusalAction
+from recorder.ops_config import OperationsSettings, load_operations
+from recorder.security_config import SecuritySettings, load_security
 from recorder.storage_config import StorageSettings, load_storage
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,8 @@ class Settings:
     storage: StorageSettings | None = None
     audit: AuditSettings = field(default_factory=AuditSettings)
     entra: EntraSettings | None = None
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def emulator_mode(self) -> bool:
@@ -163,6 +167,8 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
     storage = load_storage(file_settings.get("storage"), problems, is_loopback)
     audit = load_audit(file_settings.get("audit", {}), problems)
     entra = load_entra(file_settings.get("auth", {}).get("entra", {}), problems)
+    operations = load_operations(env, file_settings.get("operations", {}), problems)
+    security = load_security(env, file_settings.get("recorder", {}), problems)
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -186,7 +192,9 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
         storage=storage,
         audit=audit,
         entra=entra,
+        operations=operations,
         token_lifetime_minutes=token_lifetime,
+        security=security,
     )
 
 

@@ -1,4 +1,6 @@
-"""Verifies the JWT that ACS puts on every callback: RS256 only, signature from the JWKS, iss, aud, expiry.
+"""Verifies the JWT that ACS puts on every callback: RS256 only, signature from the JWKS, iss, aud, and
+exp / nbf / iat (when present) with a small leeway. Also verifies Entra ID tokens (compliance API, Event
+Grid deliveries).
 
 Keys are cached; an unknown ``kid`` triggers a refresh, at most once per ``min_refresh_interval`` so that a
 stream of forged tokens cannot make us hammer the JWKS endpoint.
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -24,15 +27,16 @@ class CallbackVerifier:
     def __init__(
         self,
         jwks_url: str,
-        issuer: str,
+        issuer: str | Sequence[str],
         audience: str,
         *,
         leeway_seconds: int = 30,
         min_refresh_interval: float = 30.0,
         http: httpx.Client | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._jwks_url = jwks_url
-        self._issuer = issuer
+        self._issuer = issuer if isinstance(issuer, str) else list(issuer)
         self._audience = audience
         self._leeway = leeway_seconds
         self._min_refresh = min_refresh_interval
@@ -40,6 +44,8 @@ class CallbackVerifier:
         self._keys: dict[str, Any] = {}
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
+        self._monotonic = monotonic
+        self.fetches = 0  # JWKS requests made, for tests and diagnostics
 
     def verify(self, authorization: str | None) -> dict[str, Any]:
         if not authorization or not authorization.startswith("Bearer "):
@@ -60,7 +66,7 @@ class CallbackVerifier:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": ["exp", "iss", "aud"]},
+                options={"require": ["exp", "iss", "aud"], "verify_nbf": True, "verify_iat": True},
             )
         except jwt.PyJWTError as exc:
             raise CallbackAuthError(f"invalid token: {type(exc).__name__}") from exc
@@ -68,7 +74,7 @@ class CallbackVerifier:
 
     def _key(self, kid: str) -> Any:
         with self._lock:
-            if kid not in self._keys and time.monotonic() - self._fetched_at >= self._min_refresh:
+            if kid not in self._keys and self._monotonic() - self._fetched_at >= self._min_refresh:
                 self._refresh()
             key = self._keys.get(kid)
         if key is None:
@@ -76,7 +82,8 @@ class CallbackVerifier:
         return key
 
     def _refresh(self) -> None:
-        self._fetched_at = time.monotonic()
+        self._fetched_at = self._monotonic()
+        self.fetches += 1
         try:
             response = self._http.get(self._jwks_url)
             response.raise_for_status()
@@ -86,5 +93,9 @@ class CallbackVerifier:
         loaded: dict[str, Any] = {}
         for jwk in keys:
             if isinstance(jwk, dict) and jwk.get("kty") == "RSA" and jwk.get("kid"):
-                loaded[str(jwk["kid"])] = RSAAlgorithm.from_jwk(json.dumps(jwk))
-        self._keys = loaded
+                try:
+                    loaded[str(jwk["kid"])] = RSAAlgorithm.from_jwk(json.dumps(jwk))
+                except (jwt.PyJWTError, ValueError, TypeError):
+                    continue  # one malformed key must not hide the others
+        if loaded:  # an empty answer is an upstream fault: keep the keys we had rather than reject everything
+            self._keys = loaded

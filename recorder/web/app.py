@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,6 +19,7 @@ from recorder import bootstrap, crashpoints
 from recorder.config import load_settings
 from recorder.web import api, compliance_api, console, recordings, tokens, webhooks
 from recorder.web.responses import error
+from recorder.web.security import SecurityHeaders
 
 log = logging.getLogger("recorder.app")
 
@@ -53,6 +55,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             *recordings.routes(),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
         exception_handlers={Exception: _unexpected},
     )
     app.state.container = container

@@ -29,6 +29,7 @@ class Envelope:
     subject: str
     data: dict[str, Any]
     validation_code: str | None = None
+    time: Any = None  # CloudEvents `time` / Event Grid `eventTime`, raw: checked by web/event_window.py
 
 
 def load_json(body: bytes) -> Any:
@@ -70,9 +71,9 @@ def _envelope(item: Any, index: int) -> Envelope:
     if not isinstance(item, dict):
         raise BadEvent("invalid_event", f"event {index} is not an object")
     if "specversion" in item:
-        event_type, schema = item.get("type"), "cloudevents"
+        event_type, schema, sent = item.get("type"), "cloudevents", item.get("time")
     else:
-        event_type, schema = item.get("eventType"), "eventgrid"
+        event_type, schema, sent = item.get("eventType"), "eventgrid", item.get("eventTime")
     event_id, data = item.get("id"), item.get("data")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 256:
         raise BadEvent("invalid_event", f"event {index} has no valid id")
@@ -84,7 +85,7 @@ def _envelope(item: Any, index: int) -> Envelope:
     if code is not None and not isinstance(code, str):
         raise BadEvent("invalid_event", f"event {index} has an invalid validationCode")
     subject = item.get("subject")
-    return Envelope(event_id, event_type, subject if isinstance(subject, str) else "", data, code)
+    return Envelope(event_id, event_type, subject if isinstance(subject, str) else "", data, code, sent)
 
 
 def text(data: dict[str, Any], key: str, *, required: bool = True) -> str:

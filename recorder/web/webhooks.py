@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from recorder.adapters.callback_auth import CallbackAuthError
 from recorder.bootstrap import Container
 from recorder.services.calls import IncomingCall, Outcome
+from recorder.web.event_window import check_window
 from recorder.web.parsing import BadEvent, callback_events, envelopes, load_json, raw_id, text
 from recorder.web.recording_files import recording_file_event
 from recorder.web.responses import BodyTooLarge, error, read_body
@@ -26,6 +27,18 @@ RECORDING_FILE = "Microsoft.Communication.RecordingFileStatusUpdated"
 def _secret_ok(container: Container, request: Request) -> bool:
     presented = request.query_params.get("secret", "")
     return hmac.compare_digest(presented.encode(), container.settings.eventgrid_secret.encode())
+
+
+async def _entra_ok(container: Container, request: Request) -> bool:
+    """With Entra ID configured, a delivery needs a valid bearer token as well as the secret."""
+    if container.eventgrid_verifier is None:
+        return True
+    try:
+        await run_in_threadpool(container.eventgrid_verifier.verify, request.headers.get("authorization"))
+    except CallbackAuthError as exc:
+        log.warning("webhook.auth_failed", extra={"channel": "eventgrid", "reason": f"entra: {exc}"})
+        return False
+    return True
 
 
 async def eventgrid_options(request: Request) -> Response:
@@ -44,8 +57,11 @@ async def eventgrid(request: Request) -> Response:
     if not _secret_ok(container, request):
         log.warning("webhook.auth_failed", extra={"channel": "eventgrid"})
         return error(401, "unauthorized", "wrong or missing secret")
+    if not await _entra_ok(container, request):
+        return error(401, "unauthorized", "a valid Entra ID bearer token is required")
     try:
         events = envelopes(load_json(await read_body(request)), MAX_BATCH)
+        check_window(events, container.clock(), container.settings.security.event_window)
         incoming = [
             IncomingCall(
                 event_id=e.id,
@@ -74,10 +90,10 @@ async def eventgrid(request: Request) -> Response:
             log.warning("recording.storage_not_configured", extra={"event_id": file_event.event_id})
         else:
             await run_in_threadpool(container.storage.accept, file_event)
-    for e in events:
-        if e.type not in (INCOMING_CALL, RECORDING_FILE):
-            log.info("webhook.ignored", extra={"event_type": e.type, "event_id": e.id})
-    return JSONResponse({"accepted": len(events)})
+    ignored = [e for e in events if e.type not in (INCOMING_CALL, RECORDING_FILE)]
+    for e in ignored:  # acknowledged and counted: refusing would only dead-letter what we do not need
+        log.info("webhook.ignored", extra={"event_type": e.type[:200], "event_id": e.id})
+    return JSONResponse({"accepted": len(events), "ignored": len(ignored)})
 
 
 async def acs_callback(request: Request) -> Response:
@@ -89,7 +105,11 @@ async def acs_callback(request: Request) -> Response:
         return error(401, "unauthorized", "callback token rejected")
     call_id = request.path_params["call_id"]
     try:
-        events = callback_events(load_json(await read_body(request)), container.clock(), MAX_BATCH)
+        payload = load_json(await read_body(request))
+        check_window(
+            envelopes(payload, MAX_BATCH), container.clock(), container.settings.security.event_window
+        )
+        events = callback_events(payload, container.clock(), MAX_BATCH)
     except BodyTooLarge:
         return error(413, "body_too_large", "the delivery is too large")
     except BadEvent as exc:
