@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential
 
 from recorder.config import Settings
 
 
-def access_key_and_credential(settings: Settings) -> tuple[str | None, TokenCredential | None]:
+class SecretUnavailable(Exception):
+    """The Key Vault secret could not be read; the message names the setting and never holds the value."""
+
+
+def access_key_and_credential(
+    settings: Settings,
+    credential_factory: Callable[[], TokenCredential] = DefaultAzureCredential,
+    **vault_options: Any,
+) -> tuple[str | None, TokenCredential | None]:
+    """``vault_options`` go to the Key Vault ``SecretClient`` (tests pass ``connection_verify``)."""
     if settings.acs_access_key:
         return settings.acs_access_key, None
-    credential = DefaultAzureCredential()
+    credential = credential_factory()
     if settings.acs_access_key_secret_uri:
-        return _key_from_vault(settings.acs_access_key_secret_uri, credential), None
+        return key_from_vault(settings.acs_access_key_secret_uri, credential, **vault_options), None
     return None, credential
 
 
-def _key_from_vault(secret_uri: str, credential: TokenCredential) -> str:
+def key_from_vault(secret_uri: str, credential: TokenCredential, **vault_options: Any) -> str:
     from azure.keyvault.secrets import KeyVaultSecretIdentifier, SecretClient
 
-    identifier = KeyVaultSecretIdentifier(secret_uri)
-    client = SecretClient(identifier.vault_url, credential)
-    secret = client.get_secret(identifier.name, identifier.version)
+    try:
+        identifier = KeyVaultSecretIdentifier(secret_uri)
+    except ValueError as exc:
+        problem = f"RECORDER_ACS_ACCESS_KEY_SECRET_URI: not a Key Vault secret URI: {exc}"
+        raise SecretUnavailable(problem) from None
+    client = SecretClient(identifier.vault_url, credential, **vault_options)
+    try:
+        secret = client.get_secret(identifier.name, identifier.version)
+    except AzureError as exc:
+        raise SecretUnavailable(
+            f"RECORDER_ACS_ACCESS_KEY_SECRET_URI: cannot read secret {identifier.name}: {type(exc).__name__}"
+        ) from None
+    finally:
+        client.close()
     if not secret.value:
-        raise ValueError(f"RECORDER_ACS_ACCESS_KEY_SECRET_URI: secret {identifier.name} is empty")
+        raise SecretUnavailable(f"RECORDER_ACS_ACCESS_KEY_SECRET_URI: secret {identifier.name} is empty")
     return secret.value
