@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
 from recorder.services.anchoring import Anchor, AnchorStoreError
 
@@ -29,12 +29,15 @@ class BlobAnchorStore:
     def from_settings(
         cls, account_url: str | None, container: str, connection_string: str | None
     ) -> BlobAnchorStore:
+        # few, quick retries: an anchor that fails is tried again at the next interval anyway
+        retry = ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=2)
+        options: dict[str, Any] = {"retry_policy": retry, "connection_timeout": 5}
         if connection_string:  # Azurite only
-            service = BlobServiceClient.from_connection_string(connection_string)
+            service = BlobServiceClient.from_connection_string(connection_string, **options)
         else:
             from azure.identity import DefaultAzureCredential
 
-            service = BlobServiceClient(str(account_url), credential=DefaultAzureCredential())
+            service = BlobServiceClient(str(account_url), credential=DefaultAzureCredential(), **options)
         return cls(service.get_container_client(container))
 
     def append(self, anchor: Anchor) -> str:
