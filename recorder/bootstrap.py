@@ -56,6 +56,9 @@ class Container:
         if self.storage is not None:
             self.storage.stop()
         self.compliance.stop()
+        self.verifier.close()
+        if self.eventgrid_verifier is not None:
+            self.eventgrid_verifier.close()
         self.engine.dispose()
 
 

@@ -72,6 +72,9 @@ class CallbackVerifier:
             raise CallbackAuthError(f"invalid token: {type(exc).__name__}") from exc
         return claims
 
+    def close(self) -> None:
+        self._http.close()
+
     def _key(self, kid: str) -> Any:
         with self._lock:
             if kid not in self._keys and self._monotonic() - self._fetched_at >= self._min_refresh:
