@@ -42,10 +42,10 @@ def bypass(database_url: str, statement: str, params: dict[str, Any]) -> None:
             connection.close()
         return
     engine = create_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
-        connection.execute(text(statement), params)
-        connection.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete"))
+    with engine.begin() as pg:
+        pg.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
+        pg.execute(text(statement), params)
+        pg.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete"))
     engine.dispose()
 
 

@@ -30,7 +30,7 @@ class BlobAnchorStore:
         cls, account_url: str | None, container: str, connection_string: str | None
     ) -> BlobAnchorStore:
         # few, quick retries: an anchor that fails is tried again at the next interval anyway
-        retry = ExponentialRetry(initial_backoff=0.5, increment_base=2, retry_total=2)
+        retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=1)
         options: dict[str, Any] = {"retry_policy": retry, "connection_timeout": 5}
         if connection_string:  # Azurite only
             service = BlobServiceClient.from_connection_string(connection_string, **options)
