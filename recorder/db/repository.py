@@ -235,6 +235,41 @@ class OutboxRepository:
         )
         return list(self.session.scalars(query))
 
+    def claim_ready(self, now: datetime, limit: int, lease: timedelta) -> list[tuple[str, str]]:
+        """Claim up to ``limit`` ready commands, at most one per call: ``[(command id, call id)]``.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so instances polling together take different rows instead
+        of queueing on each other's locks; ``status = 'pending'`` is in the outer query because PostgreSQL
+        re-checks it on a row another instance has just finished. A call's next command is never ready
+        while its first is pending or leased (claimed, in flight), so per-call order holds across
+        instances. SQLite: the unit of work's BEGIN IMMEDIATE already serialises whole claims.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            rows = self.next_ready(now, limit)
+            return [(c.id, c.call_id) for c in rows if self.claim(c.id, now, lease)]
+        first_per_call = (
+            select(func.min(OutboxCommand.seq))
+            .where(OutboxCommand.status == "pending")
+            .group_by(OutboxCommand.call_id)
+            .scalar_subquery()
+        )
+        ready = self.session.execute(
+            select(OutboxCommand.id, OutboxCommand.call_id)
+            .where(OutboxCommand.seq.in_(first_per_call), OutboxCommand.status == "pending")
+            .where(OutboxCommand.available_at <= now)
+            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .order_by(OutboxCommand.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if ready:
+            self.session.execute(
+                update(OutboxCommand)
+                .where(OutboxCommand.id.in_([command_id for command_id, _ in ready]))
+                .values(claimed_until=now + lease, attempts=OutboxCommand.attempts + 1)
+            )
+        return [(command_id, call_id) for command_id, call_id in ready]
+
     def claim(self, command_id: str, now: datetime, lease: timedelta) -> bool:
         result = self.session.execute(
             update(OutboxCommand)

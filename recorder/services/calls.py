@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from recorder import crashpoints
+from recorder import crashpoints, metrics
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
@@ -177,12 +177,14 @@ class CallService:
                 log.info(
                     f"consent.{record.outcome}", extra={"call_id": state.call_id, "method": record.method}
                 )
+                metrics.CONSENTS.labels(record.outcome).inc()
             elif isinstance(record, fx.CallEnded):
                 ended = {"reason": record.reason, "failed": record.failed}
             else:
                 uow.ledger.add_segment(state.call_id, record, event_id)
                 segments.append({"kind": record.kind, "recording_id": record.recording_id})
                 log.info(f"recording.{record.kind}", extra={"call_id": state.call_id})
+                metrics.RECORDINGS.labels(record.kind).inc()
         commands = []
         for command in decision.commands:
             uow.outbox.add(state.call_id, command, now)

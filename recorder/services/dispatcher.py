@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from recorder import crashpoints
+from recorder import crashpoints, logs, metrics
 from recorder.db import codec
 from recorder.db.tables import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
@@ -54,6 +54,7 @@ class Dispatcher:
         self._base_backoff = base_backoff
         self._poll_interval = poll_interval
         self._lease = lease  # how long a crashed instance's claim blocks a retry
+        self._workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbox")
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -85,25 +86,23 @@ class Dispatcher:
             self._wake.clear()
             try:
                 while not self._stopping.is_set() and self.run_once():
-                    pass
+                    self.last_loop_at = self._clock()  # a long backlog is progress, not a stall
             except Exception:
                 log.exception("outbox.loop_failed")
             self.last_loop_at = self._clock()
 
     def run_once(self, limit: int = 64) -> int:
-        """Run the ready commands (one per call); returns how many were taken."""
+        """Claim the ready commands (one per call, no more than the pool runs at once), run them; returns how
+        many were taken. Claims are leased, so other instances skip them (FOR UPDATE SKIP LOCKED)."""
         now = self._clock()
         with self._uow() as uow:
-            ready = [(c.id, c.call_id) for c in uow.outbox.next_ready(now, limit)]
-        futures = [self._pool.submit(self._run, command_id, call_id) for command_id, call_id in ready]
+            claimed = uow.outbox.claim_ready(now, min(limit, self._workers), self._lease)
+            uow.commit()
+        futures = [self._pool.submit(self._run, command_id, call_id) for command_id, call_id in claimed]
         return sum(1 for f in futures if f.result())
 
     def _run(self, command_id: str, call_id: str) -> bool:
-        now = self._clock()
         with self._uow() as uow:
-            if not uow.outbox.claim(command_id, now, self._lease):
-                return False
-            uow.commit()
             row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
             kind = row.kind
             command = codec.decode(kind, row.payload)
@@ -111,9 +110,24 @@ class Dispatcher:
             call = uow.calls.row(call_id)
             assert call is not None
             connection_id, recording_id = call.call_connection_id, call.recording_id
+            ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
+        with logs.call_context(call_id=call_id, callConnectionId=connection_id, **ids):
+            return self._run_claimed(command, command_id, call_id, attempts, connection_id, recording_id)
+
+    def _run_claimed(
+        self,
+        command: fx.Command,
+        command_id: str,
+        call_id: str,
+        attempts: int,
+        connection_id: str | None,
+        recording_id: str | None,
+    ) -> bool:
+        kind = type(command).__name__
         try:
             crashpoints.hit(f"dispatch.before_acs.{kind}")
-            result = self._execute(command, command_id, call_id, connection_id, recording_id)
+            with metrics.COMMAND_SECONDS.labels(kind).time():
+                result = self._execute(command, command_id, call_id, connection_id, recording_id)
             crashpoints.hit(f"dispatch.after_acs.{kind}")
         except NotReady as exc:
             self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=True)
@@ -125,6 +139,7 @@ class Dispatcher:
         else:
             self._calls.command_finished(call_id, command_id, "done", result)
             log.info("outbox.done", extra={"call_id": call_id, "command": type(command).__name__})
+            metrics.COMMANDS.labels(kind, "done").inc()
         return True
 
     def _retry_or_fail(
@@ -144,8 +159,10 @@ class Dispatcher:
                 uow.outbox.retry_later(command_id, self._clock() + timedelta(seconds=delay), error)
                 uow.commit()
             log.warning("outbox.retry", extra={"call_id": call_id, "command": name, "attempts": attempts})
+            metrics.COMMANDS.labels(name, "retry").inc()
             return
         log.error("outbox.failed", extra={"call_id": call_id, "command": name, "error": error})
+        metrics.COMMANDS.labels(name, "failed").inc()
         failed = ev.CommandFailed(self._clock(), name, error)
         self._calls.command_finished(call_id, command_id, "failed", failed, error)
 

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recorder import bootstrap, crashpoints
+from recorder import bootstrap, crashpoints, logs
 from recorder.config import load_settings
-from recorder.web import api, compliance_api, console, recordings, tokens, webhooks
+from recorder.web import api, compliance_api, console, operations, recordings, tokens, webhooks
 from recorder.web.responses import error
 from recorder.web.security import SecurityHeaders
 
@@ -25,6 +25,8 @@ log = logging.getLogger("recorder.app")
 
 
 def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -> Starlette:
+    drain = operations.Drain()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if run_dispatcher:
@@ -34,6 +36,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             container.storage.start()
         if run_dispatcher and container.recordings is not None:
             container.recordings.start()
+        operations.install_drain_on_signals(drain, container.settings.operations.drain_seconds)
         try:
             yield
         finally:
@@ -53,12 +56,14 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             *console.routes(),
             *tokens.routes(),
             *recordings.routes(),
+            *operations.routes(),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), Middleware(operations.OperationsMiddleware, drain=drain)],
         exception_handlers={Exception: _unexpected},
     )
     app.state.container = container
+    app.state.drain = drain
     return app
 
 
@@ -82,7 +87,11 @@ async def readyz(request: Request) -> Response:
             depth, oldest = uow.outbox.stats(container.clock())
         return {"depth": depth, "oldest_pending_age_seconds": round(oldest, 3)}
 
-    checks = {"database": await run_in_threadpool(database_ok), "dispatcher": container.dispatcher.alive}
+    checks = {
+        "database": await run_in_threadpool(database_ok),
+        "dispatcher": container.dispatcher.alive and operations.dispatcher_recent(container),
+        "accepting_events": not request.app.state.drain.active,
+    }
     status = 200 if all(checks.values()) else 503
     body: dict[str, object] = {"ready": status == 200, "checks": checks}
     if checks["database"]:
@@ -98,5 +107,6 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def app_from_environment() -> Starlette:
     """The uvicorn factory used by ``recorder serve``."""
     settings = load_settings(os.environ, for_serving=True)
+    logs.configure()  # again: uvicorn's worker processes (--workers N) start with logging unconfigured
     crashpoints.configure(os.environ.get("RECORDER_CRASH_AT"))
     return create_app(bootstrap.build(settings))

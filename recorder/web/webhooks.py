@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from recorder import logs, metrics
 from recorder.adapters.callback_auth import CallbackAuthError
 from recorder.bootstrap import Container
 from recorder.services.calls import IncomingCall, Outcome
@@ -37,6 +38,7 @@ async def _entra_ok(container: Container, request: Request) -> bool:
         await run_in_threadpool(container.eventgrid_verifier.verify, request.headers.get("authorization"))
     except CallbackAuthError as exc:
         log.warning("webhook.auth_failed", extra={"channel": "eventgrid", "reason": f"entra: {exc}"})
+        metrics.AUTH_FAILURES.labels("eventgrid").inc()
         return False
     return True
 
@@ -56,6 +58,7 @@ async def eventgrid(request: Request) -> Response:
     container: Container = request.app.state.container
     if not _secret_ok(container, request):
         log.warning("webhook.auth_failed", extra={"channel": "eventgrid"})
+        metrics.AUTH_FAILURES.labels("eventgrid").inc()
         return error(401, "unauthorized", "wrong or missing secret")
     if not await _entra_ok(container, request):
         return error(401, "unauthorized", "a valid Entra ID bearer token is required")
@@ -76,23 +79,32 @@ async def eventgrid(request: Request) -> Response:
         ]
         files = [recording_file_event(e) for e in events if e.type == RECORDING_FILE]
     except BodyTooLarge:
+        metrics.event_received("eventgrid", "unparsed", "rejected")
         return error(413, "body_too_large", "the delivery is too large")
     except BadEvent as exc:
+        metrics.event_received("eventgrid", "unparsed", "rejected")
         return error(400, exc.code, str(exc))
     validation = next((e.validation_code for e in events if e.validation_code is not None), None)
     if validation is not None:
         log.info("webhook.subscription_validated")
         return JSONResponse({"validationResponse": validation})
     for call in incoming:
-        await run_in_threadpool(container.calls.incoming_call, call)
+        with logs.call_context(serverCallId=call.server_call_id, correlationId=call.correlation_id):
+            with metrics.EVENT_SECONDS.labels("eventgrid").time():
+                outcome, _ = await run_in_threadpool(container.calls.incoming_call, call)
+            metrics.event_received("eventgrid", INCOMING_CALL, outcome.value)
     for file_event in files:  # queued in one short transaction; the transfer runs in the background
         if container.storage is None:
             log.warning("recording.storage_not_configured", extra={"event_id": file_event.event_id})
+            metrics.event_received("eventgrid", RECORDING_FILE, "ignored")
         else:
-            await run_in_threadpool(container.storage.accept, file_event)
+            accepted = await run_in_threadpool(container.storage.accept, file_event)
+            stored = "applied" if accepted == "queued" else str(accepted)
+            metrics.event_received("eventgrid", RECORDING_FILE, stored)
     ignored = [e for e in events if e.type not in (INCOMING_CALL, RECORDING_FILE)]
     for e in ignored:  # acknowledged and counted: refusing would only dead-letter what we do not need
         log.info("webhook.ignored", extra={"event_type": e.type[:200], "event_id": e.id})
+        metrics.event_received("eventgrid", e.type, "ignored")
     return JSONResponse({"accepted": len(events), "ignored": len(ignored)})
 
 
@@ -102,6 +114,7 @@ async def acs_callback(request: Request) -> Response:
         await run_in_threadpool(container.verifier.verify, request.headers.get("authorization"))
     except CallbackAuthError as exc:
         log.warning("webhook.auth_failed", extra={"channel": "acs", "reason": str(exc)})
+        metrics.AUTH_FAILURES.labels("acs").inc()
         return error(401, "unauthorized", "callback token rejected")
     call_id = request.path_params["call_id"]
     try:
@@ -111,17 +124,22 @@ async def acs_callback(request: Request) -> Response:
         )
         events = callback_events(payload, container.clock(), MAX_BATCH)
     except BodyTooLarge:
+        metrics.event_received("acs", "unparsed", "rejected")
         return error(413, "body_too_large", "the delivery is too large")
     except BadEvent as exc:
+        metrics.event_received("acs", "unparsed", "rejected")
         return error(400, exc.code, str(exc))
+    logs.bind_call(call_id=call_id, **logs.ids_from_payload(payload))
     outcomes: dict[str, int] = {}
     for e in events:
         if e.event is None:
             outcome = "ignored"
         else:
-            applied = await run_in_threadpool(container.calls.apply, call_id, e.id, e.type, e.event)
+            with metrics.EVENT_SECONDS.labels("acs").time():
+                applied = await run_in_threadpool(container.calls.apply, call_id, e.id, e.type, e.event)
             outcome = applied.value
             if applied is Outcome.UNKNOWN_CALL:
                 log.info("webhook.unknown_call", extra={"call_id": call_id, "event_type": e.type})
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        metrics.event_received("acs", e.type, outcome)
     return JSONResponse({"outcomes": outcomes})

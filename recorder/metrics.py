@@ -1,0 +1,139 @@
+"""Prometheus metrics: the metric objects, one-line helpers for the code that counts, and the exposition.
+
+Several uvicorn workers: ``recorder serve --workers N`` (N > 1) points ``PROMETHEUS_MULTIPROC_DIR`` at a
+fresh directory before the workers start, and a scrape sums every worker's counters and histograms
+(prometheus-client's multiprocess mode). The outbox gauges are computed from the shared database on each
+scrape, so any worker (and any instance) reports the same depth and age.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import REGISTRY, Collector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_KNOWN_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+
+EVENTS = Counter(
+    "recorder_events_received_total",
+    "Webhook events received, by source (eventgrid, acs), type and outcome "
+    "(applied, duplicate, unknown_call, ignored, rejected).",
+    ["source", "type", "outcome"],
+)
+EVENT_SECONDS = Histogram(
+    "recorder_event_processing_seconds",
+    "Time to apply one event in its unit of work (dedupe, decide, persist).",
+    ["source"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+WEBHOOK_SECONDS = Histogram(
+    "recorder_webhook_request_seconds",
+    "Time to answer one webhook delivery, by channel (eventgrid, acs).",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+AUTH_FAILURES = Counter(
+    "recorder_webhook_auth_failures_total",
+    "Webhook deliveries refused with 401, by channel (eventgrid: wrong secret; acs: bad callback JWT).",
+    ["channel"],
+)
+CONSENTS = Counter(
+    "recorder_consent_outcomes_total",
+    "Consent ledger rows written, by outcome (granted, declined, no_response, withdrawn, exempt).",
+    ["outcome"],
+)
+RECORDINGS = Counter(
+    "recorder_recording_segments_total",
+    "Recording state changes confirmed by ACS, by kind (started, paused, resumed, stopped).",
+    ["kind"],
+)
+COMMANDS = Counter(
+    "recorder_outbox_commands_total",
+    "Outbox commands run against ACS, by command and result (done, retry, failed).",
+    ["command", "result"],
+)
+COMMAND_SECONDS = Histogram(
+    "recorder_outbox_command_seconds",
+    "Time ACS took to answer one outbox command, by command.",
+    ["command"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+RECORDINGS_STORED = Counter(
+    "recorder_recordings_stored_total", "Recording chunks copied to their region's storage and verified."
+)
+BYTES_TRANSFERRED = Counter(
+    "recorder_recording_bytes_transferred_total", "Recording bytes copied from ACS to blob storage."
+)
+
+
+def event_type(name: str) -> str:
+    """A bounded label for an event type: the name without its Microsoft.Communication. prefix."""
+    short = name.removeprefix("Microsoft.Communication.")
+    return short if _KNOWN_TYPE.fullmatch(short) else "other"
+
+
+def event_received(source: str, type_name: str, outcome: str) -> None:
+    EVENTS.labels(source, event_type(type_name), outcome).inc()
+
+
+class OutboxCollector(Collector):
+    """Outbox depth and the age of its oldest pending command, read from the database at scrape time."""
+
+    def __init__(self, stats: Callable[[], tuple[int, float]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            depth, oldest = self._stats()
+        except Exception:  # a scrape must still answer (and say so) while the database is down
+            yield GaugeMetricFamily("recorder_database_up", "1 when the database answered this scrape.", 0)
+            return
+        yield GaugeMetricFamily("recorder_database_up", "1 when the database answered this scrape.", 1)
+        yield GaugeMetricFamily("recorder_outbox_depth", "Outbox commands not yet done or failed.", depth)
+        yield GaugeMetricFamily(
+            "recorder_outbox_oldest_pending_age_seconds",
+            "Age of the oldest pending outbox command (0 when none is pending).",
+            oldest,
+        )
+
+
+def exposition(stats: Callable[[], tuple[int, float]]) -> bytes:
+    """The text exposition: this process's (or every worker's) metrics, then the database gauges."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        own = generate_latest(registry)
+    else:
+        own = generate_latest(REGISTRY)
+    scraped = CollectorRegistry(auto_describe=False)
+    scraped.register(OutboxCollector(stats))
+    return own + generate_latest(scraped)
+
+
+def prepare_multiprocess_dir(workers: int, env: dict[str, str] | os._Environ[str]) -> Path | None:
+    """Before uvicorn forks its workers: give them one directory for their metric files, emptied of any
+    previous run's files (prometheus-client needs a clean directory per run)."""
+    if workers <= 1 and not env.get(MULTIPROC_ENV):
+        return None
+    configured = env.get(MULTIPROC_ENV)
+    directory = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="recorder-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    env[MULTIPROC_ENV] = str(directory)
+    return directory
+
+
+def remove_multiprocess_dir(directory: Path | None, env: dict[str, str] | os._Environ[str]) -> None:
+    if directory is not None and directory.name.startswith("recorder-metrics-"):
+        shutil.rmtree(directory, ignore_errors=True)
+        env.pop(MULTIPROC_ENV, None)
