@@ -30,6 +30,8 @@ class ComplianceServices:
     def stop(self) -> None:
         if self.anchor_scheduler is not None:
             self.anchor_scheduler.stop()
+        if self.entra is not None:
+            self.entra.close()
 
 
 def build_compliance(
