@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import column as sql_column
 from sqlalchemy import create_engine, inspect, select, table
+from sqlalchemy.sql.expression import ColumnClause
 
 from tests.e2e.stack import Stack, start_stack
 
@@ -56,9 +57,10 @@ def _table_text(database_url: str) -> dict[str, str]:
     try:
         with engine.connect() as connection:
             inspector = inspect(connection)
-            dump = {}
+            dump: dict[str, str] = {}
             for name in inspector.get_table_names():
-                columns = [sql_column(c["name"]) for c in inspector.get_columns(name)]
+                names = [c["name"] for c in inspector.get_columns(name)]
+                columns: list[ColumnClause[Any]] = [sql_column(n) for n in names]
                 rows = connection.execute(select(table(name, *columns))).all()
                 dump[name] = "\n".join(repr(tuple(row)) for row in rows)
             return dump
