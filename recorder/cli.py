@@ -1,4 +1,8 @@
-"""``recorder`` command line. Exit codes: 0 ok, 1 a check failed (audit not intact), 2 bad usage or config."""
+"""recorder: consent-enforcing call recording for Azure Communication Services.
+
+It answers the calls Event Grid announces, asks every participant for consent, records only when everyone
+present agreed, and keeps a consent ledger and a hash-chained audit trail. Start with `recorder demo`.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,31 @@ import os
 import sys
 from collections.abc import Sequence
 
-from recorder import compliance_cli
+from sqlalchemy.exc import OperationalError
+
+from recorder import compliance_cli, ops_cli
 from recorder.config import ConfigError, Settings, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="recorder", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="recorder",
+        description=__doc__,
+        epilog=ops_cli.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the webhook and compliance API server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (metrics summed)")
 
-    config = commands.add_parser("config", help="configuration").add_subparsers(
+    config = commands.add_parser("config", help="check or show the configuration").add_subparsers(
         dest="config_command", required=True
     )
     config.add_parser("show", help="print the effective configuration as JSON, every secret redacted")
+    ops_cli.add_config_check(config)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="migrate the database to the newest schema")
@@ -60,13 +72,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--exit", action="store_true", help="exit after the simulated calls instead of serving")
 
+    ops_cli.add_json_flags(parser)
     args = parser.parse_args(argv)
     try:
         return _run(args)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"configuration error: {problem}", file=sys.stderr)
-        return 2
+        return ops_cli.report_config_error(args, exc.problems)
+    except OperationalError as exc:
+        return ops_cli.report_unreachable(args, "database", str(exc.orig).strip().splitlines()[0])
+    except KeyboardInterrupt:
+        return ops_cli.INTERRUPTED
 
 
 def _settings(for_serving: bool = False) -> Settings:
@@ -79,10 +94,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         import uvicorn
 
+        from recorder import metrics
         from recorder.web.security import forwarded_allow_ips
 
         settings = _settings(for_serving=True)  # fail fast, with every problem listed
         logs.configure()
+        metrics_dir = metrics.prepare_multiprocess_dir(args.workers, os.environ)
         uvicorn.run(
             "recorder.web.app:app_from_environment",
             factory=True,
@@ -92,17 +109,27 @@ def _run(args: argparse.Namespace) -> int:
             log_config=None,
             **forwarded_allow_ips(settings),  # X-Forwarded-* only from RECORDER_TRUSTED_PROXIES
         )
+        metrics.remove_multiprocess_dir(metrics_dir, os.environ)
         return 0
+    if args.command == "config" and args.config_command == "check":
+        return ops_cli.config_check(args)
     if args.command == "config" and args.config_command == "show":
         from recorder.config_show import show
 
         print(show(_settings()))
         return 0
     if args.command == "db":
-        from recorder.db.migrate import upgrade
+        from recorder.db.migrate import current_heads, upgrade
 
-        upgrade(_settings().database_url)
-        print("database is at the newest schema")
+        url = _settings().database_url
+        before = current_heads(url)
+        upgrade(url)
+        after = current_heads(url)
+        ops_cli.emit(
+            args,
+            {"ok": True, "from": before, "to": after, "changed": before != after},
+            f"database is at the newest schema ({', '.join(after)})",
+        )
         return 0
     if args.command in ("keys", "audit"):
         return compliance_cli.run(args, _settings())
@@ -128,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "retention":
         from recorder.services.retention_cli import run_retention_command
 
-        return run_retention_command(_settings())
+        return run_retention_command(_settings(), ops_cli.wants_json(args))
     if args.command == "demo":
         from recorder.demo import run_demo
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from recorder.config import Settings
+from recorder.ops_cli import emit
 
 
 def add_commands(keys: Any, audit: Any) -> None:
@@ -38,7 +40,7 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
     if args.keys_command == "create":
         days = getattr(args, "expires_in_days", None)
         if days is not None and not 1 <= days <= 3650:
-            print("usage error: --expires-in-days must be from 1 to 3650")
+            print("usage error: --expires-in-days must be from 1 to 3650", file=sys.stderr)
             return 2
         ttl = timedelta(days=days) if days else None
         key_id, key = create_key(session, Role(args.role), args.name, now, ttl)
@@ -46,21 +48,31 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
         AuditRepository(session).append("cli", "api_key.created", None, data, now)
         session.commit()
         expiry = f", expires {(now + ttl).isoformat()}" if ttl else ""
-        print(f"created {args.role} key {key_id} named {args.name!r}{expiry}; it is shown only once:")
-        print(key)
+        emit(
+            args,
+            {**data, "key": key, "expires_at": (now + ttl).isoformat() if ttl else None},
+            f"created {args.role} key {key_id} named {args.name!r}{expiry}; it is shown only once:",
+            key,
+        )
         return 0
     if args.keys_command == "list":
-        print(f"{'id':36}  {'role':8}  {'state':8}  {'prefix':8}  {'expires':25}  name")
-        for k in list_keys(session, now):
+        listed = list_keys(session, now)
+        rows = [f"{'id':36}  {'role':8}  {'state':8}  {'prefix':8}  {'expires':25}  name"]
+        for k in listed:
             expires = k["expires_at"] or "-"
-            print(f"{k['id']:36}  {k['role']:8}  {k['state']:8}  {k['prefix']:8}  {expires:25}  {k['name']}")
+            rows.append(
+                f"{k['id']:36}  {k['role']:8}  {k['state']:8}  {k['prefix']:8}  {expires:25}  {k['name']}"
+            )
+        emit(args, {"keys": listed}, *rows)
         return 0
     if not revoke_key(session, args.key_id, now):
-        print(f"no API key with id {args.key_id}")
+        emit(
+            args, {"ok": False, "key_id": args.key_id, "revoked": False}, f"no API key with id {args.key_id}"
+        )
         return 1
     AuditRepository(session).append("cli", "api_key.revoked", None, {"key_id": args.key_id}, now)
     session.commit()
-    print(f"revoked key {args.key_id}")
+    emit(args, {"ok": True, "key_id": args.key_id, "revoked": True}, f"revoked key {args.key_id}")
     return 0
 
 
@@ -71,18 +83,28 @@ def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
     store = anchor_store(settings)
     if args.audit_command == "anchor":
         if store is None:
-            print("no anchor store is configured ([audit] anchor_account_url or anchor_connection_string)")
+            problem = "no anchor store is configured ([audit] anchor_account_url or anchor_connection_string)"
+            emit(args, {"ok": False, "error": problem}, problem)
             return 2
         seq = anchoring.anchor_head(session, store, datetime.now(UTC))
-        print(f"anchored the chain head at seq {seq}")
+        emit(args, {"ok": True, "seq": seq}, f"anchored the chain head at seq {seq}")
         return 0
     result = anchoring.verify(session, store)
     chain = result.chain
     state = "intact" if chain.ok else f"BROKEN at seq {chain.first_bad}"
-    print(f"audit chain {state}: {chain.entries} entries checked, head {chain.head}")
+    lines = [f"audit chain {state}: {chain.entries} entries checked, head {chain.head}"]
     if store is not None:
-        print(
+        lines.append(
             f"anchors: {chain.anchors_checked} checked"
             + (f"; {result.anchors_error}" if result.anchors_error else "")
         )
+    data = {
+        "ok": chain.ok,
+        "entries": chain.entries,
+        "head": chain.head,
+        "first_bad": chain.first_bad,
+        "anchors_checked": chain.anchors_checked if store is not None else None,
+        "anchors_error": result.anchors_error,
+    }
+    emit(args, data, *lines)
     return 0 if chain.ok else 1

@@ -24,26 +24,21 @@ def load_operations(env: Mapping[str, str], section: Any, problems: list[str]) -
         problems.append("operations: expected a table ([operations])")
         section = {}
 
-    def value(variable: str, key: str) -> Any:
-        return env[variable] if variable in env else section.get(key)
+    def value(variable: str, key: str) -> tuple[Any, str]:
+        """The raw value and the name of where it came from, for the problem message."""
+        if variable in env:
+            return env[variable], variable
+        return section.get(key), f"operations.{key}"
 
-    token = value("RECORDER_METRICS_TOKEN", "metrics_token")
+    token, where = value("RECORDER_METRICS_TOKEN", "metrics_token")
     if token is not None and (not isinstance(token, str) or len(token) < MIN_METRICS_TOKEN):
         problems.append(
-            f"RECORDER_METRICS_TOKEN: expected at least {MIN_METRICS_TOKEN} characters "
-            f"(got {len(str(token))} characters)"
+            f"{where}: expected at least {MIN_METRICS_TOKEN} characters (got {len(str(token))} characters)"
         )
         token = None
-    drain = _seconds(
-        value("RECORDER_DRAIN_SECONDS", "drain_seconds"), "RECORDER_DRAIN_SECONDS", 0, 0, 300, problems
-    )
+    drain = _seconds(*value("RECORDER_DRAIN_SECONDS", "drain_seconds"), 0, 0, 300, problems)
     stall = _seconds(
-        value("RECORDER_DISPATCHER_STALL_SECONDS", "dispatcher_stall_seconds"),
-        "RECORDER_DISPATCHER_STALL_SECONDS",
-        60,
-        5,
-        3600,
-        problems,
+        *value("RECORDER_DISPATCHER_STALL_SECONDS", "dispatcher_stall_seconds"), 60, 5, 3600, problems
     )
     return OperationsSettings(
         metrics_token=token or None, drain_seconds=drain, dispatcher_stall_seconds=stall

@@ -23,3 +23,16 @@ def upgrade(database_url: str, revision: str = "heads") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def current_heads(database_url: str) -> list[str]:
+    """The revisions the database is at (none for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return sorted(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()

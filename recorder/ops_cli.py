@@ -1,0 +1,180 @@
+"""Command-line plumbing shared by every command: ``--json``, exit codes, ``recorder config check``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from recorder.config import ConfigError, load_settings
+
+# Exit codes, the same for every command (README: "Command line").
+OK, CHECK_FAILED, USAGE_OR_CONFIG, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 130
+
+EPILOG = """\
+first steps:
+  recorder demo                          the service, the local ACS emulator and three simulated calls
+  recorder config check                  validate RECORDER_* variables and the RECORDER_CONFIG file
+  recorder db upgrade                    create or migrate the database (safe with several instances)
+  recorder keys create --role auditor --name alice
+  recorder serve --port 8080             webhooks, compliance API, /healthz, /readyz, /metrics
+
+Every command that prints results takes --json: one JSON object on stdout, nothing else there.
+Progress and log lines go to stderr.
+
+exit codes:
+  0    success
+  1    a check failed: audit chain broken, nothing to revoke, some recordings not deleted
+  2    bad usage or configuration (every problem is listed, one per line)
+  3    a dependency is unreachable (the database)
+  130  interrupted (Ctrl-C)
+
+configuration: RECORDER_* environment variables, and a TOML file named by RECORDER_CONFIG
+(see examples/recorder.toml). The environment wins over the file.
+"""
+
+# Commands (by their path of sub-command names) that print results and so take --json.
+JSON_COMMANDS = {
+    ("config", "check"),
+    ("db", "upgrade"),
+    ("keys", "create"),
+    ("keys", "list"),
+    ("keys", "revoke"),
+    ("audit", "verify"),
+    ("audit", "anchor"),
+    ("retention", "run"),
+}
+
+KNOWN_SECTIONS = {
+    "recorder": None,  # validated key by key by the loaders that read it
+    "consent": {
+        "default_locale",
+        "grant_key",
+        "decline_key",
+        "withdraw_key",
+        "reprompts",
+        "silence_timeout_seconds",
+        "on_refusal",
+        "prompts",
+        "exempt",
+    },
+    "outbox": {"lease_seconds"},
+    "operations": {"metrics_token", "drain_seconds", "dispatcher_stall_seconds"},
+    "storage": None,
+    "audit": None,
+    "auth": None,
+}
+
+
+def add_json_flags(parser: argparse.ArgumentParser) -> None:
+    """``--json`` on every command in JSON_COMMANDS, however deep it sits."""
+    for path, leaf in _leaves(parser, ()):
+        if path in JSON_COMMANDS and not any("--json" in a.option_strings for a in leaf._actions):
+            leaf.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _leaves(
+    parser: argparse.ArgumentParser, path: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        return [(path, parser)]
+    found = []
+    for group in groups:
+        for name, child in group.choices.items():
+            found.extend(_leaves(child, (*path, name)))
+    return found
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+def emit(args: argparse.Namespace, data: Mapping[str, Any], *text: str) -> None:
+    """The command's result: ``data`` as one JSON line with ``--json``, else the human lines."""
+    if wants_json(args):
+        print(json.dumps(data, default=str, sort_keys=True))
+    else:
+        for line in text:
+            print(line)
+
+
+def report_config_error(args: argparse.Namespace, problems: list[str]) -> int:
+    for problem in problems:
+        print(f"configuration error: {problem}", file=sys.stderr)
+    if wants_json(args):
+        print(json.dumps({"ok": False, "error": "configuration", "errors": [split(p) for p in problems]}))
+    return USAGE_OR_CONFIG
+
+
+def report_unreachable(args: argparse.Namespace, what: str, detail: str) -> int:
+    print(f"unreachable: {what}: {detail}", file=sys.stderr)
+    if wants_json(args):
+        print(json.dumps({"ok": False, "error": "unreachable", "what": what, "detail": detail}))
+    return UNREACHABLE
+
+
+def split(problem: str) -> dict[str, str]:
+    """``"SETTING: what is wrong (got value)"`` → its parts, for ``--json``."""
+    setting, _, message = problem.partition(": ")
+    return {"setting": setting, "message": message, "problem": problem}
+
+
+def add_config_check(config: Any) -> None:
+    """Adds ``check`` to the ``config`` sub-command group (argparse's private _SubParsersAction)."""
+    check = config.add_parser(
+        "check",
+        help="validate the configuration without starting; every problem listed; exit 0 valid, 2 not",
+        description="Validate RECORDER_* variables and the TOML file exactly as `recorder serve` would at "
+        "start-up, without connecting to anything. Lists every problem (setting, value, what is expected).",
+    )
+    check.add_argument("--file", help="the TOML file to check (default: $RECORDER_CONFIG)")
+    check.add_argument(
+        "--no-serve", action="store_true", help="check only what CLI commands need (serve needs more)"
+    )
+
+
+def config_check(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    if args.file:
+        env["RECORDER_CONFIG"] = args.file
+    path = env.get("RECORDER_CONFIG")
+    try:
+        load_settings(env, for_serving=not args.no_serve)
+    except ConfigError as exc:
+        problems = exc.problems
+    else:
+        problems = []
+    warnings = unknown_keys(path) if path else []
+    errors = [split(p) for p in problems]
+    where = f" ({path})" if path else " (environment only: RECORDER_CONFIG is not set)"
+    text = [f"configuration error: {p}" for p in problems] or [f"configuration is valid{where}"]
+    text += [f"warning: {w}" for w in warnings]
+    emit(args, {"ok": not problems, "file": path, "errors": errors, "warnings": warnings}, *text)
+    return USAGE_OR_CONFIG if problems else OK
+
+
+def unknown_keys(path: str) -> list[str]:
+    """Tables and keys the service does not read: usually a typo that would silently change nothing."""
+    try:
+        document = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return []  # already reported as an error by load_settings
+    found = []
+    for section, value in document.items():
+        if section not in KNOWN_SECTIONS:
+            found.append(
+                f"[{section}]: not a section the service reads ({', '.join(sorted(KNOWN_SECTIONS))})"
+            )
+            continue
+        known = KNOWN_SECTIONS[section]
+        if known is not None and isinstance(value, dict):
+            found.extend(
+                f"{section}.{key}: not a setting the service reads" for key in value if key not in known
+            )
+    return found
