@@ -109,7 +109,10 @@ class CallService:
             )
             self._persist(uow, decision, "IncomingCall", call.event_id, now)
             uow.commit()
-        log.info("call.incoming", extra={"call_id": call_id, "server_call_id": call.server_call_id})
+        log.info(  # the formatter masks the caller's number
+            "call.incoming",
+            extra={"call_id": call_id, "server_call_id": call.server_call_id, "caller": call.caller},
+        )
         self.commands_queued()
         return Outcome.APPLIED, call_id
 
@@ -175,7 +178,12 @@ class CallService:
                 uow.ledger.add(state, record, event_id, now)
                 consents.append({"participant": record.participant, "outcome": record.outcome})
                 log.info(
-                    f"consent.{record.outcome}", extra={"call_id": state.call_id, "method": record.method}
+                    f"consent.{record.outcome}",
+                    extra={
+                        "call_id": state.call_id,
+                        "method": record.method,
+                        "participant": record.participant,
+                    },
                 )
                 metrics.CONSENTS.labels(record.outcome).inc()
             elif isinstance(record, fx.CallEnded):
