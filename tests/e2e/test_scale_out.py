@@ -1,0 +1,133 @@
+"""Two `recorder serve` processes on one PostgreSQL and one emulator, 30 calls at once: every call completes
+with every ACS effect exactly once and no recorded time without consent.
+
+Event Grid (the emulator's webhook) reaches instance A only; each call's callbacks then go to whichever
+instance ran its AnswerCall (the callbackUri names that instance), and either instance runs any call's outbox
+commands: they coordinate only through the database (FOR UPDATE SKIP LOCKED claims with leases).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.e2e.stack import Stack, free_port, start_stack, wait_http
+from tests.integration.test_operations import metric
+
+CALLS = 30
+TOKEN = "scale-out-metrics-token-0123"
+CONFIG = """
+[consent]
+reprompts = 2
+silence_timeout_seconds = 5
+"""
+
+
+@dataclass
+class TwoInstances:
+    stack: Stack
+    second_url: str
+
+
+@pytest.fixture(scope="module")
+def instances(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoInstances]:
+    url, name = fresh_postgres_database(postgres_server)
+    workdir = tmp_path_factory.mktemp("scale-out")
+    extra = {"RECORDER_METRICS_TOKEN": TOKEN, "RECORDER_LOG_FORMAT": "json"}
+    try:
+        for stack in start_stack(url, workdir, extra_env=extra, config=CONFIG):
+            port = free_port()
+            second_url = f"http://127.0.0.1:{port}"
+            log = workdir / "service-b.log"
+            stack.logs.append(log)
+            with log.open("wb") as out:
+                stack.processes.append(  # start_stack's teardown stops it with the others
+                    subprocess.Popen(
+                        [sys.executable, "-m", "recorder", "serve", "--port", str(port)],
+                        env={**stack.env, "RECORDER_PUBLIC_URL": second_url},
+                        stdout=out,
+                        stderr=out,
+                    )
+                )
+            wait_http(f"{second_url}/healthz")
+            yield TwoInstances(stack, second_url)
+    finally:
+        drop_postgres_database(postgres_server, name)
+
+
+def first_time(call: dict[str, Any], operation: str) -> list[dict[str, Any]]:
+    return [r for r in call["requests"] if r["operation"] == operation and not r.get("repeat")]
+
+
+def people(n: int) -> list[str]:
+    return [f"4:+1425557{n:02d}{i}1" for i in range(2)]
+
+
+def place(stack: Stack, n: int) -> str:
+    return stack.place_call(
+        [
+            {"raw_id": who, "answers": ["1"], "answer_delay_ms": 100 + 150 * i, "leave_at_ms": 9000}
+            for i, who in enumerate(people(n))
+        ]
+    )
+
+
+def wait_all_ended(
+    stack: Stack, server_call_ids: list[str], timeout: float = 180
+) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    pending = set(server_call_ids)
+    while pending and time.monotonic() < deadline:
+        pending = {s for s in pending if stack.emulated_call(s)["state"] != "disconnected"}
+        time.sleep(0.5)
+    assert not pending, f"{len(pending)} calls did not end"
+    time.sleep(1.5)  # the last callbacks and commands are on their way
+    return {s: stack.emulated_call(s) for s in server_call_ids}
+
+
+def test_thirty_concurrent_calls_on_two_instances_get_every_effect_exactly_once(
+    instances: TwoInstances,
+) -> None:
+    stack = instances.stack
+    with ThreadPoolExecutor(max_workers=CALLS) as pool:
+        server_call_ids = list(pool.map(lambda n: place(stack, n), range(CALLS)))
+    calls = wait_all_ended(stack, server_call_ids)
+
+    for n, server_call_id in enumerate(server_call_ids):
+        call = calls[server_call_id]
+        where = f"call {n} ({server_call_id[-12:]})"
+        assert len(first_time(call, "answer_call")) == 1, where
+        assert len(first_time(call, "start_recording")) == 1, where
+        # no command ran twice, not even as a repeat with the same Repeatability-Request-ID
+        ran = [r["operation"] for r in call["requests"]]
+        assert ran.count("answer_call") == 1 and ran.count("start_recording") == 1, where
+        prompts = first_time(call, "start_recognizing_media")
+        for who in people(n):
+            assert [p["target"] for p in prompts].count(who) == 1, f"{where}: prompts for {who}"
+        assert set(call["unconsented_recorded_ms"].values()) == {0}, where
+        ledger = stack.consents(server_call_id=server_call_id)
+        assert sorted((e["participant"], e["outcome"]) for e in ledger) == [(p, "granted") for p in people(n)]
+
+    # both instances took part: each ran outbox commands, and each received some call's callbacks
+    callback_hosts = {
+        c["url"].split("/webhooks/")[0]
+        for call in calls.values()
+        for c in call["callbacks"]
+        if "/acs/" in c["url"]
+    }
+    assert callback_hosts == {stack.service_url, instances.second_url}
+    for url in (stack.service_url, instances.second_url):
+        scraped = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).text
+        assert (
+            metric(scraped, "recorder_outbox_commands_total", command="PromptParticipant", result="done") > 0
+        )
+        assert metric(scraped, "recorder_outbox_depth") == 0  # both read the same, drained, outbox
