@@ -137,6 +137,8 @@ def measure_bare(workers: int, args: argparse.Namespace) -> tuple[int, list[floa
             str(port),
             "--workers",
             str(workers),
+            "--http",
+            "recorder.web.http_protocol:NoDelayH11Protocol",
             "--log-level",
             "warning",
         ]

@@ -95,6 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from recorder import metrics
+        from recorder.web.http_protocol import HTTP_PROTOCOL
         from recorder.web.security import forwarded_allow_ips
 
         settings = _settings(for_serving=True)  # fail fast, with every problem listed
@@ -106,6 +107,7 @@ def _run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            http=HTTP_PROTOCOL,
             log_config=None,
             **forwarded_allow_ips(settings),  # X-Forwarded-* only from RECORDER_TRUSTED_PROXIES
         )
