@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 
 from recorder.security_config import EventGridEntra, SecuritySettings
 from recorder.web.responses import MAX_BODY_BYTES
@@ -110,11 +111,18 @@ def test_unknown_event_types_are_acknowledged_counted_and_logged(
         for i in range(3)
     ]
     before = world.rows()
+    counted = REGISTRY.get_sample_value(
+        "recorder_events_received_total", {"source": "eventgrid", "type": "other", "outcome": "ignored"}
+    )
     with caplog.at_level(logging.INFO, logger="recorder.webhooks"):
         response = world.eventgrid([*unknown, incoming_call("known")])
     assert response.status_code == 200
     assert response.json() == {"accepted": 4, "ignored": 3}
     assert sum(1 for r in caplog.records if r.getMessage() == "webhook.ignored") == 3
+    after = REGISTRY.get_sample_value(
+        "recorder_events_received_total", {"source": "eventgrid", "type": "other", "outcome": "ignored"}
+    )
+    assert (after or 0) - (counted or 0) == 3  # "Contoso.Unknown0" is not a bounded label: counted as other
     assert world.rows()["calls"] == before["calls"] + 1
 
 
