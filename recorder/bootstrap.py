@@ -91,6 +91,9 @@ def build(
     )
     calls.commands_queued = dispatcher.wake
     recordings = build_recordings(settings, uow, calls, dispatcher.wake, clock, topic)
+    storage = build_storage(settings, uow, clock, events=recordings.events)
+    if storage is not None:  # bring-your-own-storage: start_recording names the call's region container
+        dispatcher.recording_destination = storage.recording_destination
     return Container(
         settings=settings,
         engine=engine,
@@ -104,7 +107,7 @@ def build(
             uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
         ),
         compliance=build_compliance(settings, sessions, clock),
-        storage=build_storage(settings, uow, clock),
+        storage=storage,
         recordings=recordings,
         eventgrid_verifier=eventgrid_verifier(settings),
     )

@@ -63,6 +63,7 @@ class StorageSettings:
     delete_acs_copy: bool = True
     block_size: int = 4 * 1024 * 1024
     range_size: int = 32 * 1024 * 1024
+    lease_seconds: int = 120  # how long a crashed worker's claim on a transfer blocks another attempt
 
     def retention_for(self, region: str) -> int | None:
         days = self.regions[region].retention_days
@@ -108,6 +109,7 @@ def load_storage(
         problems.append(
             "storage.block_size_mib: at most 100 (an Azure block is at most 4000 MiB, keep memory low)"
         )
+    lease = _positive_int(section, "lease_seconds", "storage.lease_seconds", problems) or 120
     if len(problems) > before:
         return None
     return StorageSettings(
@@ -119,6 +121,7 @@ def load_storage(
         delete_acs_copy=bool(delete_copy),
         block_size=block_mib * 1024 * 1024,
         range_size=max(block_mib * 1024 * 1024, 32 * 1024 * 1024),
+        lease_seconds=lease,
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from azure.communication.callautomation import (
+    AzureBlobContainerRecordingStorage,
     CallAutomationClient,
     FileSource,
     PhoneNumberIdentifier,
@@ -133,11 +134,21 @@ class AcsCallAutomation:
             )
         )
 
-    def start_recording(self, call_connection_id: str, state_callback_url: str, request_id: str) -> str:
+    def start_recording(
+        self,
+        call_connection_id: str,
+        state_callback_url: str,
+        request_id: str,
+        *,
+        destination_container_url: str | None = None,
+    ) -> str:
+        url = destination_container_url
+        storage = AzureBlobContainerRecordingStorage(url) if url else None
         props = _call(
             lambda: self._client.start_recording(
                 call_connection_id=call_connection_id,
                 recording_state_callback_url=state_callback_url,
+                recording_storage=storage,
                 headers=_repeatable(request_id),
             )
         )

@@ -60,6 +60,8 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_loop_at: datetime | None = None
+        # bring-your-own-storage: call id -> the container ACS writes the recording into (None: ACS keeps it)
+        self.recording_destination: Callable[[str], str | None] = lambda call_id: None
 
     def wake(self) -> None:
         self._wake.set()
@@ -205,7 +207,12 @@ class Dispatcher:
                 acs.watch_dtmf(connection, command.raw_id, command.operation_context, request_id)
             case fx.StartRecording():
                 connection = _needed(connection_id, "call connection id")
-                started = acs.start_recording(connection, self._callback_url(call_id), request_id)
+                started = acs.start_recording(
+                    connection,
+                    self._callback_url(call_id),
+                    request_id,
+                    destination_container_url=self.recording_destination(call_id),
+                )
                 return ev.RecordingStarted(self._clock(), started)
             case fx.PauseRecording() | fx.ResumeRecording() | fx.StopRecording():
                 if recording_id is None:

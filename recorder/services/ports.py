@@ -54,8 +54,16 @@ class CallAutomation(Protocol):
         self, call_connection_id: str, target: str, operation_context: str, request_id: str
     ) -> None: ...
 
-    def start_recording(self, call_connection_id: str, state_callback_url: str, request_id: str) -> str:
-        """Start recording the whole call; returns the recording id."""
+    def start_recording(
+        self,
+        call_connection_id: str,
+        state_callback_url: str,
+        request_id: str,
+        *,
+        destination_container_url: str | None = None,
+    ) -> str:
+        """Start recording the whole call; returns the recording id. ``destination_container_url``: ACS
+        writes the files into that Blob container (externalStorage) instead of keeping them itself."""
         ...
 
     def pause_recording(self, recording_id: str, request_id: str) -> None: ...

@@ -11,64 +11,49 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from recorder import crashpoints
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.tables import Call, ConsentEntry
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services import transfer
+from recorder.services.blob_holds import apply_blob_legal_hold, apply_legal_hold
+from recorder.services.storage_model import (
+    CONTENT_TYPES,
+    Accepted,
+    RecordingChunk,
+    RecordingFileEvent,
+    StoreState,
+    blob_name,
+)
 from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError
-from recorder.storage_config import StorageSettings, choose_region
+from recorder.services.storage_register import StoredObserver, register
+from recorder.storage_config import StorageMode, StorageSettings, choose_region
+
+# Re-exported: the webhook, retention, the compliance API (apply_blob_legal_hold) and tests import them here.
+__all__ = [
+    "Accepted",
+    "RecordingChunk",
+    "RecordingFileEvent",
+    "StorageService",
+    "StoreState",
+    "apply_blob_legal_hold",
+    "blob_name",
+]
 
 log = logging.getLogger("recorder.storage")
 
-LEASE = timedelta(minutes=2)
 METADATA_LIMIT = 1024 * 1024
-CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "mp4": "video/mp4"}
-
-
-class StoreState(StrEnum):
-    PENDING = "pending"
-    STORED = "stored"
-    FAILED = "failed"
-    DELETED = "deleted"
-
-
-@dataclass(frozen=True)
-class RecordingChunk:
-    document_id: str
-    index: int
-    content_location: str
-    metadata_location: str | None
-    delete_location: str | None
-
-
-@dataclass(frozen=True)
-class RecordingFileEvent:
-    event_id: str
-    server_call_id: str
-    recording_id: str | None
-    format: str  # wav, mp3, mp4
-    chunks: tuple[RecordingChunk, ...]
-    byos: bool = False
-    start_time: str | None = None
-
-
-class Accepted(StrEnum):
-    QUEUED = "queued"
-    DUPLICATE = "duplicate"
-    UNKNOWN_CALL = "unknown_call"
 
 
 @dataclass
@@ -79,6 +64,7 @@ class StorageService:
     source: RecordingSource
     clock: Callable[[], datetime]
     acs_resource_id: str | None = None
+    events: StoredObserver | None = None  # publishes recorder.recording.stored (issue 9's EventLog)
     max_attempts: int = 8
     base_backoff: float = 1.0
     poll_interval: float = 1.0
@@ -98,6 +84,22 @@ class StorageService:
                 transient=False,
             )
         return self.stores[region]
+
+    def recording_destination(self, call_id: str) -> str | None:
+        """Bring-your-own-storage: the container URL ACS must write this call's recording into (the
+        call's region, chosen as for every other write); None in copy mode."""
+        if self.settings.mode != StorageMode.BYOS:
+            return None
+        with self.unit_of_work() as uow:
+            call = uow.session.get(Call, call_id)
+            if call is None:
+                return None
+            region = choose_region(self.settings, call.caller, call.callee, self.acs_resource_id)
+        return self.store_for(region.name, region.container).location
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.lease_seconds)
 
     # Accepting an event (webhook thread) ----------------------------------------------------------------
 
@@ -234,13 +236,18 @@ class StorageService:
         try:
             if row.state == StoreState.PENDING:
                 stored = self._store(row)
-                self._register(row, stored)
+                crashpoints.hit("storage.before_register")
+                register(self, row, stored)
+                row.state = StoreState.STORED
+                crashpoints.hit("storage.after_register")
             if self.settings.delete_acs_copy and row.mode == "copy" and row.delete_location:
+                # only a stored row gets here: the blob was verified before it was registered
                 self.source.delete(row.delete_location)
-                self._update(row.id, acs_deleted=True, claimed_until=None)
+                crashpoints.hit("storage.after_acs_delete")
+                self.update_row(row.id, acs_deleted=True, claimed_until=None)
                 self._audit(row, "recording.acs_copy_deleted", {"chunk_index": row.chunk_index})
             else:
-                self._update(row.id, claimed_until=None)
+                self.update_row(row.id, claimed_until=None)
         except StorageError as exc:
             self._retry_or_fail(row, str(exc), transient=exc.transient)
         except Exception as exc:  # a bug or a crash-like failure must not wedge the queue
@@ -255,7 +262,7 @@ class StorageService:
                 update(StoredRecording)
                 .where(StoredRecording.id == row_id)
                 .where(or_(StoredRecording.claimed_until.is_(None), StoredRecording.claimed_until < now))
-                .values(claimed_until=now + LEASE, attempts=StoredRecording.attempts + 1)
+                .values(claimed_until=now + self.lease, attempts=StoredRecording.attempts + 1)
             )
             if getattr(claimed, "rowcount", 0) != 1:
                 return None
@@ -285,8 +292,8 @@ class StorageService:
             plan,
             content_type=CONTENT_TYPES.get(ext, "application/octet-stream"),
             describe=describe,
-            progress=lambda staged: self._update(
-                row.id, staged_bytes=staged, claimed_until=self.clock() + LEASE
+            progress=lambda staged: self.update_row(
+                row.id, staged_bytes=staged, claimed_until=self.clock() + self.lease
             ),
         )
         if row.metadata_location:
@@ -295,60 +302,22 @@ class StorageService:
             transfer.store_small_once(store, row.metadata_blob, acs_metadata, "application/json", meta)
         return done
 
-    def _register(self, row: StoredRecording, stored: transfer.Transferred) -> None:
-        now = self.clock()
-        with self.unit_of_work() as uow:
-            uow.session.execute(
-                update(StoredRecording)
-                .where(StoredRecording.id == row.id)
-                .values(
-                    state=StoreState.STORED,
-                    sha256=stored.sha256,
-                    size=stored.size,
-                    staged_bytes=stored.size,
-                    blob_url=stored.url,
-                    stored_at=now,
-                    updated_at=now,
-                    last_error=None,
-                )
-            )
-            uow.audit.append(
-                "recorder",
-                "recording.stored",
-                row.call_id,
-                {
-                    "recording_id": row.recording_id,
-                    "chunk_index": row.chunk_index,
-                    "region": row.region,
-                    "container": row.container,
-                    "blob": row.blob_name,
-                    "sha256": stored.sha256,
-                    "size": stored.size,
-                    "resumed_from": stored.resumed_from,
-                },
-                now,
-            )
-            uow.commit()
-        row.state = StoreState.STORED
-        log.info(
-            "recording.stored", extra={"call_id": row.call_id, "region": row.region, "size": stored.size}
-        )
-
     def _retry_or_fail(self, row: StoredRecording, error: str, *, transient: bool) -> None:
         now = self.clock()
         if transient and row.attempts < self.max_attempts:
             delay = timedelta(seconds=self.base_backoff * 2 ** (row.attempts - 1))
-            self._update(row.id, available_at=now + delay, claimed_until=None, last_error=error)
+            self.update_row(row.id, available_at=now + delay, claimed_until=None, last_error=error)
             log.warning("storage.retry", extra={"row": row.id, "attempts": row.attempts, "error": error})
             return
         if row.state == StoreState.PENDING:
-            self._update(row.id, state=StoreState.FAILED, claimed_until=None, last_error=error)
+            self.update_row(row.id, state=StoreState.FAILED, claimed_until=None, last_error=error)
         else:  # stored, but ACS's copy would not go: ACS drops it after 24 h anyway; try again tomorrow
-            self._update(row.id, available_at=now + timedelta(days=1), claimed_until=None, last_error=error)
+            tomorrow = now + timedelta(days=1)
+            self.update_row(row.id, available_at=tomorrow, claimed_until=None, last_error=error)
         self._audit(row, "recording.transfer_failed", {"chunk_index": row.chunk_index, "error": error})
         log.error("storage.failed", extra={"row": row.id, "error": error})
 
-    def _update(self, row_id: int, **values: Any) -> None:
+    def update_row(self, row_id: int, **values: Any) -> None:
         with self.unit_of_work() as uow:
             uow.session.execute(
                 update(StoredRecording)
@@ -383,7 +352,7 @@ class StorageService:
 
     def rename(self, row: StoredRecording, blob: str, metadata_blob: str) -> None:
         """Bring-your-own-storage: the blob is where ACS put it, not where we would have."""
-        self._update(row.id, blob_name=blob, metadata_blob=metadata_blob)
+        self.update_row(row.id, blob_name=blob, metadata_blob=metadata_blob)
         row.blob_name, row.metadata_blob = blob, metadata_blob
 
     def tags_for(self, row: StoredRecording, sha256: str) -> dict[str, str]:
@@ -395,50 +364,6 @@ class StorageService:
             "sha256": sha256,
         }
 
-    # Legal hold on blobs (for the compliance API) ---------------------------------------------------------
-
     def apply_legal_hold(self, call_id: str, on: bool) -> str:
-        with self.unit_of_work() as uow:
-            rows = list(
-                uow.session.scalars(
-                    select(StoredRecording).where(
-                        StoredRecording.call_id == call_id, StoredRecording.state == StoreState.STORED
-                    )
-                )
-            )
-            uow.session.expunge_all()
-        outcome = "applied"
-        for row in rows:
-            store = self.store_for(row.region, row.container)
-            for name in (row.blob_name, row.metadata_blob):
-                if not store.set_legal_hold(name, on):
-                    outcome = "unsupported"
-            self._update(
-                row.id, legal_hold=("on" if on else "off") if outcome == "applied" else "unsupported"
-            )
-        self._audit_call(call_id, "recording.legal_hold", {"on": on, "outcome": outcome, "blobs": len(rows)})
-        return outcome
-
-    def _audit_call(self, call_id: str, action: str, data: dict[str, Any]) -> None:
-        with self.unit_of_work() as uow:
-            uow.audit.append("recorder", action, call_id, data, self.clock())
-            uow.commit()
-
-
-class HasStorage(Protocol):
-    storage: StorageService | None
-
-
-def apply_blob_legal_hold(container: HasStorage, call_id: str, on: bool) -> str:
-    """Set or clear a Blob legal hold on a call's stored blobs: "applied", or "unsupported" where the account
-    (Azurite: 501) or the deployment (no storage configured) cannot hold blobs."""
-    if container.storage is None:
-        return "unsupported"
-    return container.storage.apply_legal_hold(call_id, on)
-
-
-def blob_name(call_id: str, recording_id: str, chunk_index: int, fmt: str) -> str:
-    """Deterministic per (recording, chunk): a duplicate event or a retry always aims at the same blob."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", recording_id)[:96]
-    digest = hashlib.sha256(recording_id.encode()).hexdigest()[:12]
-    return f"{call_id}/{safe}-{digest}/chunk-{chunk_index:04d}.{fmt}"
+        """Set or clear a Blob legal hold on the call's stored blobs (see ``blob_holds``)."""
+        return apply_legal_hold(self, call_id, on)

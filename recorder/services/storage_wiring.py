@@ -9,6 +9,7 @@ from recorder.config import Settings
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.storage import StorageService
 from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError
+from recorder.services.storage_register import StoredObserver
 
 
 def build_storage(
@@ -17,10 +18,12 @@ def build_storage(
     clock: Callable[[], datetime],
     *,
     source: bool = True,
+    events: StoredObserver | None = None,
 ) -> StorageService | None:
     """None when no ``[storage]`` is configured: recording file events are then only logged.
 
-    ``source=False`` (the retention command) builds no ACS client: nothing is downloaded.
+    ``source=False`` (the retention command) builds no ACS client: nothing is downloaded. ``events``
+    publishes ``recorder.recording.stored`` when a recording is registered.
     """
     storage = settings.storage
     if storage is None:
@@ -42,7 +45,13 @@ def build_storage(
             settings.acs_endpoint, key, credential, emulator_mode=settings.emulator_mode
         )
     return StorageService(
-        unit_of_work, storage, stores, recordings, clock, acs_resource_id=settings.acs_resource_id or None
+        unit_of_work,
+        storage,
+        stores,
+        recordings,
+        clock,
+        acs_resource_id=settings.acs_resource_id or None,
+        events=events,
     )
 
 

@@ -66,7 +66,14 @@ class FakeAcs:
     ) -> None:
         self._log(f"watch {target}", request_id)
 
-    def start_recording(self, call_connection_id: str, state_callback_url: str, request_id: str) -> str:
+    def start_recording(
+        self,
+        call_connection_id: str,
+        state_callback_url: str,
+        request_id: str,
+        *,
+        destination_container_url: str | None = None,
+    ) -> str:
         self._log("start", request_id)
         return "rec-1"
 

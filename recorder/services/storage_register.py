@@ -1,0 +1,83 @@
+"""Registering a verified blob: one transaction marks the row stored, audits it and publishes it.
+
+The row moves from ``pending`` to ``stored`` only once (a conditional update), so two workers that both
+finished the same chunk (a lease that ran out) register it, audit it and publish it once. The published
+``recorder.recording.stored`` event is written by issue 9's ``EventLog.recording_stored`` in this same
+transaction, under the call's lock (its per-call sequence needs one writer per call).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import update
+
+from recorder.db.storage_tables import StoredRecording
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.domain.model import CallState
+from recorder.services.storage_model import StoreState
+from recorder.services.transfer import Transferred
+
+if TYPE_CHECKING:
+    from recorder.services.storage import StorageService
+
+log = logging.getLogger("recorder.storage")
+
+
+class StoredObserver(Protocol):
+    """``recorder.services.event_log.EventLog`` in the service: publishes ``recorder.recording.stored``."""
+
+    def recording_stored(
+        self, uow: UnitOfWork, state: CallState, recording_id: str, details: dict[str, Any], at: datetime
+    ) -> str: ...
+
+
+def register(service: StorageService, row: StoredRecording, stored: Transferred) -> bool:
+    """True when this call registered the row; False when another worker already had."""
+    now = service.clock()
+    with service.unit_of_work() as uow:
+        state = uow.calls.get(row.call_id, lock=True)
+        changed = uow.session.execute(
+            update(StoredRecording)
+            .where(StoredRecording.id == row.id, StoredRecording.state == StoreState.PENDING)
+            .values(
+                state=StoreState.STORED,
+                sha256=stored.sha256,
+                size=stored.size,
+                staged_bytes=stored.size,
+                blob_url=stored.url,
+                stored_at=now,
+                updated_at=now,
+                last_error=None,
+            )
+        )
+        if getattr(changed, "rowcount", 0) != 1:
+            log.info("recording.already_registered", extra={"call_id": row.call_id, "row": row.id})
+            return False
+        where = {
+            "chunk_index": row.chunk_index,
+            "region": row.region,
+            "container": row.container,
+            "sha256": stored.sha256,
+            "size": stored.size,
+        }
+        uow.audit.append(
+            "recorder",
+            "recording.stored",
+            row.call_id,
+            {
+                "recording_id": row.recording_id,
+                **where,
+                "blob": row.blob_name,
+                "resumed_from": stored.resumed_from,
+            },
+            now,
+        )
+        if service.events is not None and state is not None:
+            details = {**where, "blob_url": stored.url, "mode": row.mode}
+            service.events.recording_stored(uow, state, row.recording_id, details, now)
+        uow.commit()
+    log.info("recording.stored", extra={"call_id": row.call_id, "region": row.region, "size": stored.size})
+    return True
