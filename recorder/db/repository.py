@@ -32,6 +32,7 @@ AUDIT_LOCK_ID = 0x61756474  # "audt": serializes chain appends across PostgreSQL
 class CallRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._participants: dict[str, dict[str, CallParticipant]] = {}  # rows loaded by get(), for save()
 
     def add(
         self,
@@ -72,9 +73,12 @@ class CallRepository:
         row = self.session.scalars(query).one_or_none()
         if row is None:
             return None
-        participants = self.session.scalars(
-            select(CallParticipant).where(CallParticipant.call_id == call_id).order_by(CallParticipant.id)
+        participants = list(
+            self.session.scalars(
+                select(CallParticipant).where(CallParticipant.call_id == call_id).order_by(CallParticipant.id)
+            )
         )
+        self._participants[call_id] = {p.raw_id: p for p in participants}
         return CallState(
             call_id=row.id,
             server_call_id=row.server_call_id,
@@ -112,12 +116,10 @@ class CallRepository:
         row.recording_reported = state.recording_reported
         row.participants_sequence = state.participants_sequence
         row.updated_at = now
-        existing = {
-            p.raw_id: p
-            for p in self.session.scalars(
-                select(CallParticipant).where(CallParticipant.call_id == state.call_id)
-            )
-        }
+        existing = self._participants.get(state.call_id)
+        if existing is None:
+            query = select(CallParticipant).where(CallParticipant.call_id == state.call_id)
+            existing = {p.raw_id: p for p in self.session.scalars(query)}
         for p in state.participants:
             target = existing.get(p.raw_id) or CallParticipant(call_id=state.call_id, raw_id=p.raw_id)
             target.present = p.present
@@ -190,9 +192,8 @@ class InboxRepository:
             "received_at": now,
         }
         insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            insert(InboxEvent).values(**values).on_conflict_do_nothing().returning(InboxEvent.event_id)
-        )
+        inbox = InboxEvent.metadata.tables["inbox"]  # Core, not the ORM: this runs once per event
+        statement = insert(inbox).values(**values).on_conflict_do_nothing().returning(inbox.c.event_id)
         return self.session.execute(statement).first() is not None
 
 
