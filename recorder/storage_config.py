@@ -71,9 +71,16 @@ class StorageSettings:
 
 
 def choose_region(
-    storage: StorageSettings, caller: str | None, callee: str | None, acs_resource_id: str | None
+    storage: StorageSettings,
+    caller: str | None,
+    callee: str | None,
+    acs_resource_id: str | None,
+    requested: str | None = None,
 ) -> StorageRegion:
-    """The one place a call's region is decided: the first matching route, else the default region."""
+    """The one place a call's region is decided: the region a recording request named (when configured),
+    else the first matching route, else the default region."""
+    if requested is not None and requested in storage.regions:
+        return storage.regions[requested]
     for route in storage.routes:
         if route.matches(caller, callee, acs_resource_id):
             return storage.regions[route.region]

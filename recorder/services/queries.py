@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from recorder.db.repository import AuditRepository
 from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain
+from recorder.services.storage_queries import stored_recordings
 
 LEDGER_FIELDS = (
     "id",
@@ -124,7 +125,7 @@ def call_timeline(session: Session, call_connection_id: str) -> dict[str, Any] |
         "recording_segments": [
             {"recording_id": s.recording_id, "kind": s.kind, "at": s.at.isoformat()} for s in segments
         ],
-        "stored_recordings": [],
+        "stored_recordings": stored_recordings(session, call.id),
         "audit": [
             {
                 "seq": a.seq,

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from recorder import crashpoints
+from recorder.db.recording_request_tables import RecordingRequest
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.tables import Call, ConsentEntry
 from recorder.db.unit_of_work import UnitOfWork
@@ -38,7 +39,7 @@ from recorder.services.storage_model import (
 )
 from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError
 from recorder.services.storage_register import StoredObserver, register
-from recorder.storage_config import StorageMode, StorageSettings, choose_region
+from recorder.storage_config import StorageMode, StorageRegion, StorageSettings, choose_region
 
 # Re-exported: the webhook, retention, the compliance API (apply_blob_legal_hold) and tests import them here.
 __all__ = [
@@ -94,8 +95,19 @@ class StorageService:
             call = uow.session.get(Call, call_id)
             if call is None:
                 return None
-            region = choose_region(self.settings, call.caller, call.callee, self.acs_resource_id)
+            region = self._region_of(uow, call)
         return self.store_for(region.name, region.container).location
+
+    def _region_of(self, uow: UnitOfWork, call: Call) -> StorageRegion:
+        requested = uow.session.scalar(
+            select(RecordingRequest.region)
+            .where(RecordingRequest.call_id == call.id, RecordingRequest.region.is_not(None))
+            .order_by(RecordingRequest.created_at, RecordingRequest.id)
+            .limit(1)
+        )
+        if requested is not None and requested not in self.settings.regions:
+            log.warning("recording.unknown_requested_region", extra={"call_id": call.id, "region": requested})
+        return choose_region(self.settings, call.caller, call.callee, self.acs_resource_id, requested)
 
     @property
     def lease(self) -> timedelta:
@@ -116,7 +128,7 @@ class StorageService:
                 return Accepted.UNKNOWN_CALL
             if not uow.inbox.add("eventgrid", event.event_id, "RecordingFileStatusUpdated", call.id, now):
                 return Accepted.DUPLICATE
-            region = choose_region(self.settings, call.caller, call.callee, self.acs_resource_id)
+            region = self._region_of(uow, call)
             recording_id = (
                 event.recording_id or call.recording_id or f"document-{event.chunks[0].document_id}"
             )

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from recorder import crashpoints
 from recorder.services.storage_ports import BlobExists, BlobStore, RecordingSource, StorageError
 
 log = logging.getLogger("recorder.transfer")
@@ -73,6 +74,7 @@ def copy_chunk(
             block_ids.append(name)
             while len(in_flight) >= plan.upload_workers:
                 in_flight.popleft().result()
+                crashpoints.hit("transfer.after_block_staged")  # some blocks staged, more to come
             in_flight.append(pool.submit(store.stage_block, blob_name, name, data))
 
         try:

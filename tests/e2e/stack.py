@@ -154,6 +154,7 @@ def start_stack(
     workers: int = 1,
     config: str = CONFIG,
     publish_events: bool = False,
+    emulator_args: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
     emulator_port, service_port = free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
@@ -188,6 +189,7 @@ def start_stack(
             f"{service_url}/webhooks/eventgrid?secret={secret}",
             "--events-topic-key",
             topic_key,
+            *emulator_args,
         ],
         base_env,
     )

@@ -45,6 +45,10 @@ def test_the_contract_example_loads_and_routes_by_caller_callee_and_resource(tmp
     assert choose_region(storage, "4:+4420", "4:+4930", "us-resource").name == "westeurope"
     assert choose_region(storage, "4:+4420", None, "us-resource").name == "eastus"
     assert choose_region(storage, None, None, None).name == "westeurope"
+    # a recording request's region wins over the routes; one that is not configured is ignored
+    assert choose_region(storage, "4:+14255550100", None, None, requested="westeurope").name == "westeurope"
+    assert choose_region(storage, "4:+14255550100", None, None, requested="mars").name == "eastus"
+    assert storage.lease_seconds == 120
     assert storage.retention_for("eastus") == 7 and storage.retention_for("westeurope") is None
 
 

@@ -1,46 +1,30 @@
-"""A demo-like call, end to end: its recording ends up in its region's container, hashed and described."""
+"""Demo-like calls, end to end: each recording ends up in its region's container, hashed and described, is
+listed on the call's timeline, and is announced as ``recorder.recording.stored`` (the request says stored)."""
 
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from azure.storage.blob import BlobServiceClient
 
-from tests.e2e.stack import CONFIG, Stack, start_stack
+from tests.e2e.stack import Stack, start_stack
+from tests.e2e.storage.support import (
+    US_CALLER,
+    acs_files,
+    api,
+    blobs,
+    container,
+    published,
+    service_key,
+    storage_config,
+    timeline,
+    until,
+)
 from tests.integration.azurite import Azurite
-
-CALLER = "4:+14255550123"  # routed to eastus
-
-
-def storage_config(azurite: Azurite, tag: str) -> str:
-    return (
-        CONFIG
-        + f"""
-[storage]
-mode = "copy"
-default_region = "westeurope"
-retention_days = 30
-
-[storage.regions.westeurope]
-container = "weu-{tag}"
-connection_string = "{azurite.connection_string}"
-
-[storage.regions.eastus]
-container = "eus-{tag}"
-connection_string = "{azurite.connection_string}"
-
-[[storage.routes]]
-caller_prefix = "4:+1"
-region = "eastus"
-"""
-    )
 
 
 @pytest.fixture(scope="module")
@@ -48,21 +32,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterato
     workdir: Path = tmp_path_factory.mktemp("e2e-storage")
     tag = uuid.uuid4().hex[:8]
     config = storage_config(azurite, tag)
-    yield from ((s, tag) for s in start_stack(f"sqlite:///{workdir / 'recorder.db'}", workdir, config=config))
-
-
-def _wait_for_blobs(azurite: Azurite, container: str, timeout: float = 30) -> list[Any]:
-    client = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(
-        container
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.exists():
-            blobs = list(client.list_blobs(include=["metadata", "tags"]))
-            if len(blobs) >= 2:
-                return blobs
-        time.sleep(0.2)
-    raise TimeoutError(f"no recording arrived in {container}")
+    database = f"sqlite:///{workdir / 'recorder.db'}"
+    yield from ((s, tag) for s in start_stack(database, workdir, config=config, publish_events=True))
 
 
 def test_a_consented_call_recording_lands_in_its_region_with_matching_sha256_and_metadata(
@@ -71,31 +42,101 @@ def test_a_consented_call_recording_lands_in_its_region_with_matching_sha256_and
     service, tag = stack
     server_call_id = service.place_call(
         [
-            {"raw_id": CALLER, "answers": ["1"], "leave_at_ms": 2500},
+            {"raw_id": US_CALLER, "answers": ["1"], "leave_at_ms": 2500},
             {"raw_id": "4:+14255550124", "answers": ["1"], "answer_delay_ms": 200, "leave_at_ms": 2500},
         ]
     )
     call = service.wait_until_ended(server_call_id)
     assert call["recording"] is not None
 
-    blobs = _wait_for_blobs(azurite, f"eus-{tag}")
-    recording = next(b for b in blobs if b.name.endswith(".wav"))
-    files = httpx.get(f"{service.emulator_url}/emulator/recording-files", timeout=10).json()
-    [acs_file] = [f for f in files if f["server_call_id"] == server_call_id]
-    client = BlobServiceClient.from_connection_string(azurite.connection_string)
-    content = client.get_blob_client(f"eus-{tag}", recording.name).download_blob().readall()
+    stored = until(lambda: len(b := blobs(azurite, f"eus-{tag}")) >= 2 and b, "the recording in eastus")
+    recording = next(b for b in stored if b.name.endswith(".wav"))
+    [acs_file] = acs_files(service, server_call_id)
+    content = container(azurite, f"eus-{tag}").get_blob_client(recording.name).download_blob().readall()
     assert hashlib.sha256(content).hexdigest() == acs_file["sha256"] == recording.metadata["sha256"]
     assert recording.metadata["server_call_id"] == server_call_id
     assert recording.metadata["call_connection_id"] == call["call_connection_id"]
     assert recording.metadata["recording_id"] == call["recording"]["recording_id"]
     assert recording.metadata["region"] == "eastus"
     assert recording.tags["sha256"] == acs_file["sha256"]
-    assert any(b.name.endswith(".metadata.json") for b in blobs)
-    weu = client.get_container_client(f"weu-{tag}")
-    assert not weu.exists() or list(weu.list_blobs()) == []
-    deadline = time.monotonic() + 10
-    while not httpx.get(f"{service.emulator_url}/emulator/recording-files/{acs_file['document_id']}").json()[
-        "deleted"
-    ]:
-        assert time.monotonic() < deadline, "ACS's copy was not deleted after the blob was verified"
-        time.sleep(0.2)
+    assert any(b.name.endswith(".metadata.json") for b in stored)
+    assert blobs(azurite, f"weu-{tag}") == []
+    document = acs_file["document_id"]
+    until(
+        lambda: httpx.get(f"{service.emulator_url}/emulator/recording-files/{document}").json()["deleted"],
+        "ACS's copy to be deleted after the blob was verified",
+    )
+
+    # The call's timeline lists it, without any SAS; the topic received recorder.recording.stored once.
+    [listed] = until(lambda: timeline(service, call["call_connection_id"])["stored_recordings"], "timeline")
+    blob_url = container(azurite, f"eus-{tag}").get_blob_client(recording.name).url
+    assert listed == {
+        "recording_id": call["recording"]["recording_id"],
+        "chunk_index": 0,
+        "state": "stored",
+        "region": "eastus",
+        "container": f"eus-{tag}",
+        "blob_url": blob_url,
+        "sha256": acs_file["sha256"],
+        "size": acs_file["size"],
+        "stored_at": listed["stored_at"],
+        "deleted_at": None,
+        "legal_hold": None,
+    }
+    assert "?" not in listed["blob_url"] and listed["stored_at"]
+    events = until(
+        lambda: [e for e in published(service, server_call_id) if e["type"] == "recorder.recording.stored"],
+        "recorder.recording.stored",
+    )
+    [event] = events
+    assert event["data"]["recording_id"] == call["recording"]["recording_id"]
+    assert event["data"]["call_connection_id"] == call["call_connection_id"]
+    assert (event["data"]["sha256"], event["data"]["size"]) == (acs_file["sha256"], acs_file["size"])
+    assert (event["data"]["region"], event["data"]["container"]) == ("eastus", f"eus-{tag}")
+    assert event["data"]["blob_url"] == blob_url
+    sequence = [e["data"]["sequence"] for e in published(service, server_call_id)]
+    assert sequence == list(range(1, len(sequence) + 1))  # numbered in the call's order, no gaps
+
+
+def test_an_app_request_reports_stored_and_its_region_wins_over_the_routes(
+    stack: tuple[Stack, str], azurite: Azurite
+) -> None:
+    service, tag = stack
+    key = service_key(service)
+    body = {
+        "from": US_CALLER,  # a route would pick eastus; the request asks for westeurope
+        "to": "4:+18005550100",
+        "participants": [{"raw_id": US_CALLER, "answers": ["1"], "leave_at_ms": 3000}],
+        "deliver_incoming_call": False,
+    }
+    server_call_id = httpx.post(f"{service.emulator_url}/emulator/calls", json=body, timeout=10).json()[
+        "server_call_id"
+    ]
+    created = api(
+        service,
+        key,
+        "POST",
+        "/api/recordings",
+        json={"server_call_id": server_call_id, "region": "westeurope", "external_reference": "t-9"},
+    )
+    assert created.status_code == 202, created.text
+    request_id = created.json()["id"]
+
+    view = until(
+        lambda: (
+            (v := api(service, key, "GET", f"/api/recordings/{request_id}").json())["state"] == "stored" and v
+        ),
+        "the request to report stored",
+        timeout=40,
+    )
+    [acs_file] = acs_files(service, server_call_id)
+    [listed] = timeline(service, view["call_connection_id"])["stored_recordings"]
+    assert (listed["region"], listed["container"], listed["sha256"]) == (
+        "westeurope",
+        f"weu-{tag}",
+        acs_file["sha256"],
+    )
+    assert not [b for b in blobs(azurite, f"eus-{tag}") if b.metadata.get("server_call_id") == server_call_id]
+    [event] = [e for e in published(service, server_call_id) if e["type"] == "recorder.recording.stored"]
+    assert event["data"]["recording_request_id"] == request_id
+    assert event["data"]["external_reference"] == "t-9"
