@@ -94,13 +94,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         import uvicorn
 
-        from recorder import metrics
+        from recorder import metrics_dir
         from recorder.web.http_protocol import HTTP_PROTOCOL
         from recorder.web.security import forwarded_allow_ips
 
         settings = _settings(for_serving=True)  # fail fast, with every problem listed
         logs.configure()
-        metrics_dir = metrics.prepare_multiprocess_dir(args.workers, os.environ)
+        metrics_files = metrics_dir.prepare_multiprocess_dir(args.workers, os.environ)
         uvicorn.run(
             "recorder.web.app:app_from_environment",
             factory=True,
@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
             log_config=None,
             **forwarded_allow_ips(settings),  # X-Forwarded-* only from RECORDER_TRUSTED_PROXIES
         )
-        metrics.remove_multiprocess_dir(metrics_dir, os.environ)
+        metrics_dir.remove_multiprocess_dir(metrics_files, os.environ)
         return 0
     if args.command == "config" and args.config_command == "check":
         return ops_cli.config_check(args)

@@ -86,6 +86,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
+            "pid": record.process,  # tells uvicorn workers (--workers N) apart
         }
         entry.update(_fields(record))
         if record.exc_info:

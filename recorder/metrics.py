@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from recorder.metrics_dir import MULTIPROC_ENV
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _KNOWN_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 
@@ -117,23 +115,3 @@ def exposition(stats: Callable[[], tuple[int, float]]) -> bytes:
     scraped = CollectorRegistry(auto_describe=False)
     scraped.register(OutboxCollector(stats))
     return own + generate_latest(scraped)
-
-
-def prepare_multiprocess_dir(workers: int, env: dict[str, str] | os._Environ[str]) -> Path | None:
-    """Before uvicorn forks its workers: give them one directory for their metric files, emptied of any
-    previous run's files (prometheus-client needs a clean directory per run)."""
-    if workers <= 1 and not env.get(MULTIPROC_ENV):
-        return None
-    configured = env.get(MULTIPROC_ENV)
-    directory = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="recorder-metrics-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
-    env[MULTIPROC_ENV] = str(directory)
-    return directory
-
-
-def remove_multiprocess_dir(directory: Path | None, env: dict[str, str] | os._Environ[str]) -> None:
-    if directory is not None and directory.name.startswith("recorder-metrics-"):
-        shutil.rmtree(directory, ignore_errors=True)
-        env.pop(MULTIPROC_ENV, None)

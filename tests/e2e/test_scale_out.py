@@ -1,6 +1,7 @@
 """Two `recorder serve` processes on one PostgreSQL and one emulator, 30 calls at once: every call completes
 with every ACS effect exactly once and no recorded time without consent.
 
+Instance A runs two uvicorn workers (its /metrics sums both: prometheus-client's multiprocess mode), B one.
 Event Grid (the emulator's webhook) reaches instance A only; each call's callbacks then go to whichever
 instance ran its AnswerCall (the callbackUri names that instance), and either instance runs any call's outbox
 commands: they coordinate only through the database (FOR UPDATE SKIP LOCKED claims with leases).
@@ -14,11 +15,13 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from recorder.metrics_dir import MULTIPROC_ENV
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.e2e.stack import Stack, free_port, start_stack, wait_http
 from tests.integration.test_operations import metric
@@ -36,15 +39,17 @@ silence_timeout_seconds = 5
 class TwoInstances:
     stack: Stack
     second_url: str
+    metrics_dir: Path
 
 
 @pytest.fixture(scope="module")
 def instances(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoInstances]:
     url, name = fresh_postgres_database(postgres_server)
     workdir = tmp_path_factory.mktemp("scale-out")
-    extra = {"RECORDER_METRICS_TOKEN": TOKEN, "RECORDER_LOG_FORMAT": "json"}
+    metrics_dir = workdir / "metrics-a"
+    extra = {"RECORDER_METRICS_TOKEN": TOKEN, "RECORDER_LOG_FORMAT": "json", MULTIPROC_ENV: str(metrics_dir)}
     try:
-        for stack in start_stack(url, workdir, extra_env=extra, config=CONFIG):
+        for stack in start_stack(url, workdir, extra_env=extra, config=CONFIG, workers=2):
             port = free_port()
             second_url = f"http://127.0.0.1:{port}"
             log = workdir / "service-b.log"
@@ -53,13 +58,16 @@ def instances(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) ->
                 stack.processes.append(  # start_stack's teardown stops it with the others
                     subprocess.Popen(
                         [sys.executable, "-m", "recorder", "serve", "--port", str(port)],
-                        env={**stack.env, "RECORDER_PUBLIC_URL": second_url},
+                        env={
+                            **{k: v for k, v in stack.env.items() if k != MULTIPROC_ENV},
+                            "RECORDER_PUBLIC_URL": second_url,
+                        },
                         stdout=out,
                         stderr=out,
                     )
                 )
             wait_http(f"{second_url}/healthz")
-            yield TwoInstances(stack, second_url)
+            yield TwoInstances(stack, second_url, metrics_dir)
     finally:
         drop_postgres_database(postgres_server, name)
 
@@ -131,3 +139,8 @@ def test_thirty_concurrent_calls_on_two_instances_get_every_effect_exactly_once(
             metric(scraped, "recorder_outbox_commands_total", command="PromptParticipant", result="done") > 0
         )
         assert metric(scraped, "recorder_outbox_depth") == 0  # both read the same, drained, outbox
+    first = httpx.get(f"{stack.service_url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    incoming = {"source": "eventgrid", "type": "IncomingCall", "outcome": "applied"}
+    assert metric(first, "recorder_events_received_total", **incoming) == CALLS  # both workers' counts
+    worker_files = {f.stem.rpartition("_")[2] for f in instances.metrics_dir.glob("counter_*.db")}
+    assert len(worker_files) == 2, "each of A's workers keeps its own metric file, summed on scrape"
