@@ -66,7 +66,7 @@ COMMAND_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 RECORDINGS_STORED = Counter(
-    "recorder_recordings_stored_total", "Recording chunks copied to their region's storage and verified."
+    "recorder_recordings_stored_total", "Recording chunks verified in their region's storage and registered."
 )
 BYTES_TRANSFERRED = Counter(
     "recorder_recording_bytes_transferred_total", "Recording bytes copied from ACS to blob storage."
@@ -81,6 +81,13 @@ def event_type(name: str) -> str:
 
 def event_received(source: str, type_name: str, outcome: str) -> None:
     EVENTS.labels(source, event_type(type_name), outcome).inc()
+
+
+def recording_stored(size: int, *, copied: bool) -> None:
+    """A chunk verified in its region's storage; its bytes count as transferred only when we copied them."""
+    RECORDINGS_STORED.inc()
+    if copied:
+        BYTES_TRANSFERRED.inc(size)
 
 
 class OutboxCollector(Collector):

@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from recorder import crashpoints
+from recorder import crashpoints, metrics
 from recorder.db.recording_request_tables import RecordingRequest
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.tables import Call, ConsentEntry
@@ -251,6 +251,7 @@ class StorageService:
                 crashpoints.hit("storage.before_register")
                 register(self, row, stored)
                 row.state = StoreState.STORED
+                metrics.recording_stored(stored.size, copied=row.mode == "copy")
                 crashpoints.hit("storage.after_register")
             if self.settings.delete_acs_copy and row.mode == "copy" and row.delete_location:
                 # only a stored row gets here: the blob was verified before it was registered
