@@ -14,10 +14,17 @@ import httpx
 from recorder import bootstrap, logs
 from recorder.config import Settings, load_settings
 from recorder.db.migrate import upgrade
+from recorder.demo_storage import (
+    INSTALL_HINT,
+    DemoAzurite,
+    azurite_command,
+    demo_storage_settings,
+    where_landed,
+)
+from recorder.demo_storage import start_azurite as start_demo_azurite
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import serve_in_thread
 from recorder.services.keys import Role, create_key
-from recorder.services.storage_queries import where_stored
 from recorder.web.app import create_app
 
 CENTER = "4:+18005550100"
@@ -25,10 +32,14 @@ SCENARIOS: list[tuple[str, list[dict[str, Any]]]] = [
     (
         "everyone agrees",
         [
-            {"raw_id": "4:+14255550101", "answers": ["1"], "leave_at_ms": 2500},
-            {"raw_id": "4:+14255550102", "answers": ["1"], "answer_delay_ms": 200, "leave_at_ms": 2500},
-            {"raw_id": "4:+14255550103", "answers": ["1"], "answer_delay_ms": 400, "leave_at_ms": 2500},
+            {"raw_id": "4:+14255550101", "answers": ["1"], "leave_at_ms": 4000},
+            {"raw_id": "4:+14255550102", "answers": ["1"], "answer_delay_ms": 200, "leave_at_ms": 4000},
+            {"raw_id": "4:+14255550103", "answers": ["1"], "answer_delay_ms": 400, "leave_at_ms": 4000},
         ],
+    ),
+    (
+        "a caller from London agrees",  # recorded in westeurope; the +1 callers above in eastus
+        [{"raw_id": "4:+442071234567", "answers": ["1"], "leave_at_ms": 4000}],
     ),
     (
         "one declines",
@@ -54,6 +65,9 @@ SCENARIOS: list[tuple[str, list[dict[str, Any]]]] = [
 def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
     logs.configure("WARNING")
     settings = load_settings(os.environ, for_serving=False)
+    azurite, storage_note = _demo_storage(settings)
+    if azurite is not None:
+        settings = replace(settings, storage=demo_storage_settings(azurite))
     access_key = base64.b64encode(secrets.token_bytes(32)).decode()
     secret = secrets.token_urlsafe(24)
     public_url = f"http://127.0.0.1:{port}"
@@ -80,10 +94,11 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
     print(
         f"recorder demo: service {public_url}, ACS emulator {emulator.url}, database {settings.database_url}"
     )
+    print(f"recordings: {storage_note}")
     try:
         calls = _place_calls(emulator.url)
         results = _wait_until_ended(emulator.url, calls)
-        _print_summary(results, settings, container)
+        _print_summary(results, settings, container, emulator.url)
         if keep_serving:
             print("\nThe service keeps running for your queries; press Ctrl-C to stop.")
             while True:
@@ -93,7 +108,29 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
     finally:
         server.stop()
         emulator.stop()
+        if azurite is not None:
+            azurite.stop()
     return 0
+
+
+def _demo_storage(settings: Settings) -> tuple[DemoAzurite | None, str]:
+    """Azurite in memory with two regions, unless storage is configured already or Azurite is missing."""
+    if settings.storage is not None:
+        return None, "stored as configured in [storage]"
+    command = azurite_command()
+    if command is None:
+        return (
+            None,
+            f"not stored: azurite-blob was not found; to see them land in Blob storage: {INSTALL_HINT}",
+        )
+    try:
+        azurite = start_demo_azurite(command)
+    except RuntimeError as exc:
+        return None, f"not stored: {exc}"
+    return azurite, (
+        f"Blob storage (Azurite, in memory) {azurite.account_url}: westeurope -> container recordings-weu "
+        "(default), eastus -> recordings-eus (callers 4:+1...)"
+    )
 
 
 def _place_calls(emulator_url: str) -> list[tuple[str, str]]:
@@ -119,7 +156,9 @@ def _wait_until_ended(emulator_url: str, calls: list[tuple[str, str]], timeout: 
         time.sleep(0.2)
 
 
-def _print_summary(results: list[Any], settings: Settings, container: bootstrap.Container) -> None:
+def _print_summary(
+    results: list[Any], settings: Settings, container: bootstrap.Container, emulator_url: str
+) -> None:
     from recorder.services import queries
 
     with container.sessions() as session:
@@ -136,8 +175,11 @@ def _print_summary(results: list[Any], settings: Settings, container: bootstrap.
             unconsented = sum(call.get("unconsented_recorded_ms", {}).values())
             print(f"   recorded without consent: {unconsented} ms")
             if container.storage is not None:  # where the recording landed
-                for line in where_stored(container.sessions, call["server_call_id"], wait_s=15):
-                    print(f"   stored: {line}")
+                session.rollback()  # end this read: SQLite's lock would hold up the transfers we wait for
+                for line in where_landed(
+                    container.storage, container.sessions, emulator_url, call["server_call_id"]
+                ):
+                    print(f"   {line}")
         key_id, key = create_key(session, Role.AUDITOR, "demo auditor", container.clock())
         session.commit()
     print("\nRead the consent ledger as an auditor:")

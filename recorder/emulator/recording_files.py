@@ -18,6 +18,7 @@ import json
 import random
 import re
 import struct
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -125,7 +126,10 @@ class RecordingFiles:
         self.files: dict[str, RecordingFile] = {}
 
     def recording_stopped(self, call: Call, recording: Recording) -> None:
-        recorded_ms = sum((s.end_ms or s.start_ms) - s.start_ms for s in call.recording_spans)
+        # listeners run before the engine closes the last span: an open span ends now
+        now_ms = call.ms(time.monotonic())
+        spans = call.recording_spans
+        recorded_ms = sum((now_ms if s.end_ms is None else s.end_ms) - s.start_ms for s in spans)
         size = 44 + max(1, round(recorded_ms / 1000 * BYTES_PER_SECOND))
         size -= size % 2
         file = self.add(call.server_call_id, recording.recording_id, size)

@@ -1,17 +1,25 @@
-"""The README's first command: `recorder demo` runs calls through consent, and its ledger is readable."""
+"""The README's first command: `recorder demo` runs calls through consent, its ledger is readable, and (with
+Azurite installed, as in CI) each consented call's recording lands in its region's container, unaltered."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+from azure.storage.blob import BlobServiceClient
 
+from recorder.demo_storage import INSTALL_HINT
 from tests.e2e.stack import free_port
+from tests.integration.azurite import DEV_ACCOUNT, DEV_KEY
+
+LANDED = re.compile(r"stored in (\S+): container (\S+), blob (\S+), sha256 ([0-9a-f]{64}) \((.+)\)")
 
 
 def test_the_demo_ledger_is_readable_through_the_api(tmp_path: Path) -> None:
@@ -39,13 +47,44 @@ def test_the_demo_ledger_is_readable_through_the_api(tmp_path: Path) -> None:
             curl = re.search(r"Authorization: Bearer (\S+)' (\S+/api/consents)", line)
         assert curl is not None, "".join(lines)
         output = "".join(lines)
-        assert output.count("recorded without consent: 0 ms") == 3
+        assert output.count("recorded without consent: 0 ms") == 4
         assert "recording: started" in output
         key, url = curl.groups()
         items = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10).json()["items"]
-        assert sorted(i["outcome"] for i in items) == sorted(["granted"] * 4 + ["declined", "no_response"])
+        assert sorted(i["outcome"] for i in items) == sorted(["granted"] * 5 + ["declined", "no_response"])
+        assert_recordings_landed(output)
     finally:
         demo.terminate()
         demo.wait(15)
         if demo.stdout is not None:
             demo.stdout.close()
+
+
+def assert_recordings_landed(output: str) -> None:
+    """Each consented call's recording is in its region's container; read back, its sha256 is ACS's."""
+    if shutil.which("azurite-blob") is None and not os.environ.get("CI"):
+        assert INSTALL_HINT in output  # the demo says how to enable storage
+        return
+    storage = re.search(r"Blob storage \(Azurite, in memory\) (\S+):", output)
+    emulator = re.search(r"ACS emulator (\S+),", output)
+    assert storage is not None and emulator is not None, output
+    sections = {part.split("  (", 1)[0]: part for part in output.split("\n== ")[1:]}
+    expected = {"everyone agrees": "recordings-eus", "a caller from London agrees": "recordings-weu"}
+    connection = (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint={storage.group(1)};"
+    )
+    blobs = BlobServiceClient.from_connection_string(connection)
+    files = httpx.get(f"{emulator.group(1)}/emulator/recording-files", timeout=10).json()
+    acs_sha256 = {f["sha256"] for f in files}
+    for title, container in expected.items():
+        [landed] = LANDED.findall(sections[title])
+        region, found_container, blob, sha256, verdict = landed
+        assert (found_container, verdict) == (container, "matches ACS's file")
+        assert region == {"recordings-eus": "eastus", "recordings-weu": "westeurope"}[container]
+        content = blobs.get_blob_client(container, blob).download_blob().readall()
+        assert hashlib.sha256(content).hexdigest() == sha256 and sha256 in acs_sha256
+        metadata = blobs.get_blob_client(container, blob).get_blob_properties().metadata
+        assert metadata["sha256"] == sha256 and metadata["region"] == region
+    for title in ("one declines", "one stays silent"):
+        assert "nothing stored (nothing was recorded)" in sections[title]
