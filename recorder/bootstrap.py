@@ -15,6 +15,7 @@ from recorder.adapters.callback_auth import CallbackVerifier
 from recorder.config import Settings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.audit_sealer import AuditSealer
 from recorder.services.calls import CallService
 from recorder.services.compliance_wiring import ComplianceServices, build_compliance
 from recorder.services.dispatcher import Dispatcher
@@ -45,12 +46,15 @@ class Container:
     storage: StorageService | None = None
     recordings: RecordingServices | None = None
     eventgrid_verifier: CallbackVerifier | None = None  # Entra ID tokens on Event Grid deliveries, if set
+    audit_sealer: AuditSealer | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
     def close(self) -> None:
         self.dispatcher.stop()
+        if self.audit_sealer is not None:
+            self.audit_sealer.stop()
         if self.recordings is not None:
             self.recordings.stop()
         if self.storage is not None:
@@ -110,6 +114,7 @@ def build(
         storage=storage,
         recordings=recordings,
         eventgrid_verifier=eventgrid_verifier(settings),
+        audit_sealer=AuditSealer(uow),
     )
 
 

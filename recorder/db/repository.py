@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from recorder.db import codec
 from recorder.db.tables import (
     AuditEntry,
+    AuditPending,
     Call,
     CallParticipant,
     ConsentEntry,
@@ -333,6 +334,52 @@ class AuditRepository:
         )
         self.session.flush()
         return seq
+
+    def defer(
+        self, actor: str, action: str, call_id: str | None, data: dict[str, Any], now: datetime
+    ) -> None:
+        """Write an entry for the sealer to chain: no global lock held until this transaction commits."""
+        pending = AuditPending.metadata.tables["audit_pending"]
+        self.session.execute(
+            insert(pending).values(at=now, actor=actor, action=action, call_id=call_id, data=data)
+        )
+
+    def pending(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(AuditPending)) or 0)
+
+    def seal(self, limit: int = 1000) -> int:
+        """Chain the oldest pending entries, in the order they were written; the caller commits."""
+        if self.session.scalar(select(AuditPending.id).limit(1)) is None:
+            return 0
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+        rows = self.session.scalars(select(AuditPending).order_by(AuditPending.id).limit(limit)).all()
+        if not rows:
+            return 0
+        last = self.session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
+        ).first()
+        seq, prev = (last[0], last[1]) if last else (0, audit_chain.GENESIS)
+        for row in rows:
+            seq += 1
+            content = audit_chain.canonical(seq, row.at, row.actor, row.action, row.call_id, row.data)
+            digest = audit_chain.entry_hash(prev, content)
+            self.session.add(
+                AuditEntry(
+                    seq=seq,
+                    at=row.at,
+                    actor=row.actor,
+                    action=row.action,
+                    call_id=row.call_id,
+                    data=row.data,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
+            prev = digest
+        self.session.flush()
+        self.session.execute(delete(AuditPending).where(AuditPending.id.in_([r.id for r in rows])))
+        return len(rows)
 
     def entries(self, batch: int = 5000) -> Iterator[audit_chain.ChainEntry]:
         last = 0

@@ -175,6 +175,23 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class AuditPending(Base):
+    """Audit entries written with a state change, not yet linked into the chain by the sealer.
+
+    Linking takes a global lock until commit; doing it in the event's own transaction serialized every
+    event's commit (and its fsync) behind one lock. The sealer links pending entries in batches instead.
+    """
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(String(36))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 

@@ -199,7 +199,7 @@ class CallService:
             commands.append(type(command).__name__)
         for observer in self.observers:
             observer.decided(uow, state, decision.records, now)
-        uow.audit.append(
+        uow.audit.defer(
             "acs" if event_id else "recorder",
             f"call.{event_type}",
             state.call_id,

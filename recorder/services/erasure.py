@@ -54,6 +54,8 @@ def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -
     ledger_ids = sorted(
         session.scalars(select(ConsentEntry.id).where(ConsentEntry.participant == raw_id)).all()
     )
+    while uow.audit.seal():  # entries still pending would escape the tombstones
+        pass
     affected = _audit_entries_mentioning(uow, raw_id)
     listed = [
         {

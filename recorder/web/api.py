@@ -65,6 +65,8 @@ def _audited_read(
     """Authenticate, run the read, and write who read what into the audit chain, in one transaction."""
     principal = _principal(container, request, allowed)
     with container.unit_of_work() as uow:
+        while uow.audit.seal():  # an auditor reads every entry written so far, chained
+            pass
         result = work(uow.session)
         uow.audit.append(
             f"key:{principal.key_id}",

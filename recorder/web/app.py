@@ -32,6 +32,8 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
         if run_dispatcher:
             container.dispatcher.start()
             container.compliance.start()
+            if container.audit_sealer is not None:
+                container.audit_sealer.start()
         if run_dispatcher and container.storage is not None:
             container.storage.start()
         if run_dispatcher and container.recordings is not None:

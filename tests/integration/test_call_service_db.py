@@ -117,6 +117,14 @@ def drain(dispatcher: Dispatcher) -> None:
         pass
 
 
+def seal(uow: UnitOfWork) -> None:
+    """What the AuditSealer thread does every 100 ms in the service: chain the pending entries."""
+    with uow:
+        while uow.audit.seal():
+            pass
+        uow.commit()
+
+
 def test_a_call_runs_through_consent_to_one_recording(
     world: tuple[CallService, Dispatcher, FakeAcs, UnitOfWork],
 ) -> None:
@@ -154,6 +162,12 @@ def test_a_call_runs_through_consent_to_one_recording(
         pending = uow.session.scalar(select(func.count()).where(OutboxCommand.status == "pending"))
         assert pending == 0
         assert queries.verify_audit(uow.session).ok
+        assert uow.audit.pending() > 0  # the call's entries wait for the sealer
+    seal(uow)
+    with uow:
+        assert uow.audit.pending() == 0
+        assert queries.verify_audit(uow.session).entries > 0
+        assert queries.verify_audit(uow.session).ok
     assert (
         calls.apply("no-such-call", "e9", "CallConnected", ev.CallConnected(now, "x")) is Outcome.UNKNOWN_CALL
     )
@@ -180,6 +194,7 @@ def test_a_permanent_failure_is_recorded_not_swallowed(
     calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
     acs.fail_next = AcsError("ACS answered 400", transient=False, status=400)
     drain(dispatcher)
+    seal(uow)
     with uow:
         (row,) = uow.session.scalars(select(OutboxCommand)).all()
         assert (row.status, row.last_error) == ("failed", "ACS answered 400")
@@ -193,6 +208,7 @@ def test_a_tampered_audit_entry_is_refused_and_if_forced_found_at_its_seq(
     calls, dispatcher, _, uow = world
     calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
     drain(dispatcher)
+    seal(uow)
     with uow:
         assert queries.verify_audit(uow.session).entries == 2
         entry = uow.session.get_one(AuditEntry, 1)
