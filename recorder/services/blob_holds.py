@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy import select
 
 from recorder.db.storage_tables import StoredRecording
+from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.storage_model import StoreState
 
 if TYPE_CHECKING:
@@ -21,34 +22,44 @@ class HasStorage(Protocol):
     storage: StorageService | None
 
 
-def apply_blob_legal_hold(container: HasStorage, call_id: str, on: bool) -> str:
-    """Set or clear a Blob legal hold on a call's stored blobs."""
+def apply_blob_legal_hold(
+    container: HasStorage, call_id: str, on: bool, uow: UnitOfWork | None = None
+) -> str:
+    """Set or clear a Blob legal hold on a call's stored blobs. ``uow``: the caller's open unit of work (the
+    compliance API's hold request), so rows and audit join its transaction; SQLite allows one writer."""
     if container.storage is None:
         return "unsupported"
-    return apply_legal_hold(container.storage, call_id, on)
+    return apply_legal_hold(container.storage, call_id, on, uow)
 
 
-def apply_legal_hold(service: StorageService, call_id: str, on: bool) -> str:
-    with service.unit_of_work() as uow:
-        rows = list(
-            uow.session.scalars(
-                select(StoredRecording).where(
-                    StoredRecording.call_id == call_id, StoredRecording.state == StoreState.STORED
-                )
+def apply_legal_hold(service: StorageService, call_id: str, on: bool, uow: UnitOfWork | None = None) -> str:
+    if uow is not None:
+        return _hold(service, uow, call_id, on)
+    with service.unit_of_work() as own:
+        outcome = _hold(service, own, call_id, on)
+        own.commit()
+    return outcome
+
+
+def _hold(service: StorageService, uow: UnitOfWork, call_id: str, on: bool) -> str:
+    rows = list(
+        uow.session.scalars(
+            select(StoredRecording).where(
+                StoredRecording.call_id == call_id, StoredRecording.state == StoreState.STORED
             )
         )
-        uow.session.expunge_all()
+    )
     outcome = "applied"
     for row in rows:
         store = service.store_for(row.region, row.container)
         for name in (row.blob_name, row.metadata_blob):
             if not store.set_legal_hold(name, on):
                 outcome = "unsupported"
-        service.update_row(
-            row.id, legal_hold=("on" if on else "off") if outcome == "applied" else "unsupported"
-        )
-    with service.unit_of_work() as uow:
-        data = {"on": on, "outcome": outcome, "blobs": len(rows)}
-        uow.audit.append("recorder", "recording.legal_hold", call_id, data, service.clock())
-        uow.commit()
+    now = service.clock()
+    for row in rows:
+        row.legal_hold = ("on" if on else "off") if outcome == "applied" else "unsupported"
+        row.updated_at = now
+    uow.session.flush()
+    data = {"on": on, "outcome": outcome, "blobs": len(rows)}
+    uow.audit.append("recorder", "recording.legal_hold", call_id, data, now)
     return outcome

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
+from recorder.db.unit_of_work import UnitOfWork
 from recorder.services import compliance_queries as cq
 from recorder.services import erasure, holds, keys, queries
 from recorder.services.keys import Role
@@ -171,7 +172,7 @@ def _evidence(container: Container, request: Request, body: dict[str, Any]) -> A
     return bundle
 
 
-def blob_legal_hold(container: Container) -> holds.BlobHold | None:
+def blob_legal_hold(container: Container, uow: UnitOfWork | None = None) -> holds.BlobHold | None:
     """storage's apply_blob_legal_hold when that feature provides it, else the Container's hook."""
     try:
         storage = importlib.import_module("recorder.services.storage")
@@ -179,7 +180,7 @@ def blob_legal_hold(container: Container) -> holds.BlobHold | None:
         return container.compliance.blob_legal_hold
     apply = getattr(storage, "apply_blob_legal_hold", None)
     if apply is not None:
-        return lambda call_id, on: str(apply(container, call_id, on))
+        return lambda call_id, on: str(apply(container, call_id, on, uow))  # in the request's transaction
     return container.compliance.blob_legal_hold
 
 
@@ -192,7 +193,7 @@ def _legal_hold(container: Container, request: Request, body: dict[str, Any]) ->
     with container.unit_of_work() as uow:
         change = holds.place_hold if placing else holds.release_hold
         try:
-            result = change(uow, call_id, reason, actor, container.clock(), blob_legal_hold(container))
+            result = change(uow, call_id, reason, actor, container.clock(), blob_legal_hold(container, uow))
         except holds.HoldConflict as exc:
             raise ApiError(409, exc.code, str(exc)) from None
         uow.commit()

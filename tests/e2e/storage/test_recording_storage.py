@@ -4,6 +4,7 @@ listed on the call's timeline, and is announced as ``recorder.recording.stored``
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,3 +141,26 @@ def test_an_app_request_reports_stored_and_its_region_wins_over_the_routes(
     [event] = [e for e in published(service, server_call_id) if e["type"] == "recorder.recording.stored"]
     assert event["data"]["recording_request_id"] == request_id
     assert event["data"]["external_reference"] == "t-9"
+
+
+def test_an_operator_legal_hold_reaches_the_stored_blobs_and_azurite_says_unsupported(
+    stack: tuple[Stack, str],
+) -> None:
+    service, _ = stack
+    server_call_id = service.place_call([{"raw_id": US_CALLER, "answers": ["1"], "leave_at_ms": 2500}])
+    call = service.wait_until_ended(server_call_id)
+    connection = call["call_connection_id"]
+    until(lambda: timeline(service, connection)["stored_recordings"], "the recording to be stored")
+    created = service.cli("keys", "create", "--role", "operator", "--name", "legal")
+    operator = created.stdout.strip().splitlines()[-1]
+
+    started = time.monotonic()
+    path = f"/api/calls/{connection}/legal-hold"
+    held = api(service, operator, "POST", path, json={"reason": "litigation"})
+    assert held.status_code == 201, held.text
+    assert held.json()["blob_hold"] == "unsupported"  # Azurite answers 501: reported, not hidden
+    assert time.monotonic() - started < 10  # the blob hold shares the request's transaction: no lock wait
+    [listed] = timeline(service, connection)["stored_recordings"]
+    assert listed["legal_hold"] == "unsupported"
+    actions = [a["action"] for a in timeline(service, connection)["audit"]]
+    assert "recording.legal_hold" in actions and "legal_hold.placed" in actions
