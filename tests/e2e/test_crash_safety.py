@@ -28,10 +28,10 @@ def crashing_stack(
     drop_postgres_database(postgres_server, name)
 
 
-def run_call_restarting_on_crash(stack: Stack, timeout: float = 45) -> dict[str, object]:
+def run_call_restarting_on_crash(stack: Stack, timeout: float = 60) -> dict[str, object]:
     server_call_id = stack.place_call(
         [
-            {"raw_id": who, "answers": ["1"], "answer_delay_ms": 150 * (i + 1), "leave_at_ms": 9000}
+            {"raw_id": who, "answers": ["1"], "answer_delay_ms": 150 * (i + 1), "leave_at_ms": 12000}
             for i, who in enumerate(PEOPLE)
         ]
     )
