@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.e2e.stack import Stack, start_stack
 
-REACTION_WINDOW_MS = 500  # a late joiner is heard until the pause lands: our reaction plus ACS's
+REACTION_WINDOW_MS = 1000  # a late joiner is heard until the pause lands: our reaction plus ACS's, under load
 
 
 @pytest.fixture(scope="module")
