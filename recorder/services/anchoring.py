@@ -101,6 +101,9 @@ class AnchorScheduler:
 
     def run_once(self) -> int:
         with self._sessions() as session:
+            while AuditRepository(session).seal():  # anchor everything written so far, chained
+                pass
+            session.commit()
             self.last_seq = anchor_head(session, self._store, self._clock(), self.last_seq)
         return self.last_seq
 
