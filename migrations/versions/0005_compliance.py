@@ -1,7 +1,7 @@
 """compliance: append-only audit_log, legal holds, erasure tombstones, search indexes
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-29
 
 audit_log refuses DELETE (and TRUNCATE on PostgreSQL) and every UPDATE except one: an erasure may replace an
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """agent identities: the application's user id -> its ACS identity
 
 Revision ID: 0008
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0001"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """recording requests and the published events' outbox
 
 Revision ID: 0009
-Revises: 0001
+Revises: 0008
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0001"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """audit entries pending their place in the hash chain
 
 Revision ID: 0010
-Revises: 0001
+Revises: 0009
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0001"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
