@@ -19,7 +19,7 @@ from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry, 
 from recorder.domain import audit_chain
 from recorder.domain.model import ConsentPolicy
 from recorder.services import holds, queries
-from recorder.services.queries import LEDGER_FIELDS, BadQuery, LedgerFilter
+from recorder.services.queries import LEDGER_FIELDS, BadQuery, LedgerFilter, ledger_conditions
 
 EXPORT_BATCH = 5000
 
@@ -102,20 +102,7 @@ def search_calls(session: Session, f: CallFilter, cursor: str | None, limit: int
 
 def _ledger_query(f: LedgerFilter) -> Select[Any]:
     columns = [ConsentEntry.__table__.c[name] for name in LEDGER_FIELDS]
-    query = select(*columns).order_by(ConsentEntry.id)
-    for column, value in (
-        (ConsentEntry.call_connection_id, f.call_connection_id),
-        (ConsentEntry.server_call_id, f.server_call_id),
-        (ConsentEntry.participant, f.participant),
-        (ConsentEntry.outcome, f.outcome),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if f.since is not None:
-        query = query.where(ConsentEntry.decided_at >= f.since)
-    if f.until is not None:
-        query = query.where(ConsentEntry.decided_at < f.until)
-    return query
+    return select(*columns).where(*ledger_conditions(f)).order_by(ConsentEntry.id)
 
 
 def ledger_batches(engine: Engine, f: LedgerFilter, batch: int = EXPORT_BATCH) -> Iterator[Sequence[Any]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from recorder.db.repository import AuditRepository
@@ -62,20 +62,27 @@ def decode_cursor(cursor: str) -> int:
         raise BadQuery("cursor is not one this service issued") from None
 
 
-def consents(session: Session, f: LedgerFilter, cursor: str | None, limit: int) -> dict[str, Any]:
-    query = select(ConsentEntry).order_by(ConsentEntry.id).limit(limit + 1)
-    for column, value in (
-        (ConsentEntry.call_connection_id, f.call_connection_id),
-        (ConsentEntry.server_call_id, f.server_call_id),
-        (ConsentEntry.participant, f.participant),
-        (ConsentEntry.outcome, f.outcome),
-    ):
-        if value is not None:
-            query = query.where(column == value)
+def ledger_conditions(f: LedgerFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a ledger filter, shared by the paged API and the streaming export."""
+    conditions = [
+        column == value
+        for column, value in (
+            (ConsentEntry.call_connection_id, f.call_connection_id),
+            (ConsentEntry.server_call_id, f.server_call_id),
+            (ConsentEntry.participant, f.participant),
+            (ConsentEntry.outcome, f.outcome),
+        )
+        if value is not None
+    ]
     if f.since is not None:
-        query = query.where(ConsentEntry.decided_at >= f.since)
+        conditions.append(ConsentEntry.decided_at >= f.since)
     if f.until is not None:
-        query = query.where(ConsentEntry.decided_at < f.until)
+        conditions.append(ConsentEntry.decided_at < f.until)
+    return conditions
+
+
+def consents(session: Session, f: LedgerFilter, cursor: str | None, limit: int) -> dict[str, Any]:
+    query = select(ConsentEntry).where(*ledger_conditions(f)).order_by(ConsentEntry.id).limit(limit + 1)
     if cursor:
         query = query.where(ConsentEntry.id > decode_cursor(cursor))
     rows = list(session.scalars(query))
