@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -242,3 +243,21 @@ def start_stack(
             except subprocess.TimeoutExpired:
                 process.kill()
         keys.stop()
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def stack_on_backend(request: pytest.FixtureRequest, workdir: Path, **options: Any) -> Iterator[Stack]:
+    """A stack on the backend a fixture is parametrized with (BACKENDS), on a fresh database."""
+    if request.param == "sqlite":
+        yield from start_stack(f"sqlite:///{workdir / 'recorder.db'}", workdir, **options)
+        return
+    from tests.conftest import drop_postgres_database, fresh_postgres_database
+
+    admin_url = request.getfixturevalue("postgres_server")
+    url, name = fresh_postgres_database(admin_url)
+    try:
+        yield from start_stack(url, workdir, **options)
+    finally:
+        drop_postgres_database(admin_url, name)

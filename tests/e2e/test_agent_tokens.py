@@ -12,24 +12,15 @@ import pytest
 from sqlalchemy import column, create_engine, inspect, select, table, text
 from sqlalchemy.sql.expression import ColumnClause
 
-from tests.e2e.stack import Stack, start_stack
+from tests.e2e.stack import BACKENDS, Stack, stack_on_backend
 
 ISSUED: list[str] = []  # every token this module was given, for the leak scan
 CHUNK = 16
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("e2e-tokens")
-    if request.param == "sqlite":
-        yield from start_stack(f"sqlite:///{workdir / 'recorder.db'}", workdir)
-        return
-    from tests.conftest import drop_postgres_database, fresh_postgres_database
-
-    admin_url = request.getfixturevalue("postgres_server")
-    url, name = fresh_postgres_database(admin_url)
-    yield from start_stack(url, workdir)
-    drop_postgres_database(admin_url, name)
+    yield from stack_on_backend(request, tmp_path_factory.mktemp("e2e-tokens"))
 
 
 @pytest.fixture(scope="module")

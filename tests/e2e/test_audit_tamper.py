@@ -9,21 +9,12 @@ import httpx
 import pytest
 
 from tests import audit_tampering
-from tests.e2e.stack import Stack, start_stack
+from tests.e2e.stack import BACKENDS, Stack, stack_on_backend
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("tamper")
-    if request.param == "sqlite":
-        yield from start_stack(f"sqlite:///{workdir / 'recorder.db'}", workdir)
-        return
-    from tests.conftest import drop_postgres_database, fresh_postgres_database
-
-    admin_url = request.getfixturevalue("postgres_server")
-    url, name = fresh_postgres_database(admin_url)
-    yield from start_stack(url, workdir)
-    drop_postgres_database(admin_url, name)
+    yield from stack_on_backend(request, tmp_path_factory.mktemp("tamper"))
 
 
 def api_verify(stack: Stack) -> dict[str, object]:

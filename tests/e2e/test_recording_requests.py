@@ -12,21 +12,12 @@ import httpx
 import pytest
 
 from recorder.services.event_log import event_id
-from tests.e2e.stack import Stack, start_stack
+from tests.e2e.stack import BACKENDS, Stack, stack_on_backend
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("e2e-requests")
-    if request.param == "sqlite":
-        yield from start_stack(f"sqlite:///{workdir / 'recorder.db'}", workdir, publish_events=True)
-        return
-    from tests.conftest import drop_postgres_database, fresh_postgres_database
-
-    admin_url = request.getfixturevalue("postgres_server")
-    url, name = fresh_postgres_database(admin_url)
-    yield from start_stack(url, workdir, publish_events=True)
-    drop_postgres_database(admin_url, name)
+    yield from stack_on_backend(request, tmp_path_factory.mktemp("e2e-requests"), publish_events=True)
 
 
 @pytest.fixture(scope="module")
