@@ -7,9 +7,7 @@ recognised by ACS as the same request and never doubles a recording or a prompt.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,6 +20,7 @@ from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls import CallService
 from recorder.services.ports import AcsError, CallAutomation
+from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.dispatcher")
 
@@ -30,7 +29,7 @@ class NotReady(Exception):
     """The command cannot run yet (an id it needs has not arrived); try again shortly."""
 
 
-class Dispatcher:
+class Dispatcher(WorkerLoop):
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
@@ -52,46 +51,15 @@ class Dispatcher:
         self._clock = clock
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
-        self._poll_interval = poll_interval
+        super().__init__("outbox", workers, poll_interval, log)
         self._lease = lease  # how long a crashed instance's claim blocks a retry
         self._workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbox")
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self.last_loop_at: datetime | None = None
         # bring-your-own-storage: call id -> the container ACS writes the recording into (None: ACS keeps it)
         self.recording_destination: Callable[[str], str | None] = lambda call_id: None
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking new commands and let the ones in flight finish."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._pool.shutdown(wait=True)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self._poll_interval)
-            self._wake.clear()
-            try:
-                while not self._stopping.is_set() and self.run_once():
-                    self.last_loop_at = self._clock()  # a long backlog is progress, not a stall
-            except Exception:
-                log.exception("outbox.loop_failed")
-            self.last_loop_at = self._clock()
+    def progressed(self) -> None:
+        self.last_loop_at = self._clock()
 
     def run_once(self, limit: int = 64) -> int:
         """Claim the ready commands (one per call, no more than the pool runs at once), run them; returns how

@@ -11,9 +11,7 @@ events with the same ids (at least once; subscribers de-duplicate by id).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -22,11 +20,12 @@ from recorder.db.recording_request_tables import OutgoingEventRow
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.event_log import PENDING, PUBLISHED
 from recorder.services.ports import EventPublisher, OutgoingEvent, PublishError
+from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.publisher")
 
 
-class Publisher:
+class Publisher(WorkerLoop):
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
@@ -46,40 +45,8 @@ class Publisher:
         self._batch = batch
         self._base_backoff = base_backoff
         self._max_backoff = max_backoff
-        self._poll_interval = poll_interval
+        super().__init__("publisher", workers, poll_interval, log)
         self._lease = lease
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publisher")
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="event-publisher", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._pool.shutdown(wait=True)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self._poll_interval)
-            self._wake.clear()
-            try:
-                while not self._stopping.is_set() and self.run_once():
-                    pass
-            except Exception:
-                log.exception("events.loop_failed")
 
     def run_once(self, limit: int = 64) -> int:
         """Send what is due, one request per call with due events; returns how many events went out."""
