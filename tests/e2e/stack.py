@@ -41,9 +41,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 30) -> None:
+class ProcessDied(RuntimeError):
+    pass
+
+
+def wait_http(url: str, timeout: float = 60, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ProcessDied(f"exited with {process.returncode} before {url} answered")
         try:
             if httpx.get(url, timeout=1).status_code < 500:
                 return
@@ -157,8 +163,7 @@ def start_stack(
     publish_events: bool = False,
     emulator_args: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
-    emulator_port, service_port = free_port(), free_port()
-    emulator_url = f"http://127.0.0.1:{emulator_port}"
+    service_port = free_port()
     service_url = f"http://127.0.0.1:{service_port}"
     access_key = base64.b64encode(secrets.token_bytes(32)).decode()
     secret = secrets.token_urlsafe(24)
@@ -168,71 +173,68 @@ def start_stack(
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[Path] = []
 
-    def spawn(name: str, args: list[str], env: dict[str, str]) -> None:
+    def spawn(name: str, args: list[str], env: dict[str, str], ready_url: str) -> subprocess.Popen[bytes]:
         log = workdir / f"{name}.log"
         logs.append(log)
         with log.open("wb") as out:
-            processes.append(
-                subprocess.Popen([sys.executable, "-m", "recorder", *args], env=env, stdout=out, stderr=out)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "recorder", *args], env=env, stdout=out, stderr=out
             )
+        processes.append(process)
+        wait_http(ready_url, process=process)
+        return process
 
-    spawn(
-        "emulator",
-        [
-            "emulator",
-            "--port",
-            str(emulator_port),
-            "--access-key",
-            access_key,
-            "--resource-id",
-            RESOURCE_ID,
-            "--eventgrid-webhook-url",
-            f"{service_url}/webhooks/eventgrid?secret={secret}",
-            "--events-topic-key",
-            topic_key,
-            *emulator_args,
-        ],
-        base_env,
-    )
-    wait_http(f"{emulator_url}/calling/keys")
-    keys = TrustedKeys(f"{emulator_url}/calling/keys")
-    env = {
-        **base_env,
-        "RECORDER_CONFIG": str(workdir / "recorder.toml"),
-        "RECORDER_DATABASE_URL": database_url,
-        "RECORDER_ACS_ENDPOINT": emulator_url,
-        "RECORDER_ACS_ACCESS_KEY": access_key,
-        "RECORDER_ACS_RESOURCE_ID": RESOURCE_ID,
-        "RECORDER_PUBLIC_URL": service_url,
-        "RECORDER_ACS_CALLBACK_ISSUER": emulator_url,
-        "RECORDER_ACS_CALLBACK_JWKS_URL": keys.url,
-        "RECORDER_EVENTGRID_SECRET": secret,
-        **(
-            {
-                "RECORDER_EVENTS_TOPIC_ENDPOINT": f"{emulator_url}/api/events",
-                "RECORDER_EVENTS_TOPIC_KEY": topic_key,
-            }
-            if publish_events
-            else {}
-        ),
-        **(extra_env or {}),
-    }
-    stack = Stack(service_url, emulator_url, secret, keys, env, processes=processes, logs=logs)
-    upgraded = stack.cli("db", "upgrade")
-    assert upgraded.returncode == 0, upgraded.stderr
-    created = stack.cli("keys", "create", "--role", "auditor", "--name", "e2e auditor")
-    assert created.returncode == 0, created.stderr
-    stack.auditor_key = created.stdout.strip().splitlines()[-1]
-    serve = ["serve", "--port", str(service_port), "--workers", str(workers)]
+    def start_emulator() -> str:
+        for attempt in range(3):  # a free port can be taken by someone else before the emulator binds it
+            port = free_port()
+            args = [
+                *("emulator", "--port", str(port), "--access-key", access_key, "--resource-id", RESOURCE_ID),
+                *("--eventgrid-webhook-url", f"{service_url}/webhooks/eventgrid?secret={secret}"),
+                *("--events-topic-key", topic_key, *emulator_args),
+            ]
+            try:
+                spawn("emulator", args, base_env, f"http://127.0.0.1:{port}/calling/keys")
+                return f"http://127.0.0.1:{port}"
+            except ProcessDied:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
-    def start_service() -> subprocess.Popen[bytes]:
-        spawn(f"service-{len(processes)}", serve, env)
-        wait_http(f"{service_url}/healthz")
-        return processes[-1]
-
-    stack.service = start_service()
-    stack.start_service = start_service
+    keys: TrustedKeys | None = None
     try:
+        emulator_url = start_emulator()
+        keys = TrustedKeys(f"{emulator_url}/calling/keys")
+        topic = {
+            "RECORDER_EVENTS_TOPIC_ENDPOINT": f"{emulator_url}/api/events",
+            "RECORDER_EVENTS_TOPIC_KEY": topic_key,
+        }
+        env = {
+            **base_env,
+            "RECORDER_CONFIG": str(workdir / "recorder.toml"),
+            "RECORDER_DATABASE_URL": database_url,
+            "RECORDER_ACS_ENDPOINT": emulator_url,
+            "RECORDER_ACS_ACCESS_KEY": access_key,
+            "RECORDER_ACS_RESOURCE_ID": RESOURCE_ID,
+            "RECORDER_PUBLIC_URL": service_url,
+            "RECORDER_ACS_CALLBACK_ISSUER": emulator_url,
+            "RECORDER_ACS_CALLBACK_JWKS_URL": keys.url,
+            "RECORDER_EVENTGRID_SECRET": secret,
+            **(topic if publish_events else {}),
+            **(extra_env or {}),
+        }
+        stack = Stack(service_url, emulator_url, secret, keys, env, processes=processes, logs=logs)
+        upgraded = stack.cli("db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        created = stack.cli("keys", "create", "--role", "auditor", "--name", "e2e auditor")
+        assert created.returncode == 0, created.stderr
+        stack.auditor_key = created.stdout.strip().splitlines()[-1]
+        serve = ["serve", "--port", str(service_port), "--workers", str(workers)]
+
+        def start_service() -> subprocess.Popen[bytes]:
+            return spawn(f"service-{len(processes)}", serve, env, f"{service_url}/healthz")
+
+        stack.service = start_service()
+        stack.start_service = start_service
         yield stack
     finally:
         for process in processes:
@@ -242,7 +244,8 @@ def start_stack(
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        keys.stop()
+        if keys is not None:
+            keys.stop()
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
