@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,7 +162,7 @@ def start_stack(
     config: str = CONFIG,
     publish_events: bool = False,
     emulator_args: tuple[str, ...] = (),
-) -> Iterator[Stack]:
+) -> Generator[Stack, None, None]:
     service_port = free_port()
     service_url = f"http://127.0.0.1:{service_port}"
     access_key = base64.b64encode(secrets.token_bytes(32)).decode()
