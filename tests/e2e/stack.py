@@ -190,7 +190,8 @@ def start_stack(
             args = [
                 *("emulator", "--port", str(port), "--access-key", access_key, "--resource-id", RESOURCE_ID),
                 *("--eventgrid-webhook-url", f"{service_url}/webhooks/eventgrid?secret={secret}"),
-                *("--events-topic-key", topic_key, *emulator_args),
+                f"--events-topic-key={topic_key}",  # "=": a random key may start with "-"
+                *emulator_args,
             ]
             try:
                 spawn("emulator", args, base_env, f"http://127.0.0.1:{port}/calling/keys")
