@@ -249,6 +249,17 @@ def start_stack(
             keys.stop()
 
 
+def published(stack: Stack, server_call_id: str) -> list[dict[str, Any]]:
+    """What a subscriber to the Event Grid topic received about one call, in order."""
+    response = httpx.get(
+        f"{stack.emulator_url}/emulator/published",
+        params={"source": f"/recorder/calls/{server_call_id}"},
+        timeout=10,
+    )
+    events: list[dict[str, Any]] = response.json()["events"]
+    return events
+
+
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

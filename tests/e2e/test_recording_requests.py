@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from recorder.services.event_log import event_id
-from tests.e2e.stack import BACKENDS, Stack, stack_on_backend
+from tests.e2e.stack import BACKENDS, Stack, published, stack_on_backend
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -69,16 +69,6 @@ def wait_state(stack: Stack, key: str, request_id: str, state: str, timeout: flo
         timeout,
     )
     return result
-
-
-def published(stack: Stack, server_call_id: str) -> list[dict[str, Any]]:
-    response = httpx.get(
-        f"{stack.emulator_url}/emulator/published",
-        params={"source": f"/recorder/calls/{server_call_id}"},
-        timeout=10,
-    )
-    events: list[dict[str, Any]] = response.json()["events"]
-    return events
 
 
 def types_of(events: list[dict[str, Any]]) -> list[str]:

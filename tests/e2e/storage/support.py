@@ -72,16 +72,6 @@ def timeline(stack: Stack, call_connection_id: str) -> dict[str, Any]:
     return body
 
 
-def published(stack: Stack, server_call_id: str) -> list[dict[str, Any]]:
-    response = httpx.get(
-        f"{stack.emulator_url}/emulator/published",
-        params={"source": f"/recorder/calls/{server_call_id}"},
-        timeout=10,
-    )
-    events: list[dict[str, Any]] = response.json()["events"]
-    return events
-
-
 def acs_files(stack: Stack, server_call_id: str) -> list[dict[str, Any]]:
     files = httpx.get(f"{stack.emulator_url}/emulator/recording-files", timeout=10).json()
     return [f for f in files if f["server_call_id"] == server_call_id]

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Stack, start_stack
+from tests.e2e.stack import Stack, published, start_stack
 from tests.e2e.storage.support import (
     US_CALLER,
     acs_files,
     blobs,
     container,
-    published,
     storage_config,
     timeline,
     until,

@@ -12,14 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.stack import Stack, start_stack
+from tests.e2e.stack import Stack, published, start_stack
 from tests.e2e.storage.support import (
     US_CALLER,
     acs_files,
     api,
     blobs,
     container,
-    published,
     service_key,
     storage_config,
     timeline,

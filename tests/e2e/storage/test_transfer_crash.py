@@ -16,13 +16,12 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from recorder.db.recording_request_tables import OutgoingEventRow
-from tests.e2e.stack import Stack, start_stack
+from tests.e2e.stack import Stack, published, start_stack
 from tests.e2e.storage.support import (
     US_CALLER,
     api,
     blobs,
     container,
-    published,
     storage_config,
     timeline,
 )
