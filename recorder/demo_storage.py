@@ -52,9 +52,10 @@ def azurite_command() -> list[str] | None:
     return None
 
 
-@dataclass
-class DemoAzurite:
-    process: subprocess.Popen[bytes]
+@dataclass(frozen=True)
+class AzuriteAccount:
+    """Azurite's well-known development account, served on a local port."""
+
     port: int
 
     @property
@@ -67,6 +68,11 @@ class DemoAzurite:
             f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
             f"BlobEndpoint={self.account_url};"
         )
+
+
+@dataclass(frozen=True)
+class DemoAzurite(AzuriteAccount):
+    process: subprocess.Popen[bytes]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -86,7 +92,7 @@ def start_azurite(command: list[str], timeout: float = 30) -> DemoAzurite:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    running = DemoAzurite(process, port)
+    running = DemoAzurite(port, process)
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -8,30 +8,15 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+from recorder.demo_storage import DEV_ACCOUNT, DEV_KEY
+from recorder.demo_storage import AzuriteAccount as Azurite
 
-
-@dataclass(frozen=True)
-class Azurite:
-    port: int
-
-    @property
-    def account_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{DEV_ACCOUNT}"
-
-    @property
-    def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={self.account_url};"
-        )
+__all__ = ["DEV_ACCOUNT", "DEV_KEY", "Azurite", "start_azurite"]
 
 
 def _free_port() -> int:
