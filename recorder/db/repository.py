@@ -313,27 +313,10 @@ class AuditRepository:
     def append(
         self, actor: str, action: str, call_id: str | None, data: dict[str, Any], now: datetime
     ) -> int:
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
-        last = self.session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
-        ).first()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, audit_chain.GENESIS)
-        content = audit_chain.canonical(seq, now, actor, action, call_id, data)
-        self.session.add(
-            AuditEntry(
-                seq=seq,
-                at=now,
-                actor=actor,
-                action=action,
-                call_id=call_id,
-                data=data,
-                prev_hash=prev,
-                hash=audit_chain.entry_hash(prev, content),
-            )
-        )
+        seq, prev = self._lock_and_read_head()
+        self._link(seq + 1, prev, now, actor, action, call_id, data)
         self.session.flush()
-        return seq
+        return seq + 1
 
     def defer(
         self, actor: str, action: str, call_id: str | None, data: dict[str, Any], now: datetime
@@ -351,35 +334,49 @@ class AuditRepository:
         """Chain the oldest pending entries, in the order they were written; the caller commits."""
         if self.session.scalar(select(AuditPending.id).limit(1)) is None:
             return 0
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+        seq, prev = self._lock_and_read_head()
         rows = self.session.scalars(select(AuditPending).order_by(AuditPending.id).limit(limit)).all()
-        if not rows:
-            return 0
-        last = self.session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
-        ).first()
-        seq, prev = (last[0], last[1]) if last else (0, audit_chain.GENESIS)
         for row in rows:
             seq += 1
-            content = audit_chain.canonical(seq, row.at, row.actor, row.action, row.call_id, row.data)
-            digest = audit_chain.entry_hash(prev, content)
-            self.session.add(
-                AuditEntry(
-                    seq=seq,
-                    at=row.at,
-                    actor=row.actor,
-                    action=row.action,
-                    call_id=row.call_id,
-                    data=row.data,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
-            prev = digest
+            prev = self._link(seq, prev, row.at, row.actor, row.action, row.call_id, row.data)
         self.session.flush()
         self.session.execute(delete(AuditPending).where(AuditPending.id.in_([r.id for r in rows])))
         return len(rows)
+
+    def _lock_and_read_head(self) -> tuple[int, str]:
+        """Serialize chain appends across connections, then read the last (seq, hash)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+        last = self.session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
+        ).first()
+        return (int(last[0]), str(last[1])) if last else (0, audit_chain.GENESIS)
+
+    def _link(
+        self,
+        seq: int,
+        prev: str,
+        at: datetime,
+        actor: str,
+        action: str,
+        call_id: str | None,
+        data: dict[str, Any],
+    ) -> str:
+        """Add the entry at ``seq`` after the one whose hash is ``prev``; returns its own hash."""
+        digest = audit_chain.entry_hash(prev, audit_chain.canonical(seq, at, actor, action, call_id, data))
+        self.session.add(
+            AuditEntry(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                call_id=call_id,
+                data=data,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        return digest
 
     def entries(self, batch: int = 5000) -> Iterator[audit_chain.ChainEntry]:
         last = 0
