@@ -14,7 +14,7 @@ from azure.communication.callautomation import (
     TextSource,
 )
 from azure.communication.callautomation._shared.models import identifier_from_raw_id
-from azure.core.credentials import AzureKeyCredential, TokenCredential
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -24,6 +24,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from recorder.adapters.credentials import client_credential
 from recorder.domain.model import Prompt
 from recorder.services.ports import AcsError, PlacedCall
 
@@ -34,13 +35,9 @@ TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 def build_client(
     endpoint: str, access_key: str | None, credential: TokenCredential | None
 ) -> CallAutomationClient:
-    """HMAC with a key (works over http for the loopback emulator), else a token credential (https only)."""
-    auth: AzureKeyCredential | TokenCredential | None = (
-        AzureKeyCredential(access_key) if access_key else credential
+    return CallAutomationClient(
+        endpoint, client_credential(access_key, credential), retry_total=3, retry_backoff_factor=0.2
     )
-    if auth is None:
-        raise ValueError("an access key or a token credential is needed")
-    return CallAutomationClient(endpoint, auth, retry_total=3, retry_backoff_factor=0.2)
 
 
 class AcsCallAutomation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from azure.core.credentials import TokenCredential
+from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential
 
@@ -50,3 +50,14 @@ def key_from_vault(secret_uri: str, credential: TokenCredential, **vault_options
     if not secret.value:
         raise SecretUnavailable(f"RECORDER_ACS_ACCESS_KEY_SECRET_URI: secret {identifier.name} is empty")
     return secret.value
+
+
+def client_credential(
+    access_key: str | None, credential: TokenCredential | None
+) -> AzureKeyCredential | TokenCredential:
+    """HMAC with a key (works over http for the loopback emulator), else a token credential (https only)."""
+    if access_key:
+        return AzureKeyCredential(access_key)
+    if credential is None:
+        raise ValueError("an access key or a token credential is needed")
+    return credential

@@ -14,9 +14,10 @@ from azure.communication.identity import (
     CommunicationTokenScope,
     CommunicationUserIdentifier,
 )
-from azure.core.credentials import AzureKeyCredential, TokenCredential
+from azure.core.credentials import TokenCredential
 
 from recorder.adapters.acs import _call as translated
+from recorder.adapters.credentials import client_credential
 from recorder.services.ports import AcsError
 from recorder.services.tokens import AccessToken
 
@@ -24,12 +25,9 @@ from recorder.services.tokens import AccessToken
 def build_identity_client(
     endpoint: str, access_key: str | None, credential: TokenCredential | None
 ) -> CommunicationIdentityClient:
-    auth: AzureKeyCredential | TokenCredential | None = (
-        AzureKeyCredential(access_key) if access_key else credential
+    return CommunicationIdentityClient(
+        endpoint, client_credential(access_key, credential), retry_total=3, retry_backoff_factor=0.2
     )
-    if auth is None:
-        raise ValueError("an access key or a token credential is needed")
-    return CommunicationIdentityClient(endpoint, auth, retry_total=3, retry_backoff_factor=0.2)
 
 
 class AcsIdentities:
