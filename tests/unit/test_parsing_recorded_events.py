@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from recorder.domain import events as ev
 from recorder.web.parsing import BadEvent, callback_events, envelopes, load_json, raw_id
 
-RECORDED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acs-recorded-events"
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "acs-recorded-events"
 FILES = sorted(RECORDED.glob("*.event.json"))
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 CODES = {
