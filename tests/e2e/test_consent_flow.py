@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -154,7 +155,7 @@ def test_a_wrong_or_missing_event_grid_secret_is_refused(stack: Stack) -> None:
                 "to": {"rawId": "4:+2"},
             },
             "dataVersion": "1.0",
-            "eventTime": "2026-11-28T12:00:00Z",
+            "eventTime": datetime.now(UTC).isoformat(),
         }
     ]
     url = f"{stack.service_url}/webhooks/eventgrid"
@@ -174,7 +175,7 @@ def test_event_grid_validation_handshakes(stack: Stack) -> None:
             "subject": "",
             "data": {"validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"},
             "dataVersion": "2",
-            "eventTime": "2026-11-28T12:00:00Z",
+            "eventTime": datetime.now(UTC).isoformat(),
         }
     ]
     response = httpx.post(
