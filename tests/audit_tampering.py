@@ -3,23 +3,17 @@ a raw SQLite connection dropping them. Used to prove that verify still finds the
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-_MIGRATION = Path(__file__).resolve().parents[1] / "migrations" / "versions" / "0005_compliance.py"
-
 
 def _sqlite_triggers() -> list[str]:
-    spec = importlib.util.spec_from_file_location("compliance_migration", _MIGRATION)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = importlib.import_module("recorder.db.migrations.versions.0005_compliance")
     return list(module.SQLITE_TRIGGERS)
 
 
