@@ -7,18 +7,20 @@ present agreed, and keeps a consent ledger and a hash-chained audit trail. Start
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 
 from sqlalchemy.exc import OperationalError
 
-from recorder import compliance_cli, ops_cli
-from recorder.config import ConfigError, Settings, load_settings
+from recorder import compliance_cli, db_cli, ops_cli
+from recorder.config import ConfigError, Settings, is_loopback, load_settings
+from recorder.db_cli import first_line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ops_cli.Parser(
         prog="recorder",
         description=__doc__,
         epilog=ops_cli.EPILOG,
@@ -28,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     serve = commands.add_parser("serve", help="run the webhook and compliance API server")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=ops_cli.port_number, default=8080)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (metrics summed)")
 
     config = commands.add_parser("config", help="check or show the configuration").add_subparsers(
@@ -54,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     emulator = commands.add_parser("emulator", help="run the local ACS Call Automation emulator")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8799)
+    emulator.add_argument("--port", type=ops_cli.port_number, default=8799)
     emulator.add_argument("--access-key", default=os.environ.get("RECORDER_ACS_ACCESS_KEY", ""))
     emulator.add_argument("--resource-id", default=os.environ.get("RECORDER_ACS_RESOURCE_ID", "emulator"))
     emulator.add_argument("--eventgrid-webhook-url", default=None)
@@ -69,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     retention.add_parser("run", help="delete expired recordings not on legal hold (each deletion audited)")
 
     demo = commands.add_parser("demo", help="service + emulator + simulated calls on the embedded defaults")
-    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--port", type=ops_cli.port_number, default=8080)
     demo.add_argument("--exit", action="store_true", help="exit after the simulated calls instead of serving")
 
     ops_cli.add_json_flags(parser)
@@ -78,10 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except ConfigError as exc:
         return ops_cli.report_config_error(args, exc.problems)
-    except OperationalError as exc:
-        return ops_cli.report_unreachable(args, "database", str(exc.orig).strip().splitlines()[0])
+    except ops_cli.CommandError as exc:
+        return ops_cli.report_error(args, exc)
+    except OperationalError as exc:  # the database went away after the checks
+        return ops_cli.report_error(args, ops_cli.unreachable("database", first_line(exc)))
     except KeyboardInterrupt:
-        return ops_cli.INTERRUPTED
+        return ops_cli.report_error(args, ops_cli.INTERRUPTED_ERROR)
 
 
 def _settings(for_serving: bool = False) -> Settings:
@@ -89,80 +93,61 @@ def _settings(for_serving: bool = False) -> Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from recorder import logs
-
     if args.command == "serve":
-        import uvicorn
+        from recorder.serve_cli import serve
 
-        from recorder import metrics_dir
-        from recorder.web.http_protocol import HTTP_PROTOCOL
-        from recorder.web.security import forwarded_allow_ips
-
-        settings = _settings(for_serving=True)  # fail fast, with every problem listed
-        logs.configure()
-        metrics_files = metrics_dir.prepare_multiprocess_dir(args.workers, os.environ)
-        uvicorn.run(
-            "recorder.web.app:app_from_environment",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            http=HTTP_PROTOCOL,
-            log_config=None,
-            **forwarded_allow_ips(settings),  # X-Forwarded-* only from RECORDER_TRUSTED_PROXIES
-        )
-        metrics_dir.remove_multiprocess_dir(metrics_files, os.environ)
-        return 0
+        return serve(args)
     if args.command == "config" and args.config_command == "check":
         return ops_cli.config_check(args)
     if args.command == "config" and args.config_command == "show":
         from recorder.config_show import show
 
-        print(show(_settings()))
+        shown = show(_settings())  # JSON either way; --json: on one line, as every --json output
+        print(json.dumps(json.loads(shown), sort_keys=True) if ops_cli.wants_json(args) else shown)
         return 0
     if args.command == "db":
-        from recorder.db.migrate import current_heads, upgrade
-
-        url = _settings().database_url
-        before = current_heads(url)
-        upgrade(url)
-        after = current_heads(url)
-        ops_cli.emit(
-            args,
-            {"ok": True, "from": before, "to": after, "changed": before != after},
-            f"database is at the newest schema ({', '.join(after)})",
-        )
-        return 0
+        return db_cli.upgrade(args, _settings().database_url)
     if args.command in ("keys", "audit"):
-        return compliance_cli.run(args, _settings())
+        settings = _settings()
+        db_cli.require_migrated(settings.database_url)
+        return compliance_cli.run(args, settings)
     if args.command == "emulator":
-        from recorder.emulator import EmulatorConfig
-        from recorder.emulator.server import run_forever
-
-        if not args.access_key:
-            print(
-                "configuration error: --access-key (or RECORDER_ACS_ACCESS_KEY) is required", file=sys.stderr
-            )
-            return 2
-        logs.configure()
-        config = EmulatorConfig(
-            access_key=args.access_key,
-            resource_id=args.resource_id,
-            eventgrid_webhook_url=args.eventgrid_webhook_url,
-            storage_connection_string=args.storage_connection_string,
-            events_topic_key=args.events_topic_key,
-        )
-        run_forever(config, args.host, args.port)
-        return 0
+        return _emulator(args)
     if args.command == "retention":
         from recorder.services.retention_cli import run_retention_command
 
-        return run_retention_command(_settings(), ops_cli.wants_json(args))
+        settings = _settings()
+        db_cli.require_migrated(settings.database_url)
+        return run_retention_command(settings, ops_cli.wants_json(args))
     if args.command == "demo":
         from recorder.demo import run_demo
 
         return run_demo(port=args.port, keep_serving=not args.exit)
     raise AssertionError(args.command)
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from recorder import logs
+    from recorder.emulator import EmulatorConfig
+    from recorder.emulator.server import run_forever
+
+    if not args.access_key:
+        raise ops_cli.usage_error("--access-key (or RECORDER_ACS_ACCESS_KEY) is required")
+    if not is_loopback(args.host):  # its control API has no authentication
+        raise ops_cli.usage_error(
+            f"--host: the emulator listens on loopback addresses only (got {args.host!r})"
+        )
+    ops_cli.require_free_port(args.host, args.port)
+    logs.configure()
+    config = EmulatorConfig(
+        access_key=args.access_key,
+        resource_id=args.resource_id,
+        eventgrid_webhook_url=args.eventgrid_webhook_url,
+        storage_connection_string=args.storage_connection_string,
+        events_topic_key=args.events_topic_key,
+    )
+    run_forever(config, args.host, args.port)
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from recorder.compliance_config import AuditSettings, EntraSettings, load_audit, load_entra
+from recorder.db.urls import database_url_problem
 from recorder.domain.model import ConsentPolicy, Prompt, RefusalAction
 from recorder.ops_config import OperationsSettings, load_operations
 from recorder.security_config import SecuritySettings, load_security
@@ -159,6 +160,9 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
     if outbound_caller_id and not re.fullmatch(r"\+[1-9][0-9]{5,14}", outbound_caller_id):
         problems.append("RECORDER_OUTBOUND_CALLER_ID: expected an E.164 number such as +18005550100")
 
+    database_url = setting("RECORDER_DATABASE_URL", "database_url", "sqlite:///recorder.db") or ""
+    if problem := database_url_problem(database_url):
+        problems.append(f"RECORDER_DATABASE_URL: {problem}")
     token_lifetime = _token_lifetime(
         setting("RECORDER_TOKEN_LIFETIME_MINUTES", "token_lifetime_minutes"), problems
     )
@@ -172,7 +176,7 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
     if problems:
         raise ConfigError(problems)
     return Settings(
-        database_url=setting("RECORDER_DATABASE_URL", "database_url", "sqlite:///recorder.db") or "",
+        database_url=database_url,
         acs_endpoint=endpoint,
         acs_access_key=access_key,
         acs_access_key_secret_uri=setting("RECORDER_ACS_ACCESS_KEY_SECRET_URI", "acs_access_key_secret_uri"),

@@ -13,7 +13,8 @@ import httpx
 
 from recorder import bootstrap, logs
 from recorder.config import Settings, load_settings
-from recorder.db.migrate import upgrade
+from recorder.db.urls import shown
+from recorder.db_cli import migrate_to_head
 from recorder.demo_storage import (
     INSTALL_HINT,
     DemoAzurite,
@@ -23,7 +24,8 @@ from recorder.demo_storage import (
 )
 from recorder.demo_storage import start_azurite as start_demo_azurite
 from recorder.emulator import EmulatorConfig, start_emulator
-from recorder.emulator.server import serve_in_thread
+from recorder.emulator.server import RunningEmulator, serve_in_thread
+from recorder.ops_cli import INTERRUPTED, require_free_port
 from recorder.services.keys import Role, create_key
 from recorder.web.app import create_app
 
@@ -63,11 +65,42 @@ SCENARIOS: list[tuple[str, list[dict[str, Any]]]] = [
 
 
 def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
+    """0 after the summary (``keep_serving=False``), 130 when Ctrl-C stops it."""
     logs.configure("WARNING")
     settings = load_settings(os.environ, for_serving=False)
+    require_free_port("127.0.0.1", port)  # before anything starts or any file is written
+    migrate_to_head(settings.database_url)
     azurite, storage_note = _demo_storage(settings)
-    if azurite is not None:
-        settings = replace(settings, storage=demo_storage_settings(azurite))
+    emulator = server = None
+    try:
+        if azurite is not None:
+            settings = replace(settings, storage=demo_storage_settings(azurite))
+        settings, emulator = _with_emulator(settings, port)
+        container = bootstrap.build(settings)
+        server = serve_in_thread(create_app(container), "127.0.0.1", port)
+        print(
+            f"recorder demo: service {settings.public_url}, ACS emulator {emulator.url}, database "
+            f"{shown(settings.database_url)}"
+        )
+        print(f"recordings: {storage_note}")
+        calls = _place_calls(emulator.url)
+        results = _wait_until_ended(emulator.url, calls)
+        _print_summary(results, settings, container, emulator.url)
+        if keep_serving:
+            print("\nThe service keeps running for your queries; press Ctrl-C to stop.")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    finally:
+        for running in (server, emulator, azurite):
+            if running is not None:
+                running.stop()
+    return 0
+
+
+def _with_emulator(settings: Settings, port: int) -> tuple[Settings, RunningEmulator]:
+    """The emulator on a free port, and the settings that point the service at it."""
     access_key = base64.b64encode(secrets.token_bytes(32)).decode()
     secret = secrets.token_urlsafe(24)
     public_url = f"http://127.0.0.1:{port}"
@@ -88,29 +121,7 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
         callback_jwks_url=emulator.jwks_url,
         eventgrid_secret=secret,
     )
-    upgrade(settings.database_url)
-    container = bootstrap.build(settings)
-    server = serve_in_thread(create_app(container), "127.0.0.1", port)
-    print(
-        f"recorder demo: service {public_url}, ACS emulator {emulator.url}, database {settings.database_url}"
-    )
-    print(f"recordings: {storage_note}")
-    try:
-        calls = _place_calls(emulator.url)
-        results = _wait_until_ended(emulator.url, calls)
-        _print_summary(results, settings, container, emulator.url)
-        if keep_serving:
-            print("\nThe service keeps running for your queries; press Ctrl-C to stop.")
-            while True:
-                time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        emulator.stop()
-        if azurite is not None:
-            azurite.stop()
-    return 0
+    return settings, emulator
 
 
 def _demo_storage(settings: Settings) -> tuple[DemoAzurite | None, str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from recorder.config import ConfigError, load_settings
 
@@ -30,8 +31,9 @@ Progress and log lines go to stderr.
 exit codes:
   0    success
   1    a check failed: audit chain broken, nothing to revoke, some recordings not deleted
-  2    bad usage or configuration (every problem is listed, one per line)
-  3    a dependency is unreachable (the database)
+  2    bad usage or configuration (every problem is listed, one per line), or the port is taken
+  3    the database or storage is unreachable, or the database is not migrated to this release's
+       schema (run recorder db upgrade)
   130  interrupted (Ctrl-C)
 
 configuration: RECORDER_* environment variables, and a TOML file named by RECORDER_CONFIG
@@ -41,6 +43,7 @@ configuration: RECORDER_* environment variables, and a TOML file named by RECORD
 # Commands (by their path of sub-command names) that print results and so take --json.
 JSON_COMMANDS = {
     ("config", "check"),
+    ("config", "show"),  # prints JSON either way; accepted so that scripts can pass --json everywhere
     ("db", "upgrade"),
     ("keys", "create"),
     ("keys", "list"),
@@ -69,6 +72,52 @@ KNOWN_SECTIONS = {
     "audit": None,
     "auth": None,
 }
+
+
+class CommandError(Exception):
+    """A command that cannot do its work: one line for stderr, an exit code, and what ``--json`` prints."""
+
+    def __init__(self, code: int, line: str, data: Mapping[str, Any]) -> None:
+        super().__init__(line)
+        self.code = code
+        self.line = line
+        self.data = data
+
+
+INTERRUPTED_ERROR = CommandError(INTERRUPTED, "interrupted", {"error": "interrupted"})
+
+
+def usage_error(message: str) -> CommandError:
+    return CommandError(USAGE_OR_CONFIG, f"usage error: {message}", {"error": "usage", "message": message})
+
+
+def unreachable(what: str, detail: str) -> CommandError:
+    return CommandError(
+        UNREACHABLE,
+        f"unreachable: {what}: {detail}",
+        {"error": "unreachable", "what": what, "detail": detail},
+    )
+
+
+def report_error(args: argparse.Namespace, error: CommandError) -> int:
+    print(error.line, file=sys.stderr)
+    if wants_json(args):
+        print(json.dumps({"ok": False, **error.data}))
+    return error.code
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``usage error: <command>: <problem> (see <command> --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_OR_CONFIG, f"usage error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def port_number(value: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535."""
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535 (got {value!r})")
+    return int(value)
 
 
 def add_json_flags(parser: argparse.ArgumentParser) -> None:
@@ -110,13 +159,6 @@ def report_config_error(args: argparse.Namespace, problems: list[str]) -> int:
     if wants_json(args):
         print(json.dumps({"ok": False, "error": "configuration", "errors": [split(p) for p in problems]}))
     return USAGE_OR_CONFIG
-
-
-def report_unreachable(args: argparse.Namespace, what: str, detail: str) -> int:
-    print(f"unreachable: {what}: {detail}", file=sys.stderr)
-    if wants_json(args):
-        print(json.dumps({"ok": False, "error": "unreachable", "what": what, "detail": detail}))
-    return UNREACHABLE
 
 
 def split(problem: str) -> dict[str, str]:
@@ -178,3 +220,18 @@ def unknown_keys(path: str) -> list[str]:
                 f"{section}.{key}: not a setting the service reads" for key in value if key not in known
             )
     return found
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Fail with one line before anything starts when ``host:port`` cannot be listened on (taken, or a bad
+    host), instead of a server logging a bind error after start-up."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise usage_error(f"cannot listen on {host}:{port}: {reason}; choose another --port") from None

@@ -46,6 +46,17 @@ def container_client(region: StorageRegion, **kwargs: Any) -> ContainerClient:
     )
 
 
+def container_problem(region: StorageRegion) -> str | None:
+    """Why ``region``'s container cannot be used right now (unreachable, refused, missing), read-only and
+    without retries; None when it is there."""
+    container = container_client(region, retry_total=0, connection_timeout=10)
+    try:
+        exists = _call(container.exists)
+    except StorageError as exc:
+        return f"{container.url}: {exc}"
+    return None if exists else f"{container.url}: the container does not exist"
+
+
 class AzureBlobStore:
     def __init__(self, region: StorageRegion, **client_kwargs: Any) -> None:
         self._region = region

@@ -9,20 +9,26 @@ from datetime import UTC, datetime
 from recorder.config import Settings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.unit_of_work import UnitOfWork
+from recorder.ops_cli import CommandError, unreachable
 from recorder.services.retention import progress_bar, run_retention
 from recorder.services.storage_wiring import build_storage
+from recorder.storage_config import StorageSettings
 
 
 def run_retention_command(settings: Settings, as_json: bool = False) -> int:
-    """Exit 0 when every expired recording not on hold went, 1 when some could not, 2 when unconfigured."""
+    """Exit 0 when every expired recording not on hold went, 1 when some could not, 2 when unconfigured,
+    3 when a region's storage cannot be reached (then nothing is changed)."""
     if settings.storage is None:
-        print("configuration error: storage: no [storage] section, nothing to retain", file=sys.stderr)
-        return 2
+        message = "storage: no [storage] section, nothing to retain"
+        raise CommandError(
+            2, f"configuration error: {message}", {"error": "configuration", "message": message}
+        )
+    require_reachable(settings.storage)
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     try:
         service = build_storage(
-            settings, lambda: UnitOfWork(sessions), lambda: datetime.now(UTC), source=False
+            settings, lambda: UnitOfWork(sessions), lambda: datetime.now(UTC), source=False, provision=False
         )
         assert service is not None
         report = run_retention(service, datetime.now(UTC), progress_bar(sys.stderr))
@@ -37,3 +43,13 @@ def run_retention_command(settings: Settings, as_json: bool = False) -> int:
     for problem in report.errors:
         print(f"  not deleted: {problem}", file=sys.stderr)
     return 1 if report.errors else 0
+
+
+def require_reachable(storage: StorageSettings) -> None:
+    """Every region's container answers (read-only, no retries), before anything is deleted."""
+    from recorder.adapters.blob_store import container_problem
+
+    for name, region in storage.regions.items():
+        problem = container_problem(region)
+        if problem is not None:
+            raise unreachable(f"storage region {name}", problem)

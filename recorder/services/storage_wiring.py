@@ -18,11 +18,13 @@ def build_storage(
     clock: Callable[[], datetime],
     *,
     source: bool = True,
+    provision: bool = True,
     events: StoredObserver | None = None,
 ) -> StorageService | None:
     """None when no ``[storage]`` is configured: recording file events are then only logged.
 
-    ``source=False`` (the retention command) builds no ACS client: nothing is downloaded. ``events``
+    ``source=False`` (the retention command) builds no ACS client: nothing is downloaded; ``provision=False``
+    (the retention command too) creates no container, even for local development. ``events``
     publishes ``recorder.recording.stored`` when a recording is registered.
     """
     storage = settings.storage
@@ -35,7 +37,7 @@ def build_storage(
     stores: dict[str, BlobStore] = {}
     for name, region in storage.regions.items():
         store = AzureBlobStore(region)
-        if region.connection_string:  # local development: make the container; real ones are provisioned
+        if provision and region.connection_string:  # local development: make it; real ones are provisioned
             store.ensure_container()
         stores[name] = store
     recordings: RecordingSource = NoRecordingSource()

@@ -7,7 +7,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -17,6 +16,7 @@ from starlette.routing import Route
 
 from recorder import bootstrap, crashpoints, logs
 from recorder.config import load_settings
+from recorder.db.migrate import schema_problem
 from recorder.web import api, compliance_api, console, operations, recordings, tokens, webhooks
 from recorder.web.responses import error
 from recorder.web.security import SecurityHeaders
@@ -76,26 +76,30 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     container: bootstrap.Container = request.app.state.container
 
-    def database_ok() -> bool:
+    def database_problem() -> str | None:
+        """e.g. "schema at 0009, needs 0010: run recorder db upgrade" when it changed under this instance."""
         try:
-            with container.engine.connect() as connection:
-                connection.execute(text("SELECT 1 FROM alembic_version"))
-            return True
-        except Exception:
-            return False
+            return schema_problem(container.engine)
+        except Exception as exc:
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            log.warning("readyz.database_unreachable", extra={"error": detail[0] if detail else repr(exc)})
+            return "unreachable (the service log has the error)"
 
     def outbox() -> dict[str, float]:
         with container.unit_of_work() as uow:
             depth, oldest = uow.outbox.stats(container.clock())
         return {"depth": depth, "oldest_pending_age_seconds": round(oldest, 3)}
 
+    problems = {"database": await run_in_threadpool(database_problem)}
     checks = {
-        "database": await run_in_threadpool(database_ok),
+        "database": problems["database"] is None,
         "dispatcher": container.dispatcher.alive and operations.dispatcher_recent(container),
         "accepting_events": not request.app.state.drain.active,
     }
     status = 200 if all(checks.values()) else 503
     body: dict[str, object] = {"ready": status == 200, "checks": checks}
+    if reasons := {name: problem for name, problem in problems.items() if problem}:
+        body["reasons"] = reasons
     if checks["database"]:
         body["outbox"] = await run_in_threadpool(outbox)
     return JSONResponse(body, status_code=status)
