@@ -32,7 +32,7 @@ from recorder.domain import audit_chain
 from recorder.services import anchoring, compliance_queries, queries
 
 ADMIN_URL = os.environ.get("RECORDER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-START = datetime(2026, 1, 1, tzinfo=UTC)
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=366)  # a year of rows up to now
 OUTCOMES = ["granted"] * 7 + ["declined", "no_response", "withdrawn"]
 
 

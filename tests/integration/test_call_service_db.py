@@ -92,7 +92,7 @@ class FakeAcs:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+        self.now = datetime.now(UTC)  # frozen at the start; tests move it by hand
 
     def __call__(self) -> datetime:
         return self.now

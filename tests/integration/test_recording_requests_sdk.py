@@ -86,8 +86,8 @@ def test_create_call_rings_the_target_from_the_source_caller_id(
     assert (call["direction"], call["from"], call["to"]) == ("outbound", "4:+18005550199", "4:+14255550902")
 
 
-def sample(n: int, source: str = "/recorder/calls/s-1") -> list[OutgoingEvent]:
-    at = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+def sample(n: int, source: str = "/recorder/calls/s-1", at: datetime | None = None) -> list[OutgoingEvent]:
+    at = at or datetime.now(UTC)
     return [
         OutgoingEvent(str(uuid.uuid4()), "recorder.consent.granted", source, f"e/{i}", at, {"sequence": i})
         for i in range(1, n + 1)
@@ -99,13 +99,16 @@ def test_the_topic_receives_cloudevents_from_the_eventgrid_sdk_exactly(
 ) -> None:
     running, _, control = emulator
     source = f"/recorder/calls/{uuid.uuid4()}"
-    events = sample(3, source)
+    at = datetime.now(UTC).replace(microsecond=0)
+    events = sample(3, source, at)
     EventGridPublisher(f"{running.url}/api/events", TOPIC_KEY).publish(events)
     received = control.get("/emulator/published", params={"source": source}).json()["events"]
     assert [(e["id"], e["type"], e["subject"], e["data"]) for e in received] == [
         (e.id, e.type, e.subject, e.data) for e in events
     ]
-    assert all(e["specversion"] == "1.0" and e["time"].startswith("2026-11-28T12:00:00") for e in received)
+    assert all(
+        e["specversion"] == "1.0" and e["time"].startswith(at.strftime("%Y-%m-%dT%H:%M:%S")) for e in received
+    )
 
 
 def test_a_wrong_key_or_a_topic_that_is_down_is_a_publish_error(
@@ -139,7 +142,7 @@ class FlakyTopic:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+        self.now = datetime.now(UTC)  # frozen at the start; tests move it by hand
 
     def __call__(self) -> datetime:
         return self.now

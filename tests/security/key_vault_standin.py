@@ -101,7 +101,7 @@ def key_vault(directory: Path, token: str = "vault-access-token") -> Iterator[Va
             {
                 "value": vault.secrets[name],
                 "id": f"{vault.url}/secrets/{name}/{version}",
-                "attributes": {"enabled": True, "created": 1700000000, "updated": 1700000000},
+                "attributes": {"enabled": True, "created": int(time.time()), "updated": int(time.time())},
             }
         )
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from recorder.config_show import REDACTED, scrub, show
 ACCESS_KEY = base64.b64encode(b"k" * 32).decode()
 SECRET = "eventgrid-secret-VERY-SECRET-1"
 TOPIC_KEY = "topic-key-SECRET-2"
-SAS = "sv=2025-01-05&se=2030-01-01&sp=r&sig=AbCdSECRETsig%3D"
+SAS = f"sv=2025-01-05&se={datetime.now(UTC) + timedelta(days=365):%Y-%m-%d}&sp=r&sig=AbCdSECRETsig%3D"
 AZURITE = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=SECRETAccountKey==;"
     "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
