@@ -161,7 +161,7 @@ def test_while_draining_webhooks_and_readiness_answer_503_but_the_api_still_answ
 
 
 def test_readiness_fails_when_the_dispatcher_loop_has_stalled(database_url: str) -> None:
-    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    now = [datetime.now(UTC)]  # the injected clock, moved by hand below
     settings = Settings(
         database_url=database_url,
         policy=POLICY,
@@ -183,6 +183,26 @@ def test_readiness_fails_when_the_dispatcher_loop_has_stalled(database_url: str)
     assert fresh.status_code == 200, fresh.json()
     assert stalled.status_code == 503
     assert stalled.json()["checks"]["dispatcher"] is False
+
+
+def test_readiness_says_why_when_the_schema_changes_under_a_running_instance(database_url: str) -> None:
+    from recorder.db.migrate import downgrade, upgrade
+
+    built = bootstrap.build(Settings(database_url=database_url, policy=POLICY), acs=NumberedAcs())
+    try:
+        with served(create_app(built, run_dispatcher=False)) as test_client:
+            current = test_client.get("/readyz").json()
+            downgrade(database_url, "0009")  # what an older release's instance would find
+            older = test_client.get("/readyz")
+            upgrade(database_url)
+            again = test_client.get("/readyz").json()
+    finally:
+        built.engine.dispose()
+    assert current["checks"]["database"] is True and "database" not in current.get("reasons", {})
+    assert older.status_code == 503
+    assert older.json()["checks"]["database"] is False
+    assert older.json()["reasons"] == {"database": "schema at 0009, needs 0010: run recorder db upgrade"}
+    assert again["checks"]["database"] is True and "reasons" not in again
 
 
 def _queue(container: bootstrap.Container, name: str, commands: int, now: datetime) -> str:
