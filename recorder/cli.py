@@ -137,15 +137,18 @@ def _emulator(args: argparse.Namespace) -> int:
         raise ops_cli.usage_error(
             f"--host: the emulator listens on loopback addresses only (got {args.host!r})"
         )
+    try:
+        config = EmulatorConfig(
+            access_key=args.access_key,
+            resource_id=args.resource_id,
+            eventgrid_webhook_url=args.eventgrid_webhook_url,
+            storage_connection_string=args.storage_connection_string,
+            events_topic_key=args.events_topic_key,
+        )
+    except ValueError as exc:  # e.g. "access_key must be base64"
+        raise ops_cli.usage_error(f"--{str(exc).replace('_', '-')}") from None
     ops_cli.require_free_port(args.host, args.port)
     logs.configure()
-    config = EmulatorConfig(
-        access_key=args.access_key,
-        resource_id=args.resource_id,
-        eventgrid_webhook_url=args.eventgrid_webhook_url,
-        storage_connection_string=args.storage_connection_string,
-        events_topic_key=args.events_topic_key,
-    )
     run_forever(config, args.host, args.port)
     return 0
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from recorder.config import Settings
-from recorder.ops_cli import emit
+from recorder.ops_cli import USAGE_OR_CONFIG, CommandError, emit, split, usage_error
 
 
 def add_commands(keys: Any, audit: Any) -> None:
@@ -40,8 +39,7 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
     if args.keys_command == "create":
         days = getattr(args, "expires_in_days", None)
         if days is not None and not 1 <= days <= 3650:
-            print("usage error: --expires-in-days must be from 1 to 3650", file=sys.stderr)
-            return 2
+            raise usage_error(f"--expires-in-days must be from 1 to 3650 (got {days})")
         ttl = timedelta(days=days) if days else None
         key_id, key = create_key(session, Role(args.role), args.name, now, ttl)
         data = {"key_id": key_id, "role": args.role, "name": args.name, "expires_in_days": days}
@@ -83,9 +81,12 @@ def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
     store = anchor_store(settings)
     if args.audit_command == "anchor":
         if store is None:
-            problem = "no anchor store is configured ([audit] anchor_account_url or anchor_connection_string)"
-            emit(args, {"ok": False, "error": problem}, problem)
-            return 2
+            problem = "audit: no anchor store is configured (anchor_account_url or anchor_connection_string)"
+            raise CommandError(
+                USAGE_OR_CONFIG,
+                f"configuration error: {problem}",
+                {"error": "configuration", "errors": [split(problem)]},
+            )
         seq = anchoring.anchor_head(session, store, datetime.now(UTC))
         emit(args, {"ok": True, "seq": seq}, f"anchored the chain head at seq {seq}")
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import socket
@@ -233,5 +234,6 @@ def require_free_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
+            hint = "choose another --port" if exc.errno == errno.EADDRINUSE else "check --host and --port"
             reason = exc.strerror or str(exc)
-            raise usage_error(f"cannot listen on {host}:{port}: {reason}; choose another --port") from None
+            raise usage_error(f"cannot listen on {host}:{port}: {reason}; {hint}") from None

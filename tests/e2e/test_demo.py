@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -53,9 +54,12 @@ def test_the_demo_ledger_is_readable_through_the_api(tmp_path: Path) -> None:
         items = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10).json()["items"]
         assert sorted(i["outcome"] for i in items) == sorted(["granted"] * 5 + ["declined", "no_response"])
         assert_recordings_landed(output)
+        demo.send_signal(signal.SIGINT)  # Ctrl-C, as the demo tells its user
+        assert demo.wait(30) == 130  # the documented exit code for an interrupted command
     finally:
-        demo.terminate()
-        demo.wait(15)
+        if demo.poll() is None:
+            demo.terminate()
+            demo.wait(15)
         if demo.stdout is not None:
             demo.stdout.close()
 

@@ -1,37 +1,24 @@
 """The command line as scripts use it: ``config check``, ``--json`` on every command that prints results,
-and the documented exit codes (0 ok, 1 check failed, 2 usage or configuration, 3 database unreachable)."""
+and the documented exit codes (0 ok, 1 check failed, 2 usage or configuration, 3 database unreachable or not
+migrated). Each failure's exact line and "nothing changed": test_cli_failures.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration.cli_support import SERVE_ENV, run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "recorder.toml"
-SERVE_ENV = {
-    "RECORDER_ACS_ENDPOINT": "https://contoso.communication.azure.com",
-    "RECORDER_ACS_RESOURCE_ID": "resource",
-    "RECORDER_PUBLIC_URL": "https://recorder.contoso.example",
-    "RECORDER_EVENTGRID_SECRET": "0123456789abcdef0",
-}
 
 
 def recorder(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("RECORDER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "recorder", *args],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    return run_cli(*args, cwd=ROOT, env=env)
 
 
 def one_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
