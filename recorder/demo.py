@@ -25,7 +25,7 @@ from recorder.demo_storage import (
 from recorder.demo_storage import start_azurite as start_demo_azurite
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import RunningEmulator, serve_in_thread
-from recorder.ops_cli import INTERRUPTED, require_free_port
+from recorder.ops_cli import require_free_port
 from recorder.services.keys import Role, create_key
 from recorder.web.app import create_app
 
@@ -65,7 +65,7 @@ SCENARIOS: list[tuple[str, list[dict[str, Any]]]] = [
 
 
 def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
-    """0 after the summary (``keep_serving=False``), 130 when Ctrl-C stops it."""
+    """0 after the summary (``keep_serving=False``); Ctrl-C raises KeyboardInterrupt once all is stopped."""
     logs.configure("WARNING")
     settings = load_settings(os.environ, for_serving=False)
     require_free_port("127.0.0.1", port)  # before anything starts or any file is written
@@ -90,9 +90,7 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
             print("\nThe service keeps running for your queries; press Ctrl-C to stop.")
             while True:
                 time.sleep(3600)
-    except KeyboardInterrupt:
-        return INTERRUPTED
-    finally:
+    finally:  # Ctrl-C (KeyboardInterrupt) goes on to the command line: exit code 130
         for running in (server, emulator, azurite):
             if running is not None:
                 running.stop()

@@ -46,7 +46,9 @@ def serve(args: argparse.Namespace) -> int:
         interrupted = _run(config)
     finally:
         metrics_dir.remove_multiprocess_dir(metrics_files, os.environ)
-    return ops_cli.INTERRUPTED if interrupted else ops_cli.OK
+    if interrupted:
+        raise KeyboardInterrupt  # reported like any interrupted command: "interrupted", exit code 130
+    return ops_cli.OK
 
 
 def _run(config: uvicorn.Config) -> bool:
