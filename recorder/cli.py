@@ -34,24 +34,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (metrics summed)")
 
     config = commands.add_parser("config", help="check or show the configuration").add_subparsers(
-        dest="config_command", required=True
+        dest="config_command", required=True, metavar="COMMAND"
     )
     config.add_parser("show", help="print the effective configuration as JSON, every secret redacted")
     ops_cli.add_config_check(config)
 
-    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="COMMAND"
+    )
     db.add_parser("upgrade", help="migrate the database to the newest schema")
 
-    keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True, metavar="COMMAND"
+    )
     create = keys.add_parser("create", help="create an API key; prints it once, alone on the last line")
     create.add_argument("--role", required=True, choices=["admin", "operator", "auditor", "service"])
     create.add_argument("--name", required=True)
     create.add_argument("--expires-in-days", type=int, default=None, help="expire after N days")
 
     audit = commands.add_parser("audit", help="audit trail").add_subparsers(
-        dest="audit_command", required=True
+        dest="audit_command", required=True, metavar="COMMAND"
     )
-    audit.add_parser("verify", help="recompute the hash chain and compare its anchors; exit 1 if broken")
+    audit.add_parser(
+        "verify",
+        help="recompute the hash chain and compare its anchors; exit 1 if broken, 3 if anchors unreadable",
+    )
     compliance_cli.add_commands(keys, audit)
 
     emulator = commands.add_parser("emulator", help="run the local ACS Call Automation emulator")
@@ -66,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--events-topic-key", default=os.environ.get("RECORDER_EVENTS_TOPIC_KEY"))
 
     retention = commands.add_parser("retention", help="recording retention").add_subparsers(
-        dest="retention_command", required=True
+        dest="retention_command", required=True, metavar="COMMAND"
     )
     retention.add_parser("run", help="delete expired recordings not on legal hold (each deletion audited)")
 

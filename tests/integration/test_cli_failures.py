@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from recorder.db.migrate import upgrade
+from tests.integration.azurite import Azurite
 from tests.integration.cli_support import (
     SERVE_ENV,
     files_in,
@@ -168,6 +169,12 @@ def test_a_port_in_use_is_a_usage_error_before_anything_starts(
         ),
         (("emulator", "--access-key", "not base64!"), "usage error: --access-key must be base64"),
         (("emulator",), "usage error: --access-key (or RECORDER_ACS_ACCESS_KEY) is required"),
+        ((), "usage error: recorder: the following arguments are required: COMMAND (see recorder --help)"),
+        (
+            ("keys",),
+            "usage error: recorder keys: the following arguments are required: COMMAND "
+            "(see recorder keys --help)",
+        ),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_code_2(tmp_path: Path, args: tuple[str, ...], line: str) -> None:
@@ -197,6 +204,45 @@ def test_keys_create_with_a_bad_expiry_creates_no_key(database_url: str, tmp_pat
     )
     assert json.loads(result.stdout)["error"] == "usage"
     assert table_contents(database_url) == before
+
+
+def test_keys_create_with_an_empty_name_creates_no_key(database_url: str, tmp_path: Path) -> None:
+    before = table_contents(database_url)
+    env = {"RECORDER_DATABASE_URL": database_url}
+    result = run_cli("keys", "create", "--role", "admin", "--name", " ", cwd=tmp_path, env=env)
+    fails_with(result, 2, "usage error: --name must not be empty")
+    assert table_contents(database_url) == before
+
+
+def unreachable_anchor_store(directory: Path) -> Path:
+    with port_in_use() as port:
+        pass  # closed again: nothing answers there
+    connection = Azurite(port).connection_string
+    config = directory / "anchors.toml"
+    config.write_text(f'[audit]\nanchor_connection_string = "{connection}"\n')
+    return config
+
+
+def test_audit_anchor_with_its_store_down_is_unreachable(database_url: str, tmp_path: Path) -> None:
+    env = {"RECORDER_DATABASE_URL": database_url, "RECORDER_CONFIG": str(unreachable_anchor_store(tmp_path))}
+    assert run_cli("keys", "create", "--role", "admin", "--name", "x", cwd=tmp_path, env=env).returncode == 0
+    before = table_contents(database_url)
+    result = run_cli("audit", "anchor", cwd=tmp_path, env=env)
+    fails_with(result, 3, "unreachable: audit anchor store: cannot write anchor: ServiceRequestError")
+    assert table_contents(database_url) == before
+
+
+def test_audit_verify_that_cannot_read_the_anchors_is_not_a_success(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {"RECORDER_DATABASE_URL": database_url, "RECORDER_CONFIG": str(unreachable_anchor_store(tmp_path))}
+    result = run_cli("audit", "verify", "--json", cwd=tmp_path, env=env)
+    assert (result.returncode, result.stderr) == (
+        3,
+        "unreachable: audit anchor store: cannot read anchors: ServiceRequestError\n",
+    )
+    report = json.loads(result.stdout)  # the chain was still checked, and says so
+    assert report["ok"] is True and report["anchors_error"] == "cannot read anchors: ServiceRequestError"
 
 
 def test_audit_anchor_without_a_store_is_a_configuration_error(database_url: str, tmp_path: Path) -> None:
