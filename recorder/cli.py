@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -20,6 +21,20 @@ from recorder.db_cli import first_line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        return ops_cli.report_config_error(args, exc.problems)
+    except ops_cli.CommandError as exc:
+        return ops_cli.report_error(args, exc)
+    except OperationalError as exc:  # the database went away after the checks
+        return ops_cli.report_error(args, ops_cli.unreachable("database", first_line(exc)))
+    except KeyboardInterrupt:
+        return ops_cli.report_error(args, ops_cli.INTERRUPTED_ERROR)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = ops_cli.Parser(
         prog="recorder",
         description=__doc__,
@@ -61,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     compliance_cli.add_commands(keys, audit)
 
+    _add_local_commands(commands)
+    ops_cli.add_json_flags(parser)
+    return parser
+
+
+def _add_local_commands(commands: Any) -> None:
+    """``emulator``, ``retention`` and ``demo`` (argparse's private _SubParsersAction)."""
     emulator = commands.add_parser("emulator", help="run the local ACS Call Automation emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=ops_cli.port_number, default=8799)
@@ -80,19 +102,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="service + emulator + simulated calls on the embedded defaults")
     demo.add_argument("--port", type=ops_cli.port_number, default=8080)
     demo.add_argument("--exit", action="store_true", help="exit after the simulated calls instead of serving")
-
-    ops_cli.add_json_flags(parser)
-    args = parser.parse_args(argv)
-    try:
-        return _run(args)
-    except ConfigError as exc:
-        return ops_cli.report_config_error(args, exc.problems)
-    except ops_cli.CommandError as exc:
-        return ops_cli.report_error(args, exc)
-    except OperationalError as exc:  # the database went away after the checks
-        return ops_cli.report_error(args, ops_cli.unreachable("database", first_line(exc)))
-    except KeyboardInterrupt:
-        return ops_cli.report_error(args, ops_cli.INTERRUPTED_ERROR)
 
 
 def _settings(for_serving: bool = False) -> Settings:
