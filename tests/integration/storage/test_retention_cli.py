@@ -15,21 +15,10 @@ from sqlalchemy import update
 
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from recorder.emulator import RunningEmulator
 from tests.integration.azurite import Azurite
 from tests.integration.cli_support import files_in, port_in_use, run_cli, table_contents
-from tests.integration.storage.harness import US_CALLER, Harness, file_event, new_access_key, storage_settings
-
-
-@pytest.fixture(scope="module")
-def emulator(azurite: Azurite) -> Iterator[RunningEmulator]:
-    config = EmulatorConfig(
-        access_key=new_access_key(),
-        resource_id="retention-cli",
-        storage_connection_string=azurite.connection_string,
-    )
-    with start_emulator(config) as running:
-        yield running
+from tests.integration.storage.harness import US_CALLER, Harness, file_event, storage_settings
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from recorder.emulator import RunningEmulator
 from recorder.services.retention import run_retention
 from recorder.services.storage import Accepted, StoreState
 from recorder.services.storage_ports import BlobStore, RecordingUrlRejected
@@ -26,22 +26,10 @@ from tests.integration.storage.harness import (
     US_CALLER,
     Harness,
     file_event,
-    new_access_key,
     storage_settings,
 )
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def emulator(azurite: Azurite) -> Iterator[RunningEmulator]:
-    config = EmulatorConfig(
-        access_key=new_access_key(),
-        resource_id="storage-tests",
-        storage_connection_string=azurite.connection_string,
-    )
-    with start_emulator(config) as running:
-        yield running
 
 
 @pytest.fixture
