@@ -1,5 +1,6 @@
 """The service in-process (ASGI, no sockets) on a real database built by alembic, with the ACS port faked,
-callback tokens verified against a real local JWKS endpoint, and a row count of every table."""
+callback tokens verified against a real local JWKS endpoint, and snapshots of every table (counts,
+contents)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, inspect, select, table
+from sqlalchemy import MetaData, func, inspect, select, table
 from starlette.applications import Starlette
 
 from recorder import bootstrap
@@ -50,6 +51,16 @@ class World:
             return {
                 n: int(connection.execute(select(func.count()).select_from(table(n))).scalar_one())
                 for n in names
+            }
+
+    def snapshot(self) -> dict[str, list[str]]:
+        """Every row of every table as text, sorted: equal only if no row was inserted, updated or deleted."""
+        metadata = MetaData()
+        with self.container.engine.connect() as connection:
+            metadata.reflect(connection)
+            return {
+                name: sorted(repr(tuple(row)) for row in connection.execute(select(t)))
+                for name, t in metadata.tables.items()
             }
 
     def close(self) -> None:
