@@ -42,10 +42,22 @@ class EventWindow:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """What one slow or greedy client may hold: connections per worker (uvicorn answers 503 beyond), how long
+    an idle keep-alive connection stays, how long a request's headers and its body may take to arrive."""
+
+    max_connections: int = 256
+    keepalive_seconds: int = 5
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 20
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     trusted_proxies: tuple[str, ...] = ()  # IPs / CIDRs whose X-Forwarded-Proto/-For are believed
     eventgrid_entra: EventGridEntra | None = None
     event_window: EventWindow = field(default_factory=EventWindow)
+    http: HttpLimits = field(default_factory=HttpLimits)
 
 
 def load_security(
@@ -68,6 +80,12 @@ def load_security(
             whole("RECORDER_EVENT_MAX_AGE_MINUTES", DEFAULT_EVENT_MAX_AGE_MINUTES, 1, 10080),
             whole("RECORDER_INCOMING_CALL_MAX_AGE_MINUTES", DEFAULT_INCOMING_CALL_MAX_AGE_MINUTES, 1, 1445),
             whole("RECORDER_EVENT_FUTURE_SKEW_SECONDS", DEFAULT_EVENT_FUTURE_SKEW_SECONDS, 0, 3600),
+        ),
+        http=HttpLimits(
+            whole("RECORDER_HTTP_MAX_CONNECTIONS", HttpLimits.max_connections, 1, 100_000),
+            whole("RECORDER_HTTP_KEEPALIVE_SECONDS", HttpLimits.keepalive_seconds, 1, 300),
+            whole("RECORDER_HTTP_HEADER_TIMEOUT_SECONDS", HttpLimits.header_timeout_seconds, 1, 300),
+            whole("RECORDER_HTTP_BODY_TIMEOUT_SECONDS", HttpLimits.body_timeout_seconds, 1, 600),
         ),
     )
 
@@ -125,7 +143,7 @@ def _whole(
     value = setting(name)
     if value is None:
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         problems.append(f"{name}: expected a whole number from {low} to {high} (got {value!r})")
         return default
     return int(value)

@@ -23,6 +23,11 @@ class CallbackAuthError(Exception):
     """The callback is not from ACS (or not for us); the message is safe to log."""
 
 
+class KeysUnavailable(CallbackAuthError):
+    """The token could not be checked right now (the signing keys could not be fetched): answer 503, so the
+    sender retries, never 401, which Event Grid does not retry and after which ACS does not redeliver."""
+
+
 class CallbackVerifier:
     def __init__(
         self,
@@ -92,7 +97,7 @@ class CallbackVerifier:
             response.raise_for_status()
             keys = response.json().get("keys", [])
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
-            raise CallbackAuthError(f"signing keys unavailable: {type(exc).__name__}") from exc
+            raise KeysUnavailable(f"signing keys unavailable: {type(exc).__name__}") from exc
         loaded: dict[str, Any] = {}
         for jwk in keys:
             if isinstance(jwk, dict) and jwk.get("kty") == "RSA" and jwk.get("kid"):

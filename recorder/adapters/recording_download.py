@@ -116,7 +116,7 @@ def _total_size(content_range: str | None, content_length: str | None, start: in
         found = CONTENT_RANGE.fullmatch(content_range.strip())
         if found and found.group(3) != "*":
             return int(found.group(3))
-    if content_length and content_length.isdigit() and start == 0:
+    if content_length and content_length.isascii() and content_length.isdigit() and start == 0:
         return int(content_length)
     raise StorageError("ACS answered without a usable Content-Range", transient=False)
 

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,9 +26,11 @@ from recorder.bootstrap import Container
 from recorder.services import anchoring, queries
 from recorder.services import compliance_queries as cq
 from recorder.services.keys import Principal, authenticate
-from recorder.web.api import OUTCOMES, READERS
-from recorder.web.compliance_api import LEDGER_FILTERS, export_response, ledger_filter
-from recorder.web.responses import BodyTooLarge, read_body
+from recorder.web import bodies
+from recorder.web.api import LEDGER_PARAMS, READERS, ledger_filter
+from recorder.web.errors import ApiError
+from recorder.web.exports import export_response
+from recorder.web.query_params import OUTCOMES
 
 SESSION_COOKIE = "recorder_console"
 LOGIN_CSRF_COOKIE = "recorder_console_csrf"
@@ -61,8 +63,11 @@ def _signed_in(container: Container, request: Request) -> tuple[Principal, str] 
 
 
 async def _form(request: Request) -> dict[str, str]:
-    raw = await read_body(request, 16 * 1024)
-    return {k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()}
+    """The posted form; a body over 16 KiB reads as an empty form (which no CSRF check passes)."""
+    try:
+        return await bodies.form(request, 16 * 1024)
+    except ApiError:
+        return {}
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
@@ -85,10 +90,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     container: Container = request.app.state.container
-    try:
-        form = await _form(request)
-    except BodyTooLarge:
-        form = {}
+    form = await _form(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     token = secrets.token_urlsafe(32)
     if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
@@ -115,8 +117,10 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     container: Container = request.app.state.container
     signed_in = await run_in_threadpool(_signed_in, container, request)
+    if signed_in is None:  # nobody to sign out: the body is never read
+        return RedirectResponse("/console/login", status_code=303)
     form = await _form(request)
-    if signed_in is None or not hmac.compare_digest(_csrf_for(signed_in[1]), form.get("csrf", "")):
+    if not hmac.compare_digest(_csrf_for(signed_in[1]), form.get("csrf", "")):
         return RedirectResponse("/console/login", status_code=303)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/console")
@@ -140,12 +144,16 @@ def _guarded(work: Callable[[Request, Container, Principal, str], Response]) -> 
             return _page(
                 request, "base.html", 400, principal=principal, csrf=_csrf_for(key), message=str(exc)
             )
+        except ApiError as exc:
+            return _page(
+                request, "base.html", exc.status, principal=principal, csrf=_csrf_for(key), message=str(exc)
+            )
 
     return endpoint
 
 
 def _ledger(request: Request, container: Container, principal: Principal, key: str) -> Response:
-    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_FILTERS, "cursor")}
+    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "cursor")}
     filters = ledger_filter(params)
     _audit(container, principal, request, "console.consents.read")
     with container.sessions() as session:
@@ -199,12 +207,12 @@ def _audit_page(request: Request, container: Container, principal: Principal, ke
 
 
 def _export(request: Request, container: Container, principal: Principal, key: str) -> Response:
-    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_FILTERS, "format")}
+    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "format")}
     if params.get("format", "csv") not in ("csv", "jsonl"):
         raise queries.BadQuery("format must be csv or jsonl")
-    ledger_filter(params)
+    filters = ledger_filter(params)
     _audit(container, principal, request, "console.consents.export")
-    return export_response(container, params)
+    return export_response(container, filters, params.get("format", "csv"))
 
 
 async def home(request: Request) -> Response:

@@ -34,6 +34,7 @@ class World:
     loop: asyncio.AbstractEventLoop
     client: httpx.AsyncClient
     acs: FakeAcs
+    metadata: MetaData | None = None
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.loop.run_until_complete(self.client.request(method, path, **kwargs))
@@ -55,12 +56,13 @@ class World:
 
     def snapshot(self) -> dict[str, list[str]]:
         """Every row of every table as text, sorted: equal only if no row was inserted, updated or deleted."""
-        metadata = MetaData()
         with self.container.engine.connect() as connection:
-            metadata.reflect(connection)
+            if self.metadata is None:  # the schema does not change while the service runs
+                self.metadata = MetaData()
+                self.metadata.reflect(connection)
             return {
                 name: sorted(repr(tuple(row)) for row in connection.execute(select(t)))
-                for name, t in metadata.tables.items()
+                for name, t in self.metadata.tables.items()
             }
 
     def close(self) -> None:
