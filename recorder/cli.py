@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import OperationalError
 
-from recorder import compliance_cli, ops_cli
+from recorder import agents_cli, compliance_cli, ops_cli
 from recorder.config import ConfigError, Settings, load_settings
 
 
@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     audit.add_parser("verify", help="recompute the hash chain and compare its anchors; exit 1 if broken")
     compliance_cli.add_commands(keys, audit)
+    agents_cli.add_commands(commands)
 
     emulator = commands.add_parser("emulator", help="run the local ACS Call Automation emulator")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -135,6 +136,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("keys", "audit"):
         return compliance_cli.run(args, _settings())
+    if args.command == "agents":
+        return agents_cli.run(args, _settings())
     if args.command == "emulator":
         from recorder.emulator import EmulatorConfig
         from recorder.emulator.server import run_forever

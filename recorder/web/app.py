@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from recorder import bootstrap, crashpoints, logs
 from recorder.config import load_settings
-from recorder.web import api, compliance_api, console, operations, recordings, tokens, webhooks
+from recorder.web import access_api, api, compliance_api, console, operations, recordings, tokens, webhooks
 from recorder.web.body_guard import BodyGuard, body_exception_handlers
 from recorder.web.exports import CutAbortedStreams
 from recorder.web.responses import error
@@ -55,6 +55,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             Route("/webhooks/acs/{call_id}", webhooks.acs_callback, methods=["POST"]),
             *api.routes(),
             *compliance_api.routes(),
+            *access_api.routes(),
             *console.routes(),
             *tokens.routes(),
             *recordings.routes(),

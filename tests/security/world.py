@@ -17,6 +17,7 @@ from recorder import bootstrap
 from recorder.adapters.callback_auth import CallbackVerifier
 from recorder.config import Settings
 from recorder.security_config import SecuritySettings
+from recorder.services.tokens import IdentityProvider
 from recorder.web.app import create_app
 from tests.integration.test_call_service_db import FakeAcs
 from tests.security.jwks import Jwks
@@ -92,11 +93,14 @@ def make_world(
     client: tuple[str, int] = ("127.0.0.1", 50000),
     base_url: str = "http://testserver",
     wrap: Any = None,
+    acs: FakeAcs | None = None,
+    identities: IdentityProvider | None = None,
+    settings: Settings | None = None,
 ) -> World:
-    settings = settings_for(database_url, jwks, security)
-    acs = FakeAcs()
+    settings = settings or settings_for(database_url, jwks, security)
+    acs = acs or FakeAcs()
     verifier = CallbackVerifier(jwks.url, ISSUER, AUDIENCE)
-    container = bootstrap.build(settings, acs=acs, verifier=verifier)
+    container = bootstrap.build(settings, acs=acs, verifier=verifier, identities=identities)
     app = create_app(container, run_dispatcher=False)
     asgi = wrap(app) if wrap else app
     transport = httpx.ASGITransport(app=asgi, client=client)
