@@ -13,10 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from recorder import cli
 from recorder.adapters.identity import AcsIdentities, build_identity_client
+from recorder.db.engine import make_engine, session_factory
+from recorder.db.migrate import upgrade
+from recorder.db.repository import AuditRepository
 from recorder.db.tables import AuditEntry, ConsentEntry
 from recorder.domain import events as ev
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
@@ -194,3 +197,27 @@ def test_the_cli_registers_lists_and_removes_exemptions(
         {"ok": True, "identity": identity, "removed": True},
     )
     assert run("agents", "unexempt", identity)[0] == 1
+
+
+def test_the_upgrade_gives_each_existing_identity_to_the_key_that_created_it(empty_database_url: str) -> None:
+    """Before 0012 user ids were global; the audit chain's tokens.issued entries say which key made each."""
+    url = empty_database_url
+    upgrade(url, "0010")
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for user_id, identity in (("agent-1", "8:acs:r_1"), ("agent-2", "8:acs:r_2")):
+            connection.execute(
+                text("INSERT INTO agent_identities (user_id, acs_identity, created_at) VALUES (:u, :i, :at)"),
+                {"u": user_id, "i": identity, "at": now},
+            )
+    with session_factory(engine)() as session:
+        data = {"identity": "8:acs:r_1", "identity_created": True}
+        AuditRepository(session).append("key:app-a", "tokens.issued", None, data, now)
+        AuditRepository(session).append("key:app-b", "tokens.issued", None, data, now)  # reuse: not the maker
+        session.commit()
+    upgrade(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT owner, user_id FROM agent_identities ORDER BY user_id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("key:app-a", "agent-1"), ("legacy", "agent-2")]
