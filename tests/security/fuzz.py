@@ -19,7 +19,10 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from recorder.db.tables import ApiKey
+from recorder.services import console_sessions
 from recorder.services.keys import Role, create_key
 from tests.security.world import AUDIENCE, ISSUER, SECRET, World, incoming_call, now_iso
 
@@ -54,6 +57,10 @@ def api_keys(world: World) -> dict[str, str]:
             session, Role.ADMIN, "expired", datetime.now(UTC) - timedelta(days=2), timedelta(days=1)
         )
         keys["expired"] = expired[1]
+        session.commit()
+        auditor_id = session.scalar(select(ApiKey.id).where(ApiKey.name == "fuzz auditor"))
+        assert auditor_id is not None
+        keys["console session"] = console_sessions.open_session(session, auditor_id, datetime.now(UTC))
         session.commit()
     return keys
 
@@ -146,9 +153,10 @@ def credentials(draw: st.DrawFn, keys: dict[str, str]) -> tuple[dict[str, str], 
     elif choice == 7:
         query["secret"] = SECRET
         authenticated = True
-    if draw(st.booleans()):
-        headers["Cookie"] = f"recorder_console={draw(st.sampled_from([*keys.values(), 'x']))}"
-        authenticated = authenticated or headers["Cookie"] != "recorder_console=x"
+    if draw(st.booleans()):  # an API key in the cookie is no session: only the session token signs in
+        cookie = draw(st.sampled_from([*keys.values(), "x"]))
+        headers["Cookie"] = f"recorder_console={cookie}"
+        authenticated = authenticated or cookie == keys["console session"]
     for name in draw(
         st.lists(
             st.sampled_from(["Content-Type", "X-Forwarded-Proto", "Idempotency-Key", "Origin"]), max_size=2

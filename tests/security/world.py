@@ -5,6 +5,7 @@ contents)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,11 +97,14 @@ def make_world(
     acs: FakeAcs | None = None,
     identities: IdentityProvider | None = None,
     settings: Settings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> World:
     settings = settings or settings_for(database_url, jwks, security)
     acs = acs or FakeAcs()
     verifier = CallbackVerifier(jwks.url, ISSUER, AUDIENCE)
-    container = bootstrap.build(settings, acs=acs, verifier=verifier, identities=identities)
+    container = bootstrap.build(
+        settings, acs=acs, verifier=verifier, identities=identities, clock=clock or bootstrap.utc_now
+    )
     app = create_app(container, run_dispatcher=False)
     asgi = wrap(app) if wrap else app
     transport = httpx.ASGITransport(app=asgi, client=client)
