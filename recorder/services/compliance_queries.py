@@ -142,12 +142,23 @@ def _row(row: Sequence[Any]) -> list[Any]:
     return cells
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """OWASP's CSV-injection rule: a text cell a spreadsheet would read as a formula gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_csv(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
+    """RFC 4180 CSV (CRLF, so a cell holding CR or LF is quoted) with every cell spreadsheet-safe."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(LEDGER_FIELDS)
     for rows in batches:
-        writer.writerows(map(_row, rows))
+        writer.writerows([spreadsheet_safe(cell) for cell in _row(row)] for row in rows)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
