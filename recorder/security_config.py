@@ -25,13 +25,23 @@ DEFAULT_INCOMING_CALL_MAX_AGE_MINUTES = 5
 DEFAULT_EVENT_FUTURE_SKEW_SECONDS = 300
 
 
+# Event Grid's own Entra application, whose tokens it sends to webhooks protected by Entra ID (Microsoft's
+# secure-webhook-delivery scripts: MicrosoftDocs/azure-docs, articles/event-grid/scripts/
+# powershell-webhook-secure-delivery-microsoft-entra-app.md). Azure Government uses another id.
+EVENTGRID_APP_ID_PUBLIC_CLOUD = "4962773b-9cdb-44cf-a8bf-237846a00ab7"
+EVENTGRID_APP_ID_GOVERNMENT = "54316b56-3481-47f9-8f30-0300f5542a7b"
+
+
 @dataclass(frozen=True)
 class EventGridEntra:
-    """When set, every Event Grid delivery must also carry an Entra ID bearer token for this audience."""
+    """When set, every Event Grid delivery must also carry an Entra ID bearer token for this audience, issued
+    to Event Grid itself (``appid``/``azp`` one of ``app_ids``) or carrying ``role`` when one is set."""
 
     audience: str
     issuers: tuple[str, ...]
     jwks_url: str
+    app_ids: tuple[str, ...] = (EVENTGRID_APP_ID_PUBLIC_CLOUD,)
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,16 @@ def _eventgrid_entra(setting: Callable[[str], str | None], problems: list[str]) 
     loopback = parts.hostname in ("localhost", "::1") or (parts.hostname or "").startswith("127.")
     if not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
         problems.append("RECORDER_EVENTGRID_AAD_JWKS_URL: must be https:// (http:// only for loopback)")
-    return EventGridEntra(audience, issuers, jwks)
+    app_ids = tuple(
+        a.strip() for a in (setting("RECORDER_EVENTGRID_AAD_APP_IDS") or "").split(",") if a.strip()
+    )
+    return EventGridEntra(
+        audience,
+        issuers,
+        jwks,
+        app_ids or (EVENTGRID_APP_ID_PUBLIC_CLOUD,),
+        setting("RECORDER_EVENTGRID_AAD_ROLE"),
+    )
 
 
 def _whole(

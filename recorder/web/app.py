@@ -22,6 +22,7 @@ from recorder.web.body_guard import BodyGuard, body_exception_handlers
 from recorder.web.exports import CutAbortedStreams
 from recorder.web.responses import error
 from recorder.web.security import SecurityHeaders
+from recorder.web.webhook_auth import ReplayWindow
 
 log = logging.getLogger("recorder.app")
 
@@ -72,6 +73,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
     )
     app.state.container = container
     app.state.drain = drain
+    app.state.replay_window = ReplayWindow()
     return app
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from recorder.security_config import EventGridEntra, SecuritySettings
+from recorder.security_config import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
 from recorder.web.responses import MAX_BODY_BYTES
 from tests.security.jwks import Jwks, jwks_server
 from tests.security.world import AUDIENCE, ISSUER, World, incoming_call, make_world, now_iso
@@ -175,7 +175,8 @@ def test_event_grid_entra_token_is_required_in_addition_to_the_secret(database_u
     world = make_world(database_url, jwks, security=security)
     try:
         before = world.rows()
-        good = {"Authorization": f"Bearer {jwks.token(ENTRA_ISSUER, ENTRA_AUDIENCE)}"}
+        from_event_grid = {"appid": EVENTGRID_APP_ID_PUBLIC_CLOUD}
+        good = {"Authorization": f"Bearer {jwks.token(ENTRA_ISSUER, ENTRA_AUDIENCE, **from_event_grid)}"}
         assert_refused(world, world.eventgrid(incoming_call("a")), 401, "unauthorized", before)
         wrong = {"Authorization": f"Bearer {jwks.token(ENTRA_ISSUER, 'api://other-app')}"}
         assert_refused(world, world.eventgrid(incoming_call("a"), headers=wrong), 401, "unauthorized", before)

@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, func, inspect, select, table
 from starlette.applications import Starlette
 
 from recorder import bootstrap
-from recorder.adapters.callback_auth import CallbackVerifier
+from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, CallbackVerifier
 from recorder.config import Settings
 from recorder.security_config import SecuritySettings
 from recorder.services.tokens import IdentityProvider
@@ -101,7 +101,9 @@ def make_world(
 ) -> World:
     settings = settings or settings_for(database_url, jwks, security)
     acs = acs or FakeAcs()
-    verifier = CallbackVerifier(jwks.url, ISSUER, AUDIENCE)
+    verifier = CallbackVerifier(
+        jwks.url, ISSUER, AUDIENCE, max_lifetime_seconds=ACS_CALLBACK_MAX_LIFETIME_SECONDS
+    )
     container = bootstrap.build(
         settings, acs=acs, verifier=verifier, identities=identities, clock=clock or bootstrap.utc_now
     )
