@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
 
         from recorder import metrics_dir
         from recorder.web.http_protocol import HTTP_PROTOCOL
-        from recorder.web.security import forwarded_allow_ips
+        from recorder.web.security import forwarded_allow_ips, server_limits
 
         settings = _settings(for_serving=True)  # fail fast, with every problem listed
         logs.configure()
@@ -111,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
             http=HTTP_PROTOCOL,
             log_config=None,
             **forwarded_allow_ips(settings),  # X-Forwarded-* only from RECORDER_TRUSTED_PROXIES
+            **server_limits(settings),  # connections, keep-alive and header deadlines for slow clients
         )
         metrics_dir.remove_multiprocess_dir(metrics_files, os.environ)
         return 0

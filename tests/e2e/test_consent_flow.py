@@ -119,7 +119,7 @@ def test_forged_expired_and_wrong_audience_callbacks_are_refused_and_change_noth
         "wrong issuer": stack.keys.token("https://evil.example"),
         "unsigned": jwt.encode(claims, "", algorithm="none"),
     }
-    event = [
+    event: list[dict[str, Any]] = [
         {
             "id": "forged-1",
             "source": f"calling/callConnections/{connection_id}",
