@@ -5,9 +5,9 @@ verifies Entra ID tokens (compliance API, Event Grid deliveries).
 Keys are cached and always served from the cache without waiting: an unknown ``kid`` triggers a refresh, at
 most once per ``min_refresh_interval`` so that a stream of forged tokens cannot make us hammer the JWKS
 endpoint, and the fetch runs outside the lock; only tokens whose kid is unknown wait for it. A fetch that
-fails keeps the keys already known. A token is rejected for its kid only when a fetch made for it answered
-without that key; when the fetch failed, or the interval forbade one (a key may just have rotated), it
-raises ``KeysUnavailable``: answered 503, which the sender retries, never a rejection that loses the event.
+fails keeps the keys already known. A token is rejected for its kid only when the last fetch answered
+without that key (issuers publish a key before signing with it); when the last fetch failed, it raises
+``KeysUnavailable``: answered 503, which the sender retries, never a rejection that loses the event.
 """
 
 from __future__ import annotations
@@ -105,27 +105,27 @@ class CallbackVerifier:
         key = self._keys.get(kid)
         if key is not None:
             return key
-        checked = self._refresh_if_due()
+        self._refresh_if_due()
         key = self._keys.get(kid)
         if key is not None:
             return key
-        if checked and self._last_fetch_ok:  # the JWKS, fetched for this token, does not have its key
+        if self._last_fetch_ok:  # the JWKS answered (now, or within the interval) without this key
             raise CallbackAuthError("unknown signing key")
-        # the fetch failed, or one was made too recently to make another: perhaps a key just rotated in
-        raise KeysUnavailable("signing key unknown and the JWKS cannot be checked right now")
+        raise KeysUnavailable("signing key unknown and the JWKS cannot be fetched right now")
 
-    def _refresh_if_due(self) -> bool:
+    def _refresh_if_due(self) -> None:
         """One fetch at a time, at most once per interval; callers for an unknown kid wait for the fetch in
-        flight (up to the HTTP timeout), nobody else does. True when a fetch answered for this caller."""
+        flight (up to the HTTP timeout), nobody else does."""
         with self._lock:
             waiting_for = self._in_flight
             if waiting_for is None:
                 if self._monotonic() - self._fetched_at < self._min_refresh:
-                    return False
+                    return
                 self._fetched_at = self._monotonic()
                 self._in_flight = threading.Event()
         if waiting_for is not None:
-            return waiting_for.wait(timeout=30)
+            waiting_for.wait(timeout=30)
+            return
         try:
             self._refresh()
         finally:
@@ -133,7 +133,6 @@ class CallbackVerifier:
                 done, self._in_flight = self._in_flight, None
             if done is not None:
                 done.set()
-        return True
 
     def _refresh(self) -> None:
         self.fetches += 1

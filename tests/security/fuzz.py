@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
@@ -36,7 +37,8 @@ class FuzzReport:
     unauthenticated: int = 0
     server_errors: list[str] = field(default_factory=list)
     unauthenticated_state_changes: list[str] = field(default_factory=list)
-    statuses: Counter[int] = field(default_factory=Counter)
+    unexpected: list[str] = field(default_factory=list)  # an answer the case did not allow, or a refusal
+    statuses: Counter[int] = field(default_factory=Counter)  # that changed something
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -44,8 +46,13 @@ class FuzzReport:
         return (
             f"{self.name}: {self.inputs} inputs ({self.unauthenticated} without valid credentials) in "
             f"{self.seconds:.1f} s; 5xx: {len(self.server_errors)}; unauthenticated state changes: "
-            f"{len(self.unauthenticated_state_changes)}; statuses {{{top}}}"
+            f"{len(self.unauthenticated_state_changes)}; unexpected answers: {len(self.unexpected)}; "
+            f"statuses {{{top}}}"
         )
+
+    @property
+    def failures(self) -> list[str]:
+        return self.server_errors + self.unauthenticated_state_changes + self.unexpected
 
 
 def api_keys(world: World) -> dict[str, str]:
@@ -183,21 +190,31 @@ def send(
     report: FuzzReport,
     authenticated: bool,
     description: str,
+    *,
+    expect: frozenset[int] | None = None,
+    unchanged: bool = False,
     **request: Any,
-) -> None:
-    before = None if authenticated else world.snapshot()
+) -> httpx.Response:
+    """One request; counts it, and records a 5xx, a state change without valid credentials, an answer outside
+    ``expect``, and (with ``unchanged``) any state change at all."""
+    before = world.snapshot() if unchanged or not authenticated else None
     response = world.request(**request)
     report.inputs += 1
     report.statuses[response.status_code] += 1
     not_ready = response.status_code == 503 and request["path"] == "/readyz"  # in-process: no dispatcher
     if response.status_code >= 500 and not not_ready:
         report.server_errors.append(f"{description} -> {response.status_code} {response.text[:200]}")
-    if before is not None:
+    if expect is not None and response.status_code not in expect:
+        report.unexpected.append(f"{description} -> {response.status_code} {response.text[:160]}")
+    if not authenticated:
         report.unauthenticated += 1
+    if before is not None:
         after = world.snapshot()
         if after != before:
             changed = sorted(t for t in after.keys() | before.keys() if before.get(t) != after.get(t))
-            report.unauthenticated_state_changes.append(f"{description}: changed {', '.join(changed)}")
+            found = f"{description}: changed {', '.join(changed)}"
+            (report.unexpected if authenticated else report.unauthenticated_state_changes).append(found)
+    return response
 
 
 def http_fuzz(world: World, keys: dict[str, str], examples: int) -> FuzzReport:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ from tests.security.fuzz import (
     schema_fuzz,
     send,
 )
+from tests.security.hostile import hostile_fuzz, hostile_world
 from tests.security.jwks import jwks_server
 from tests.security.world import World, make_world
 
@@ -119,6 +121,20 @@ def _report(report: FuzzReport, capsys: pytest.CaptureFixture[str]) -> None:
     assert report.inputs > 0
     assert report.server_errors == []
     assert report.unauthenticated_state_changes == []
+    assert report.unexpected == []
+
+
+def test_the_attack_classes_of_issue_16(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'hostile.db'}"
+    upgrade(url)
+    with jwks_server() as jwks:
+        hostile = hostile_world(url, jwks)
+        try:
+            report = hostile_fuzz(hostile, EXAMPLES)
+        finally:
+            hostile.world.close()
+    assert report.unauthenticated > EXAMPLES // 5
+    _report(report, capsys)
 
 
 def test_http_endpoints_fuzz(world: tuple[World, dict[str, str]], capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,7 @@ def callback_event(event_id: str) -> list[dict[str, object]]:
 def test_a_callback_during_a_key_outage_is_503_and_cached_keys_keep_working(
     database_url: str, jwks: Jwks
 ) -> None:
-    world = make_world(database_url, jwks)
+    world = make_world(database_url, jwks, jwks_refresh_seconds=0)  # every unknown kid may refetch
     try:
         assert world.callback("call-1", callback_event("warm-up")).status_code == 200  # keys fetched
         jwks.failing = True

@@ -98,11 +98,16 @@ def make_world(
     identities: IdentityProvider | None = None,
     settings: Settings | None = None,
     clock: Callable[[], datetime] | None = None,
+    jwks_refresh_seconds: float = 30.0,
 ) -> World:
     settings = settings or settings_for(database_url, jwks, security)
     acs = acs or FakeAcs()
     verifier = CallbackVerifier(
-        jwks.url, ISSUER, AUDIENCE, max_lifetime_seconds=ACS_CALLBACK_MAX_LIFETIME_SECONDS
+        jwks.url,
+        ISSUER,
+        AUDIENCE,
+        max_lifetime_seconds=ACS_CALLBACK_MAX_LIFETIME_SECONDS,
+        min_refresh_interval=jwks_refresh_seconds,
     )
     container = bootstrap.build(
         settings, acs=acs, verifier=verifier, identities=identities, clock=clock or bootstrap.utc_now
