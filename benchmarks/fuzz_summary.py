@@ -1,7 +1,7 @@
 """The scripted hostile run: the fuzz suite's three fuzzers, many more inputs than CI's, with the same harness
 (tests/security/fuzz.py, tests/security/hostile.py), each on its own fresh SQLite database built by alembic.
 
-    .venv/bin/python -m benchmarks.fuzz_summary [EXAMPLES_PER_FUZZER]     # default 3400: > 10,000 inputs
+    .venv/bin/python -m benchmarks.fuzz_summary [EXAMPLES_PER_FUZZER]     # default 3500: > 10,000 inputs
 
 Prints, for the HTTP endpoints, the compliance API's OpenAPI operations (schemathesis) and the attack classes
 of issue 16, the inputs tried, how many carried no valid credentials, the 5xx answers, the requests without
@@ -46,7 +46,7 @@ def run(examples: int, directory: Path) -> list[FuzzReport]:
 
 
 def main() -> int:
-    examples = int(sys.argv[1]) if len(sys.argv) > 1 else 3400
+    examples = int(sys.argv[1]) if len(sys.argv) > 1 else 3500
     warnings.simplefilter("ignore", DeprecationWarning)
     logging.disable(logging.WARNING)  # thousands of refused requests, each logged: only the summary matters
     with tempfile.TemporaryDirectory() as directory:

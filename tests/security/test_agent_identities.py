@@ -27,16 +27,10 @@ from recorder.services.calls import IncomingCall
 from recorder.services.keys import Role, create_key
 from tests.integration.compliance_world import NumberedAcs
 from tests.integration.test_call_service_db import drain
-from tests.security.jwks import Jwks, jwks_server
+from tests.security.jwks import Jwks
 from tests.security.world import World, make_world, settings_for
 
 CALLER = "4:+14255550101"
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,10 @@ from recorder.db.recording_request_tables import RecordingRequest
 from recorder.db.tables import AuditEntry
 from recorder.services.keys import Role, create_key
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call
-from tests.security.jwks import Jwks, jwks_server
+from tests.security.jwks import Jwks
 from tests.security.world import World, make_world
 
 Keys = dict[str, tuple[str, dict[str, str]]]
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
 
 
 @pytest.fixture

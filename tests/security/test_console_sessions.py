@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from recorder.db.security_tables import ConsoleSession
 from recorder.services.keys import Role, create_key, revoke_key
-from tests.security.jwks import Jwks, jwks_server
+from tests.security.jwks import Jwks
 from tests.security.world import World, make_world
 
 
@@ -23,12 +23,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
 
 
 def world_at(database_url: str, jwks: Jwks, base_url: str, clock: Clock | None = None) -> World:

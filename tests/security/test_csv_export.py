@@ -19,7 +19,7 @@ from recorder.services.calls import IncomingCall
 from recorder.services.keys import Role, create_key
 from tests.integration.compliance_world import NumberedAcs
 from tests.integration.test_call_service_db import drain
-from tests.security.jwks import Jwks, jwks_server
+from tests.security.jwks import Jwks
 from tests.security.world import World, make_world
 
 HOSTILE_IDS = [
@@ -31,12 +31,6 @@ HOSTILE_IDS = [
     "\r=1+1",
 ]
 SERVER_CALL = "=1+1"
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
 
 
 @pytest.fixture

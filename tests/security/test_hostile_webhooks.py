@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from prometheus_client import REGISTRY
 
 from recorder.security_config import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
 from recorder.web.responses import MAX_BODY_BYTES
-from tests.security.jwks import Jwks, jwks_server
+from tests.security.jwks import Jwks
 from tests.security.world import AUDIENCE, ISSUER, World, incoming_call, make_world, now_iso
 
 ENTRA_ISSUER = "https://sts.windows.net/tenant-1/"
@@ -28,19 +27,6 @@ def _nested(depth: int) -> object:
 
 
 NESTED = _nested(40)
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
-
-
-@pytest.fixture
-def world(database_url: str, jwks: Jwks) -> Iterator[World]:
-    w = make_world(database_url, jwks)
-    yield w
-    w.close()
 
 
 def assert_refused(world: World, response: object, status: int, code: str, before: dict[str, int]) -> None:

@@ -3,26 +3,9 @@ well-formed type, however many arrive, is counted under ``other``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from prometheus_client import REGISTRY
 
-from tests.security.jwks import Jwks, jwks_server
-from tests.security.world import World, make_world, now_iso
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
-
-
-@pytest.fixture
-def world(database_url: str, jwks: Jwks) -> Iterator[World]:
-    w = make_world(database_url, jwks)
-    yield w
-    w.close()
+from tests.security.world import World, now_iso
 
 
 def event_series() -> set[tuple[tuple[str, str], ...]]:

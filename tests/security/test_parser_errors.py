@@ -25,7 +25,7 @@ from recorder.db.migrate import upgrade
 from recorder.services.keys import Role, create_key
 from recorder.web.exports import CutAbortedStreams, guarded_rows
 from tests.e2e.stack import free_port, wait_http
-from tests.security.jwks import Jwks, jwks_server
+from tests.security.jwks import Jwks
 from tests.security.world import World, make_world
 
 DEEP = b"[" * 60000
@@ -42,12 +42,6 @@ BODY_ROUTES = [
     ("POST", "/api/calls"),
 ]
 BODYLESS = [("DELETE", "/api/keys/some-key"), ("DELETE", "/api/recordings/r-1")]
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
 
 
 @pytest.fixture

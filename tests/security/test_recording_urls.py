@@ -20,8 +20,7 @@ from starlette.routing import Route
 from recorder.adapters.recording_download import AcsRecordingSource
 from recorder.services.storage_ports import RecordingUrlRejected, StorageError
 from tests.e2e.stack import free_port, wait_http
-from tests.security.jwks import Jwks, jwks_server
-from tests.security.world import World, make_world, now_iso
+from tests.security.world import World, now_iso
 
 GOOD = "https://us-storage.asm.skype.com/v1/objects/0-eus-d2-abc/content/audio"
 HOSTILE = [
@@ -56,19 +55,6 @@ HOSTILE = [
     "https://" + "a" * 64 + ".asm.skype.com/x",
     "https://us-storage.asm.skype.com/" + "a" * 4100,
 ]
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
-
-
-@pytest.fixture
-def world(database_url: str, jwks: Jwks) -> Iterator[World]:
-    w = make_world(database_url, jwks)
-    yield w
-    w.close()
 
 
 def recording_file_event(url: str, event_id: str = "rf-1") -> dict[str, Any]:

@@ -20,17 +20,11 @@ from recorder.security_config import (
 )
 from recorder.services.calls import IncomingCall
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call
-from tests.security.jwks import Jwks, jwks_server
+from tests.security.jwks import Jwks
 from tests.security.world import AUDIENCE, ISSUER, World, incoming_call, make_world, now_iso
 
 ENTRA_ISSUER = "https://sts.windows.net/tenant-1/"
 ENTRA_AUDIENCE = "api://recorder-eventgrid"
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
 
 
 def entra_world(database_url: str, jwks: Jwks, **entra: Any) -> World:
