@@ -68,12 +68,12 @@ def recording_file_event(url: str, event_id: str = "rf-1") -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("url", HOSTILE)
-def test_the_webhook_refuses_urls_the_transport_could_read_differently(world: World, url: str) -> None:
+def test_the_webhook_refuses_urls_the_transport_could_read_differently(world: World) -> None:
     before = world.snapshot()
-    response = world.eventgrid(recording_file_event(url))
-    assert response.status_code == 400, response.text
-    assert response.json()["error"]["code"] == "invalid_recording_url"
+    for url in HOSTILE:
+        response = world.eventgrid(recording_file_event(url))
+        assert response.status_code == 400, (url, response.text)
+        assert response.json()["error"]["code"] == "invalid_recording_url"
     assert world.snapshot() == before
 
 
