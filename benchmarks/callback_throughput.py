@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from recorder.web.http_protocol import HTTP_PROTOCOL
 from tests.conftest import (
     POSTGRES_ADMIN_URL,
     _postgres_problem,
@@ -138,7 +139,7 @@ def measure_bare(workers: int, args: argparse.Namespace) -> tuple[int, list[floa
             "--workers",
             str(workers),
             "--http",
-            "recorder.web.http_protocol:NoDelayH11Protocol",
+            HTTP_PROTOCOL,
             "--log-level",
             "warning",
         ]

@@ -11,7 +11,7 @@ from functools import partial
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from recorder.adapters.callback_auth import CallbackVerifier
+from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, CallbackVerifier
 from recorder.config import Settings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.unit_of_work import UnitOfWork
@@ -104,8 +104,7 @@ def build(
         sessions=sessions,
         calls=calls,
         dispatcher=dispatcher,
-        verifier=verifier
-        or CallbackVerifier(settings.callback_jwks_url, settings.callback_issuer, settings.acs_resource_id),
+        verifier=verifier or acs_verifier(settings),
         clock=clock,
         tokens=TokenService(
             uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
@@ -115,6 +114,15 @@ def build(
         recordings=recordings,
         eventgrid_verifier=eventgrid_verifier(settings),
         audit_sealer=AuditSealer(uow),
+    )
+
+
+def acs_verifier(settings: Settings) -> CallbackVerifier:
+    return CallbackVerifier(
+        settings.callback_jwks_url,
+        settings.callback_issuer,
+        settings.acs_resource_id,
+        max_lifetime_seconds=ACS_CALLBACK_MAX_LIFETIME_SECONDS,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from recorder import compliance_cli, db_cli, ops_cli
+from recorder import agents_cli, compliance_cli, db_cli, ops_cli
 from recorder.config import ConfigError, Settings, is_loopback, load_settings
 from recorder.db_cli import first_line
 
@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         help="recompute the hash chain and compare its anchors; exit 1 if broken, 3 if anchors unreadable",
     )
     compliance_cli.add_commands(keys, audit)
+    agents_cli.add_commands(commands)
 
     _add_local_commands(commands)
     ops_cli.add_json_flags(parser)
@@ -127,6 +128,10 @@ def _run(args: argparse.Namespace) -> int:
         settings = _settings()
         db_cli.require_migrated(settings.database_url)
         return compliance_cli.run(args, settings)
+    if args.command == "agents":
+        settings = _settings()
+        db_cli.require_migrated(settings.database_url)
+        return agents_cli.run(args, settings)
     if args.command == "emulator":
         return _emulator(args)
     if args.command == "retention":

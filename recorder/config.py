@@ -206,7 +206,7 @@ def _token_lifetime(value: str | None, problems: list[str]) -> int:
     low, high = TOKEN_LIFETIME_RANGE
     if value is None:
         return DEFAULT_TOKEN_LIFETIME_MINUTES
-    if not value.strip().isdigit() or not low <= int(value) <= high:
+    if not (value.strip().isascii() and value.strip().isdigit()) or not low <= int(value) <= high:
         problems.append(
             f"RECORDER_TOKEN_LIFETIME_MINUTES: expected whole minutes from {low} to {high}, "
             f"as ACS allows (got {value!r})"

@@ -9,7 +9,6 @@ scrape, so any worker (and any instance) reports the same depth and age.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -19,7 +18,56 @@ from prometheus_client.registry import REGISTRY, Collector
 from recorder.metrics_dir import MULTIPROC_ENV
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_KNOWN_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+# Event types that may become a label (without their Microsoft.Communication. / Microsoft.EventGrid. prefix):
+# the Event Grid events the service subscribes to and the Call Automation callbacks ACS defines (the SDK's
+# event models, azure-communication-callautomation 1.6.0). Anything else is counted as "other", so a sender
+# cannot grow the number of series by inventing types.
+KNOWN_EVENT_TYPES = frozenset(
+    {
+        "IncomingCall",
+        "RecordingFileStatusUpdated",
+        "SubscriptionValidationEvent",
+        "unparsed",
+        "AddParticipantFailed",
+        "AddParticipantSucceeded",
+        "AnswerFailed",
+        "CallConnected",
+        "CallDisconnected",
+        "CallTransferAccepted",
+        "CallTransferFailed",
+        "CancelAddParticipantFailed",
+        "CancelAddParticipantSucceeded",
+        "ConnectFailed",
+        "ContinuousDtmfRecognitionStopped",
+        "ContinuousDtmfRecognitionToneFailed",
+        "ContinuousDtmfRecognitionToneReceived",
+        "CreateCallFailed",
+        "HoldFailed",
+        "MediaStreamingFailed",
+        "MediaStreamingStarted",
+        "MediaStreamingStopped",
+        "MoveParticipantFailed",
+        "MoveParticipantSucceeded",
+        "ParticipantsUpdated",
+        "PlayCanceled",
+        "PlayCompleted",
+        "PlayFailed",
+        "PlayStarted",
+        "RecognizeCanceled",
+        "RecognizeCompleted",
+        "RecognizeFailed",
+        "RecordingStateChanged",
+        "RemoveParticipantFailed",
+        "RemoveParticipantSucceeded",
+        "SendDtmfTonesCompleted",
+        "SendDtmfTonesFailed",
+        "StartRecordingFailed",
+        "TranscriptionFailed",
+        "TranscriptionStarted",
+        "TranscriptionStopped",
+        "TranscriptionUpdated",
+    }
+)
 
 EVENTS = Counter(
     "recorder_events_received_total",
@@ -74,9 +122,9 @@ BYTES_TRANSFERRED = Counter(
 
 
 def event_type(name: str) -> str:
-    """A bounded label for an event type: the name without its Microsoft.Communication. prefix."""
-    short = name.removeprefix("Microsoft.Communication.")
-    return short if _KNOWN_TYPE.fullmatch(short) else "other"
+    """A bounded label for an event type: a known name without its prefix, else ``other``."""
+    short = name.removeprefix("Microsoft.Communication.").removeprefix("Microsoft.EventGrid.")
+    return short if short in KNOWN_EVENT_TYPES else "other"
 
 
 def event_received(source: str, type_name: str, outcome: str) -> None:

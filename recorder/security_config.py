@@ -25,13 +25,23 @@ DEFAULT_INCOMING_CALL_MAX_AGE_MINUTES = 5
 DEFAULT_EVENT_FUTURE_SKEW_SECONDS = 300
 
 
+# Event Grid's own Entra application, whose tokens it sends to webhooks protected by Entra ID (Microsoft's
+# secure-webhook-delivery scripts: MicrosoftDocs/azure-docs, articles/event-grid/scripts/
+# powershell-webhook-secure-delivery-microsoft-entra-app.md). Azure Government uses another id.
+EVENTGRID_APP_ID_PUBLIC_CLOUD = "4962773b-9cdb-44cf-a8bf-237846a00ab7"
+EVENTGRID_APP_ID_GOVERNMENT = "54316b56-3481-47f9-8f30-0300f5542a7b"
+
+
 @dataclass(frozen=True)
 class EventGridEntra:
-    """When set, every Event Grid delivery must also carry an Entra ID bearer token for this audience."""
+    """When set, every Event Grid delivery must also carry an Entra ID bearer token for this audience, issued
+    to Event Grid itself (``appid``/``azp`` one of ``app_ids``) or carrying ``role`` when one is set."""
 
     audience: str
     issuers: tuple[str, ...]
     jwks_url: str
+    app_ids: tuple[str, ...] = (EVENTGRID_APP_ID_PUBLIC_CLOUD,)
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,10 +52,22 @@ class EventWindow:
 
 
 @dataclass(frozen=True)
+class HttpLimits:
+    """What one slow or greedy client may hold: connections per worker (uvicorn answers 503 beyond), how long
+    an idle keep-alive connection stays, how long a request's headers and its body may take to arrive."""
+
+    max_connections: int = 256
+    keepalive_seconds: int = 5
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 20
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     trusted_proxies: tuple[str, ...] = ()  # IPs / CIDRs whose X-Forwarded-Proto/-For are believed
     eventgrid_entra: EventGridEntra | None = None
     event_window: EventWindow = field(default_factory=EventWindow)
+    http: HttpLimits = field(default_factory=HttpLimits)
 
 
 def load_security(
@@ -68,6 +90,12 @@ def load_security(
             whole("RECORDER_EVENT_MAX_AGE_MINUTES", DEFAULT_EVENT_MAX_AGE_MINUTES, 1, 10080),
             whole("RECORDER_INCOMING_CALL_MAX_AGE_MINUTES", DEFAULT_INCOMING_CALL_MAX_AGE_MINUTES, 1, 1445),
             whole("RECORDER_EVENT_FUTURE_SKEW_SECONDS", DEFAULT_EVENT_FUTURE_SKEW_SECONDS, 0, 3600),
+        ),
+        http=HttpLimits(
+            whole("RECORDER_HTTP_MAX_CONNECTIONS", HttpLimits.max_connections, 1, 100_000),
+            whole("RECORDER_HTTP_KEEPALIVE_SECONDS", HttpLimits.keepalive_seconds, 1, 300),
+            whole("RECORDER_HTTP_HEADER_TIMEOUT_SECONDS", HttpLimits.header_timeout_seconds, 1, 300),
+            whole("RECORDER_HTTP_BODY_TIMEOUT_SECONDS", HttpLimits.body_timeout_seconds, 1, 600),
         ),
     )
 
@@ -111,7 +139,16 @@ def _eventgrid_entra(setting: Callable[[str], str | None], problems: list[str]) 
     loopback = parts.hostname in ("localhost", "::1") or (parts.hostname or "").startswith("127.")
     if not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
         problems.append("RECORDER_EVENTGRID_AAD_JWKS_URL: must be https:// (http:// only for loopback)")
-    return EventGridEntra(audience, issuers, jwks)
+    app_ids = tuple(
+        a.strip() for a in (setting("RECORDER_EVENTGRID_AAD_APP_IDS") or "").split(",") if a.strip()
+    )
+    return EventGridEntra(
+        audience,
+        issuers,
+        jwks,
+        app_ids or (EVENTGRID_APP_ID_PUBLIC_CLOUD,),
+        setting("RECORDER_EVENTGRID_AAD_ROLE"),
+    )
 
 
 def _whole(
@@ -125,7 +162,7 @@ def _whole(
     value = setting(name)
     if value is None:
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         problems.append(f"{name}: expected a whole number from {low} to {high} (got {value!r})")
         return default
     return int(value)

@@ -19,7 +19,7 @@ from recorder import logs, metrics_dir, ops_cli
 from recorder.config import load_settings
 from recorder.db_cli import require_migrated
 from recorder.web.http_protocol import HTTP_PROTOCOL
-from recorder.web.security import forwarded_allow_ips
+from recorder.web.security import forwarded_allow_ips, server_limits
 
 APP = "recorder.web.app:app_from_environment"
 
@@ -41,6 +41,7 @@ def serve(args: argparse.Namespace) -> int:
         http=HTTP_PROTOCOL,
         log_config=None,
         **forwarded_allow_ips(settings),  # X-Forwarded-* only from RECORDER_TRUSTED_PROXIES
+        **server_limits(settings),  # connections, keep-alive and header deadlines for slow clients
     )
     try:
         interrupted = _run(config)

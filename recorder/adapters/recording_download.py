@@ -1,9 +1,11 @@
 """ACS's recording files through the Call Automation SDK: ranged downloads, metadata, delete.
 
-SDK 1.6.0 has a flaw in its own recording-URL check, so every URL is checked against the ACS recording hosts
-here, before the SDK sees it (and the webhook refused foreign hosts already). In emulator mode (a loopback
-``http://`` ACS endpoint) the request keeps its ACS URL up to signing and is then sent to the emulator with
-the same path and query (contract.md): the HMAC signs only the path, the query and the endpoint's host.
+SDK 1.6.0 has a flaw in its own recording-URL check, so every URL goes through
+``recording_urls.checked_recording_url`` here and the SDK is given the URL rebuilt from its parsed parts,
+never the one that arrived; redirects are not followed (the webhook refused foreign hosts already). In
+emulator mode (a loopback ``http://`` ACS endpoint) the request keeps its ACS URL up to signing and is then
+sent to the emulator with the same path and query (contract.md): the HMAC signs only the path, the query and
+the endpoint's host.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline import PipelineRequest
 
-from recorder.services.storage_ports import RecordingUrlRejected, StorageError, recording_url_problem
+from recorder.services.recording_urls import BadRecordingUrl, checked_recording_url, recording_url_problem
+from recorder.services.storage_ports import RecordingUrlRejected, StorageError
 
 T = TypeVar("T")
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -59,13 +62,17 @@ class AcsRecordingSource:
         )
         if auth is None:
             raise ValueError("an access key or a token credential is needed")
-        kwargs: dict[str, Any] = {"connection_data_block_size": READ_SIZE, "retry_total": 3}
+        kwargs: dict[str, Any] = {
+            "connection_data_block_size": READ_SIZE,
+            "retry_total": 3,
+            "permit_redirects": False,  # a 3xx from a recording host is an error, never a second fetch
+        }
         if emulator_mode:
             kwargs["raw_request_hook"] = emulator_rewrite(endpoint)
         self._client = CallAutomationClient(endpoint, auth, **kwargs)
 
     def read_range(self, url: str, start: int, end: int) -> tuple[int, Iterator[bytes]]:
-        _check(url)
+        url = _checked(url)
         # Our own Range header: the SDK sends none for offset 0.
         response = _call(
             lambda: self._client.download_recording(url, headers={"Range": f"bytes={start}-{end}"})
@@ -78,7 +85,7 @@ class AcsRecordingSource:
         return total, _chunks(http)
 
     def read_small(self, url: str, limit: int) -> bytes:
-        _check(url)
+        url = _checked(url)
         http: Any = _call(lambda: self._client.download_recording(url))
         data = bytearray()
         for chunk in _chunks(http):
@@ -89,7 +96,7 @@ class AcsRecordingSource:
         return bytes(data)
 
     def delete(self, url: str) -> None:
-        _check(url)
+        url = _checked(url)
         try:
             _call(lambda: self._client.delete_recording(url))
         except StorageError as exc:
@@ -97,10 +104,11 @@ class AcsRecordingSource:
                 raise
 
 
-def _check(url: str) -> None:
-    problem = recording_url_problem(url)
-    if problem is not None:
-        raise RecordingUrlRejected(problem)
+def _checked(url: str) -> str:
+    try:
+        return checked_recording_url(url)
+    except BadRecordingUrl as exc:
+        raise RecordingUrlRejected(str(exc)) from None
 
 
 def _total_size(content_range: str | None, content_length: str | None, start: int) -> int:
@@ -108,7 +116,7 @@ def _total_size(content_range: str | None, content_length: str | None, start: in
         found = CONTENT_RANGE.fullmatch(content_range.strip())
         if found and found.group(3) != "*":
             return int(found.group(3))
-    if content_length and content_length.isdigit() and start == 0:
+    if content_length and content_length.isascii() and content_length.isdigit() and start == 0:
         return int(content_length)
     raise StorageError("ACS answered without a usable Content-Range", transient=False)
 

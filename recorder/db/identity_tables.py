@@ -11,10 +11,13 @@ from recorder.db.tables import Base, UTCDateTime
 
 
 class AgentIdentity(Base):
-    """One ACS identity per application user id, and one user id per identity. Tokens are never stored."""
+    """One ACS identity per (API key, application user id), and one user id per identity: user ids are
+    namespaced by the key that asked, so one application cannot reach another's agents. Tokens are never
+    stored; being here exempts nobody from consent (that is ``agent_exemptions``, which an admin writes)."""
 
     __tablename__ = "agent_identities"
 
+    owner: Mapped[str] = mapped_column(String(168), primary_key=True)  # the actor that asked: key:<id>
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     acs_identity: Mapped[str] = mapped_column(String(256), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

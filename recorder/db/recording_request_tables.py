@@ -24,7 +24,7 @@ class RecordingRequest(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    key_id: Mapped[str] = mapped_column(String(36))
+    key_id: Mapped[str] = mapped_column(String(160))  # an API key id or "entra:<object id>"
     idempotency_key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(
         String(64)

@@ -208,4 +208,4 @@ class ApiKey(Base):
 from recorder.db import compliance_tables, identity_tables, storage_tables  # noqa: E402,F401
 
 # isort: split
-from recorder.db import recording_request_tables  # noqa: E402,F401
+from recorder.db import recording_request_tables, security_tables  # noqa: E402,F401

@@ -132,7 +132,7 @@ def parse_context(context: str) -> tuple[str, int | None, str] | None:
     purpose, _, rest = context.partition("|")
     if purpose == "consent":
         attempt, _, raw_id = rest.partition("|")
-        if attempt.isdigit() and raw_id:
+        if attempt.isascii() and attempt.isdigit() and raw_id:
             return purpose, int(attempt), raw_id
     elif purpose == "withdraw" and rest:
         return purpose, None, rest

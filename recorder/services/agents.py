@@ -1,27 +1,108 @@
-"""The call center's own agents, as the consent policy sees them: identities this service issued tokens to.
+"""The call center's own agents, as the consent policy sees them: identities an admin registered as exempt.
 
-The domain stays pure: the lookup happens here, and ``decide`` gets a policy whose ``exempt`` table names the
-agents present, each with the reason the ledger records.
+Issuing an ACS token makes nobody exempt (a service key could otherwise mint consent-exempt identities at
+will); an admin registers each agent identity through the API or ``recorder agents exempt``, audited, and
+can remove it again. The configuration's ``[consent.exempt]`` table still applies as before, and its reason
+wins. The domain stays pure: the lookup happens here, and ``decide`` gets a policy whose ``exempt`` table
+names the agents present, each with the reason the ledger records.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from recorder.db import identity_repository
+from recorder.db.security_tables import AgentExemption
+from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import ConsentPolicy
 
 AGENT_REASON = "agent-identity"
+IDENTITY = re.compile(r"8:[a-z-]{1,16}:[A-Za-z0-9_:.\-]{1,200}|4:\+[1-9][0-9]{5,14}")
+REASON = re.compile(r"[\x20-\x7e]{1,128}")
+MAX_LOOKUP = 500  # raw ids per IN (...) query
+
+
+class ExemptionError(ValueError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
 
 
 def exempting_known_agents(session: Session, policy: ConsentPolicy, raw_ids: Iterable[str]) -> ConsentPolicy:
-    """``policy`` plus an exemption for each of ``raw_ids`` that is a known agent identity. A reason the
-    configuration already gives for an identity wins."""
-    agents = identity_repository.known_agents(session, raw_ids)
-    missing = agents - set(policy.exempt)
+    """``policy`` plus an exemption for each of ``raw_ids`` an admin registered. A reason the configuration
+    already gives for an identity wins."""
+    registered = _registered(session, raw_ids)
+    missing = {identity: reason for identity, reason in registered.items() if identity not in policy.exempt}
     if not missing:
         return policy
-    return replace(policy, exempt={**dict.fromkeys(sorted(missing), AGENT_REASON), **policy.exempt})
+    return replace(policy, exempt={**dict(sorted(missing.items())), **policy.exempt})
+
+
+def _registered(session: Session, raw_ids: Iterable[str]) -> dict[str, str]:
+    candidates = sorted(set(raw_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(candidates), MAX_LOOKUP):
+        batch = candidates[start : start + MAX_LOOKUP]
+        rows = session.execute(
+            select(AgentExemption.identity, AgentExemption.reason).where(AgentExemption.identity.in_(batch))
+        )
+        found.update({identity: reason for identity, reason in rows})
+    return found
+
+
+def check_identity(value: object) -> str:
+    if not isinstance(value, str) or not IDENTITY.fullmatch(value):
+        raise ExemptionError(
+            400, "invalid_identity", "identity must be an ACS raw id such as 8:acs:<id> or 4:+14255550123"
+        )
+    return value
+
+
+def check_reason(value: object) -> str:
+    if value is None:
+        return AGENT_REASON
+    if not isinstance(value, str) or not REASON.fullmatch(value.strip()):
+        raise ExemptionError(400, "invalid_reason", "reason must be 1 to 128 printable ASCII characters")
+    return value.strip()
+
+
+def register(uow: UnitOfWork, identity: str, reason: str, actor: str, now: datetime) -> dict[str, Any]:
+    """Exempt ``identity`` from consent prompts from its next join on; audited. Registering again updates
+    the reason."""
+    row = uow.session.get(AgentExemption, identity)
+    if row is None:
+        row = AgentExemption(identity=identity, reason=reason, registered_by=actor, registered_at=now)
+        uow.session.add(row)
+    else:
+        row.reason, row.registered_by, row.registered_at = reason, actor, now
+    uow.audit.append(actor, "agents.exempted", None, {"identity": identity, "reason": reason}, now)
+    return view(row)
+
+
+def unregister(uow: UnitOfWork, identity: str, actor: str, now: datetime) -> bool:
+    """Remove the exemption; False when there was none. Audited when one was removed."""
+    removed = uow.session.execute(delete(AgentExemption).where(AgentExemption.identity == identity))
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        return False
+    uow.audit.append(actor, "agents.exemption_removed", None, {"identity": identity}, now)
+    return True
+
+
+def list_exemptions(session: Session) -> list[dict[str, Any]]:
+    rows = session.scalars(select(AgentExemption).order_by(AgentExemption.identity))
+    return [view(row) for row in rows]
+
+
+def view(row: AgentExemption) -> dict[str, Any]:
+    return {
+        "identity": row.identity,
+        "reason": row.reason,
+        "registered_by": row.registered_by,
+        "registered_at": row.registered_at.isoformat(),
+    }

@@ -37,15 +37,17 @@ def _encode_call_cursor(created_at: datetime, call_id: str) -> str:
     return base64.urlsafe_b64encode(f"c1|{created_at.isoformat()}|{call_id}".encode()).decode().rstrip("=")
 
 
-def _decode_call_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_call_cursor(cursor: str) -> tuple[datetime, str]:
+    parts = queries.cursor_text(cursor).split("|")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, created, call_id = raw.split("|")
-        if version != "c1":
-            raise ValueError(version)
-        return datetime.fromisoformat(created), call_id
+        if len(parts) != 3 or parts[0] != "c1" or not 0 < len(parts[2]) <= 64:
+            raise ValueError(parts[0])
+        created = datetime.fromisoformat(parts[1])
+        if created.tzinfo is None:
+            raise ValueError("naive")
     except ValueError:
         raise BadQuery("cursor is not one this service issued") from None
+    return queries.in_stored_range(created, "cursor"), parts[2]
 
 
 def search_calls(session: Session, f: CallFilter, cursor: str | None, limit: int) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def search_calls(session: Session, f: CallFilter, cursor: str | None, limit: int
     if f.recorded is not None:
         query = query.where(started if f.recorded else ~started)
     if cursor:
-        created, call_id = _decode_call_cursor(cursor)
+        created, call_id = decode_call_cursor(cursor)
         query = query.where(
             or_(Call.created_at > created, and_(Call.created_at == created, Call.id > call_id))
         )
@@ -140,12 +142,23 @@ def _row(row: Sequence[Any]) -> list[Any]:
     return cells
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """OWASP's CSV-injection rule: a text cell a spreadsheet would read as a formula gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_csv(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
+    """RFC 4180 CSV (CRLF, so a cell holding CR or LF is quoted) with every cell spreadsheet-safe."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(LEDGER_FIELDS)
     for rows in batches:
-        writer.writerows(map(_row, rows))
+        writer.writerows([spreadsheet_safe(cell) for cell in _row(row)] for row in rows)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

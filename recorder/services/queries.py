@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -37,6 +39,32 @@ class BadQuery(ValueError):
     pass
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # what every backend stores and compares without overflowing
+MAX_ROW_ID = 2**63 - 1
+_ROW_ID = re.compile(r"[0-9]{1,19}")
+
+
+def in_stored_range(moment: datetime, name: str) -> datetime:
+    """``moment`` (aware) in UTC, or ``BadQuery`` when it lies outside 1900..9999 once in UTC."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise BadQuery(f"{name} is out of range") from None
+    if utc < EARLIEST:
+        raise BadQuery(f"{name} is out of range (before {EARLIEST.year})")
+    return utc
+
+
+def cursor_text(cursor: str) -> str:
+    """The text inside a cursor this service issued (URL-safe base64 of ASCII), or ``BadQuery``."""
+    try:
+        if len(cursor) > 512:
+            raise ValueError("too long")
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, binascii.Error):
+        raise BadQuery("cursor is not one this service issued") from None
+
+
 @dataclass(frozen=True)
 class LedgerFilter:
     call_connection_id: str | None = None
@@ -52,14 +80,10 @@ def encode_cursor(last_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, last = raw.partition(":")
-        if version != "v1":
-            raise ValueError(version)
-        return int(last)
-    except ValueError:
-        raise BadQuery("cursor is not one this service issued") from None
+    version, _, last = cursor_text(cursor).partition(":")
+    if version != "v1" or not _ROW_ID.fullmatch(last) or int(last) > MAX_ROW_ID:
+        raise BadQuery("cursor is not one this service issued")
+    return int(last)
 
 
 def ledger_conditions(f: LedgerFilter) -> list[ColumnElement[bool]]:

@@ -22,6 +22,7 @@ from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.consent import new_connected_call, new_outbound_call
 from recorder.domain.model import CallPhase, CallState, RecordingStatus
+from recorder.services.call_access import may_act
 from recorder.services.calls import CallService
 
 log = logging.getLogger("recorder.recordings")
@@ -38,7 +39,8 @@ class RequestError(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking: an API key; ``sees_all`` for roles that may see every app's requests."""
+    """Who is asking: an API key; ``sees_all`` for roles that may see every app's requests and act on every
+    call (operator, admin; auditors only read)."""
 
     key_id: str
     sees_all: bool = False
@@ -96,8 +98,9 @@ class RecordingRequests:
                     raise RequestError(
                         409, "idempotency_key_reused", "this Idempotency-Key was used for a different request"
                     )
+                _check_access(uow, caller, existing.call_id)
                 return view(uow, existing), False
-            call_id, kind = self._call_for(uow, new, now)
+            call_id, kind = self._call_for(uow, caller, new, now)
             row = RecordingRequest(
                 id=str(uuid.uuid4()),
                 key_id=caller.key_id,
@@ -130,12 +133,13 @@ class RecordingRequests:
         self.commands_queued()
         return result, True
 
-    def _call_for(self, uow: UnitOfWork, new: NewRequest, now: datetime) -> tuple[str, str]:
-        """The call the request is about: one the service already has, or a new one it connects or places."""
+    def _call_for(self, uow: UnitOfWork, caller: Caller, new: NewRequest, now: datetime) -> tuple[str, str]:
+        """The call the request is about: one the service already has and the caller may act on, or a new
+        one it connects or places."""
         locale = self._calls.policy.default_locale
         if new.call_connection_id is not None:
             call_id = uow.calls.id_for_connection(new.call_connection_id)
-            if call_id is None:
+            if call_id is None or not _allowed(uow, caller, call_id):  # someone else's call: as if unknown
                 raise RequestError(
                     404, "unknown_call", "the service handles no call with that call_connection_id"
                 )
@@ -151,8 +155,15 @@ class RecordingRequests:
                 .order_by(Call.created_at)
                 .limit(1)
             )
-            if live is not None:
-                return live, "existing"  # already connected (or connecting): never a second connection
+            if live is not None:  # already connected (or connecting): never a second connection
+                if not _allowed(uow, caller, live):
+                    raise RequestError(
+                        409,
+                        "call_not_granted",
+                        "the service already handles this call for someone else; an operator can grant "
+                        "this key access to it",
+                    )
+                return live, "existing"
             decision = new_connected_call(call_id, new.server_call_id, locale)
             self._calls.start_call(uow, decision, "ConnectRequested", now, direction="connected")
             return call_id, "connect"
@@ -171,13 +182,16 @@ class RecordingRequests:
 
     def get(self, caller: Caller, request_id: str) -> dict[str, Any]:
         with self._uow() as uow:
-            return view(uow, self._owned(uow, caller, request_id))
+            row = self._owned(uow, caller, request_id)
+            _check_access(uow, caller, row.call_id)
+            return view(uow, row)
 
     def stop(self, caller: Caller, request_id: str) -> dict[str, Any]:
         """Stop recording the request's call for good; said in the audit trail with who asked."""
         now = self._clock()
         with self._uow() as uow:
             row = self._owned(uow, caller, request_id)
+            _check_access(uow, caller, row.call_id)
             if row.state == OPEN:
                 applied = self._calls.apply_in(uow, row.call_id, ev.StopRequested(now, caller.actor), now)
                 row.state, row.stopped_at, row.updated_at = STOP_REQUESTED, now, now
@@ -210,6 +224,17 @@ class RecordingRequests:
                     .where(RecordingRequest.call_id == state.call_id, RecordingRequest.state == OPEN)
                     .values(state=FAILED, failure_reason=record.reason, updated_at=now)
                 )
+
+
+def _allowed(uow: UnitOfWork, caller: Caller, call_id: str) -> bool:
+    return caller.sees_all or may_act(uow.session, caller.key_id, call_id)
+
+
+def _check_access(uow: UnitOfWork, caller: Caller, call_id: str) -> None:
+    """A request on a call the key did not start and was not granted (one attached before grants existed)
+    neither shows the call's consent-derived state nor stops its recording."""
+    if not _allowed(uow, caller, call_id):
+        raise RequestError(403, "call_not_granted", "this key may not act on that call; ask an operator")
 
 
 def view(uow: UnitOfWork, row: RecordingRequest) -> dict[str, Any]:

@@ -9,27 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
-
-# The hosts ACS serves recording files from (SDK 1.6.0 checks these too, but with a flaw: check ourselves).
-ALLOWED_RECORDING_HOST_SUFFIXES = (
-    ".asm.skype.com",
-    ".asyncgw.teams.microsoft.com",
-    ".ams.gov.teams.microsoft.us",
-)
-
-
-def recording_url_problem(url: str) -> str | None:
-    """Why ``url`` must not be fetched with our ACS credential; None when it is on an ACS recording host."""
-    parts = urlsplit(url)
-    if parts.scheme != "https":
-        return "must be an https:// URL"
-    host = (parts.hostname or "").lower()
-    if not host or not host.endswith(ALLOWED_RECORDING_HOST_SUFFIXES):
-        return f"host {host!r} is not an ACS recording host"
-    if parts.username or parts.password or parts.port not in (None, 443):
-        return "must not carry credentials or a port"
-    return None
 
 
 class StorageError(Exception):

@@ -1,8 +1,9 @@
 """ACS user access tokens for the call center's agents: one ACS identity per application user id, reused.
 
 A token is handed to the caller and forgotten: it is never stored, logged or audited. What is kept is the
-mapping user id -> ACS identity (which also tells the consent policy who the agents are) and an audit entry
-per issuance (who asked, for which identity, until when) and per revocation.
+mapping (asking API key, user id) -> ACS identity, so two applications asking for the same user id get two
+identities, and an audit entry per issuance (who asked, for which identity, until when) and per revocation.
+Issuing a token exempts nobody from consent: an admin registers agents (``services/agents.py``).
 """
 
 from __future__ import annotations
@@ -91,13 +92,14 @@ class TokenService:
         self._clock = clock
 
     def issue(self, user_id: str, actor: str) -> IssuedToken:
-        """Create or reuse ``user_id``'s ACS identity and issue it a VoIP token; audited, never stored."""
+        """Create or reuse the ACS identity of ``user_id`` in ``actor``'s namespace (``key:<id>``, the API key
+        that asks) and issue it a VoIP token; audited, never stored."""
         user_id = check_user_id(user_id)
-        identity, created = self._identity_for(user_id)
+        identity, created = self._identity_for(actor, user_id)
         granted = _acs(lambda: self._provider.issue_voip_token(identity, self._lifetime))
         now = self._clock()
         with self._uow() as uow:
-            identities.mark_issued(uow.session, user_id, now)
+            identities.mark_issued(uow.session, actor, user_id, now)
             uow.audit.append(
                 actor,
                 "tokens.issued",
@@ -131,17 +133,17 @@ class TokenService:
             uow.commit()
         log.info("tokens.revoked", extra={"identity": identity, "actor": actor})
 
-    def _identity_for(self, user_id: str) -> tuple[str, bool]:
+    def _identity_for(self, owner: str, user_id: str) -> tuple[str, bool]:
         """The user's identity, creating it on first use. Concurrent first requests each create one in
-        ACS, but the unique user id lets only one mapping in; the others delete theirs and use it."""
+        ACS, but the unique (owner, user id) lets only one mapping in; the others delete theirs and use it."""
         with self._uow() as uow:
-            existing = identities.identity_for(uow.session, user_id)
+            existing = identities.identity_for(uow.session, owner, user_id)
         if existing is not None:
             return existing, False
         candidate = _acs(self._provider.create_identity)
         with self._uow() as uow:
-            inserted = identities.add_if_absent(uow.session, user_id, candidate, self._clock())
-            winner = identities.identity_for(uow.session, user_id)
+            inserted = identities.add_if_absent(uow.session, owner, user_id, candidate, self._clock())
+            winner = identities.identity_for(uow.session, owner, user_id)
             uow.commit()
         if winner is None:  # impossible after an insert-or-ignore, unless the row was deleted meanwhile
             raise TokenError(409, "identity_conflict", "the user's identity changed meanwhile; try again")

@@ -1,33 +1,37 @@
-"""The compliance API: API-key auth, roles, the consent ledger, call timelines, audit verification."""
+"""The compliance API: API-key auth, roles, the consent ledger, call timelines, audit verification.
+
+Every API route is made with ``route``: it authenticates the caller and checks the role (``roles.py``)
+before a byte of the body is read, then parses the body, then runs the handler; refusals are 4xx.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from recorder.adapters.callback_auth import KeysUnavailable
 from recorder.bootstrap import Container
 from recorder.services import queries
 from recorder.services.keys import Principal, Role, authenticate
+from recorder.services.recordings import RequestError
+from recorder.services.tokens import TokenError
+from recorder.web import bodies, query_params, roles
 from recorder.web.entra import EntraRejected, entra_principal, looks_like_jwt
+from recorder.web.errors import ApiError
 from recorder.web.responses import error
 
-READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.AUDITOR})
-OUTCOMES = frozenset({"granted", "declined", "no_response", "withdrawn", "exempt"})
-MAX_LIMIT = 500
+__all__ = ["READERS", "ApiError", "Handler", "audited_read", "authorize", "route"]
+
+READERS = roles.READ  # who may use the console
+Handler = Callable[[Container, Request, Principal, dict[str, Any]], Any]
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
-
-
-def _principal(container: Container, request: Request, allowed: frozenset[Role]) -> Principal:
+def authorize(container: Container, request: Request, allowed: frozenset[Role]) -> Principal:
     header = request.headers.get("authorization", "")
     if not header.startswith("Bearer ") or not header[7:].strip():
         raise ApiError(401, "unauthorized", "an API key is required: Authorization: Bearer <key>")
@@ -40,6 +44,8 @@ def _principal(container: Container, request: Request, allowed: frozenset[Role])
             raise ApiError(
                 exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
             ) from None
+        except KeysUnavailable:
+            raise ApiError(503, "auth_unavailable", "the token cannot be verified right now; retry") from None
     else:
         with container.sessions() as session:
             principal = authenticate(session, token, container.clock())
@@ -59,11 +65,10 @@ def audit_denied(container: Container, request: Request, principal: Principal) -
         uow.commit()
 
 
-def _audited_read(
-    container: Container, request: Request, allowed: frozenset[Role], action: str, work: Callable[[Any], Any]
+def audited_read(
+    container: Container, request: Request, principal: Principal, action: str, work: Callable[[Any], Any]
 ) -> Any:
-    """Authenticate, run the read, and write who read what into the audit chain, in one transaction."""
-    principal = _principal(container, request, allowed)
+    """Run the read and write who read what into the audit chain, in one transaction."""
     with container.unit_of_work() as uow:
         while uow.audit.seal():  # an auditor reads every entry written so far, chained
             pass
@@ -79,90 +84,82 @@ def _audited_read(
     return result
 
 
-def _endpoint(handler: Callable[[Container, Request], Any]) -> Callable[[Request], Any]:
+def route(method: str, path: str, handler: Handler, *, body_limit: int | None = None) -> Route:
+    """An API route: authenticate and authorize (roles.py), then read the body (if ``body_limit``), then
+    run ``handler`` in the thread pool. Refusals (``ApiError``, ``BadQuery``, the services' own) are 4xx."""
+    allowed = roles.allowed(method, path)
+
     async def endpoint(request: Request) -> Response:
         container: Container = request.app.state.container
         try:
-            result = await run_in_threadpool(handler, container, request)
-        except ApiError as exc:
+            principal = await run_in_threadpool(authorize, container, request, allowed)
+            body = await bodies.json_object(request, body_limit) if body_limit is not None else {}
+            result = await run_in_threadpool(handler, container, request, principal, body)
+        except (ApiError, RequestError, TokenError) as exc:
             return error(exc.status, exc.code, str(exc))
         except queries.BadQuery as exc:
             return error(400, "invalid_query", str(exc))
         return result if isinstance(result, Response) else JSONResponse(result)
 
-    return endpoint
+    endpoint.__doc__ = handler.__doc__
+    return Route(path, endpoint, methods=[method], name=handler.__name__.strip("_"))
 
 
-def _time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise queries.BadQuery(f"{name} must be an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise queries.BadQuery(f"{name} must carry a time zone (e.g. Z)")
-    return parsed
+LEDGER_PARAMS = {"call_connection_id", "server_call_id", "participant", "outcome", "since", "until"}
 
 
-def _consents(container: Container, request: Request) -> Any:
-    params = request.query_params
-    unknown = set(params) - {
-        "call_connection_id",
-        "server_call_id",
-        "participant",
-        "outcome",
-        "since",
-        "until",
-        "cursor",
-        "limit",
-    }
-    if unknown:
-        raise queries.BadQuery(f"unknown filters: {', '.join(sorted(unknown))}")
-    outcome = params.get("outcome")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise queries.BadQuery(f"outcome must be one of {', '.join(sorted(OUTCOMES))}")
-    limit_text = params.get("limit", "100")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
-        raise queries.BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    ledger_filter = queries.LedgerFilter(
+def ledger_filter(params: Any) -> queries.LedgerFilter:
+    return queries.LedgerFilter(
         call_connection_id=params.get("call_connection_id"),
         server_call_id=params.get("server_call_id"),
         participant=params.get("participant"),
-        outcome=outcome,
-        since=_time(params.get("since"), "since"),
-        until=_time(params.get("until"), "until"),
+        outcome=query_params.outcome(params.get("outcome")),
+        since=query_params.moment(params.get("since"), "since"),
+        until=query_params.moment(params.get("until"), "until"),
     )
-    cursor = params.get("cursor")
-    return _audited_read(
+
+
+def _consents(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """The consent ledger, stable order, cursor pages."""
+    params = request.query_params
+    query_params.only(params, {*LEDGER_PARAMS, "cursor", "limit"})
+    filters, limit, cursor = ledger_filter(params), query_params.limit(params), params.get("cursor")
+    if cursor:
+        queries.decode_cursor(cursor)  # a bad cursor is a 400 before anything is audited
+    return audited_read(
         container,
         request,
-        READERS,
+        principal,
         "api.consents.read",
-        lambda s: queries.consents(s, ledger_filter, cursor, int(limit_text)),
+        lambda s: queries.consents(s, filters, cursor, limit),
     )
 
 
-def _call(container: Container, request: Request) -> Any:
+def _call(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """One call's timeline."""
     connection_id = request.path_params["call_connection_id"]
-    timeline = _audited_read(
-        container, request, READERS, "api.call.read", lambda s: queries.call_timeline(s, connection_id)
+    timeline = audited_read(
+        container, request, principal, "api.call.read", lambda s: queries.call_timeline(s, connection_id)
     )
     if timeline is None:
         raise ApiError(404, "not_found", "no call with that call_connection_id")
     return timeline
 
 
-def _verify(container: Container, request: Request) -> Any:
+def _verify(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Recompute the audit chain and compare it with its anchors."""
     from recorder.services import anchoring
 
     store = container.compliance.anchors
-    result = _audited_read(
-        container, request, READERS, "api.audit.verify", lambda s: anchoring.verify(s, store)
+    result = audited_read(
+        container, request, principal, "api.audit.verify", lambda s: anchoring.verify(s, store)
     )
     return result.as_json()
 
 
-consents = _endpoint(_consents)
-call = _endpoint(_call)
-verify_audit = _endpoint(_verify)
+def routes() -> list[Route]:
+    return [
+        route("GET", "/api/consents", _consents),
+        route("GET", "/api/calls/{call_connection_id}", _call),
+        route("GET", "/api/audit/verify", _verify),
+    ]

@@ -17,9 +17,12 @@ from starlette.routing import Route
 from recorder import bootstrap, crashpoints, logs
 from recorder.config import load_settings
 from recorder.db.migrate import schema_problem
-from recorder.web import api, compliance_api, console, operations, recordings, tokens, webhooks
+from recorder.web import access_api, api, compliance_api, console, operations, recordings, tokens, webhooks
+from recorder.web.body_guard import BodyGuard, body_exception_handlers
+from recorder.web.exports import CutAbortedStreams
 from recorder.web.responses import error
 from recorder.web.security import SecurityHeaders
+from recorder.web.webhook_auth import ReplayWindow
 
 log = logging.getLogger("recorder.app")
 
@@ -51,21 +54,26 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             Route("/webhooks/eventgrid", webhooks.eventgrid, methods=["POST"]),
             Route("/webhooks/eventgrid", webhooks.eventgrid_options, methods=["OPTIONS"]),
             Route("/webhooks/acs/{call_id}", webhooks.acs_callback, methods=["POST"]),
-            Route("/api/consents", api.consents),
-            Route("/api/calls/{call_connection_id}", api.call),
-            Route("/api/audit/verify", api.verify_audit),
+            *api.routes(),
             *compliance_api.routes(),
+            *access_api.routes(),
             *console.routes(),
             *tokens.routes(),
             *recordings.routes(),
             *operations.routes(),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders), Middleware(operations.OperationsMiddleware, drain=drain)],
-        exception_handlers={Exception: _unexpected},
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(operations.OperationsMiddleware, drain=drain),
+            Middleware(CutAbortedStreams),
+            Middleware(BodyGuard, read_seconds=container.settings.security.http.body_timeout_seconds),
+        ],
+        exception_handlers={**body_exception_handlers(), Exception: _unexpected},
     )
     app.state.container = container
     app.state.drain = drain
+    app.state.replay_window = ReplayWindow()
     return app
 
 

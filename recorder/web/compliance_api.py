@@ -3,61 +3,23 @@
 from __future__ import annotations
 
 import importlib
-import json
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services import compliance_queries as cq
 from recorder.services import erasure, holds, keys, queries
-from recorder.services.keys import Role
-from recorder.web import openapi
-from recorder.web.api import MAX_LIMIT, OUTCOMES, READERS, ApiError, _audited_read, _principal, _time
-from recorder.web.responses import BodyTooLarge, error, read_body
+from recorder.services.keys import Principal, Role
+from recorder.web import openapi, query_params
+from recorder.web.api import LEDGER_PARAMS, ApiError, audited_read, ledger_filter, route
+from recorder.web.exports import export_response
 
-MANAGERS = frozenset({Role.ADMIN, Role.OPERATOR})
-ADMINS = frozenset({Role.ADMIN})
-LEDGER_FILTERS = ("call_connection_id", "server_call_id", "participant", "outcome", "since", "until")
-
-Handler = Callable[[Container, Request, dict[str, Any]], Any]
-
-
-def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        container: Container = request.app.state.container
-        body: dict[str, Any] = {}
-        try:
-            if request.method in ("POST", "DELETE"):
-                body = _json_object(await read_body(request, 64 * 1024))
-            result = await run_in_threadpool(handler, container, request, body)
-        except ApiError as exc:
-            return error(exc.status, exc.code, str(exc))
-        except queries.BadQuery as exc:
-            return error(400, "invalid_query", str(exc))
-        except BodyTooLarge:
-            return error(413, "body_too_large", "the request body is larger than 64 KiB")
-        return result if isinstance(result, Response) else JSONResponse(result)
-
-    return endpoint
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_body", "the body is not JSON") from None
-    if not isinstance(value, dict):
-        raise ApiError(400, "invalid_body", "the body must be a JSON object")
-    return value
+BODY_LIMIT = 64 * 1024
 
 
 def _text(body: dict[str, Any], name: str, *, required: bool = True, max_len: int = 512) -> str | None:
@@ -71,80 +33,41 @@ def _text(body: dict[str, Any], name: str, *, required: bool = True, max_len: in
     return value.strip()
 
 
-def _only(params: Any, allowed: set[str]) -> None:
-    unknown = set(params) - allowed
-    if unknown:
-        raise queries.BadQuery(f"unknown parameters: {', '.join(sorted(unknown))}")
-
-
-def _outcome(value: str | None) -> str | None:
-    if value is not None and value not in OUTCOMES:
-        raise queries.BadQuery(f"outcome must be one of {', '.join(sorted(OUTCOMES))}")
-    return value
-
-
-def _limit(params: Any) -> int:
-    text = params.get("limit", "100")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise queries.BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return int(text)
-
-
-def ledger_filter(params: Any) -> queries.LedgerFilter:
-    return queries.LedgerFilter(
-        call_connection_id=params.get("call_connection_id"),
-        server_call_id=params.get("server_call_id"),
-        participant=params.get("participant"),
-        outcome=_outcome(params.get("outcome")),
-        since=_time(params.get("since"), "since"),
-        until=_time(params.get("until"), "until"),
-    )
-
-
-def _search_calls(container: Container, request: Request, body: dict[str, Any]) -> Any:
+def _search_calls(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Search calls by time, participant, outcome, recorded or not."""
     params = request.query_params
-    _only(params, {"since", "until", "participant", "outcome", "recorded", "cursor", "limit"})
+    query_params.only(params, {"since", "until", "participant", "outcome", "recorded", "cursor", "limit"})
     recorded = params.get("recorded")
     if recorded not in (None, "true", "false"):
         raise queries.BadQuery("recorded must be true or false")
     call_filter = cq.CallFilter(
-        since=_time(params.get("since"), "since"),
-        until=_time(params.get("until"), "until"),
+        since=query_params.moment(params.get("since"), "since"),
+        until=query_params.moment(params.get("until"), "until"),
         participant=params.get("participant"),
-        outcome=_outcome(params.get("outcome")),
+        outcome=query_params.outcome(params.get("outcome")),
         recorded=None if recorded is None else recorded == "true",
     )
-    limit, cursor = _limit(params), params.get("cursor")
-    return _audited_read(
+    limit, cursor = query_params.limit(params), params.get("cursor")
+    if cursor:
+        cq.decode_call_cursor(cursor)  # a bad cursor is a 400 before anything is audited
+    return audited_read(
         container,
         request,
-        READERS,
+        principal,
         "api.calls.search",
         lambda s: cq.search_calls(s, call_filter, cursor, limit),
     )
 
 
-def export_response(container: Container, params: Any) -> StreamingResponse:
-    """The streaming body for an export whose access was already authorized and audited."""
-    fmt = params.get("format", "csv")
-    filters = ledger_filter(params)
-    batches = cq.ledger_batches(container.engine, filters)
-    if fmt == "jsonl":
-        body, media, suffix = cq.export_jsonl(batches), "application/x-ndjson", "jsonl"
-    else:
-        body, media, suffix = cq.export_csv(batches), "text/csv; charset=utf-8", "csv"
-    headers = {"Content-Disposition": f'attachment; filename="consent-ledger.{suffix}"'}
-    return StreamingResponse(body, media_type=media, headers=headers)
-
-
-def _export(container: Container, request: Request, body: dict[str, Any]) -> Any:
+def _export(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """The filtered ledger as a streamed CSV or JSON Lines download."""
     params = request.query_params
-    _only(params, {*LEDGER_FILTERS, "format"})
+    query_params.only(params, {*LEDGER_PARAMS, "format"})
     if params.get("format", "csv") not in ("csv", "jsonl"):
         raise queries.BadQuery("format must be csv or jsonl")
-    ledger_filter(params)  # bad filters answer 400 before anything is audited or streamed
-    _audited_read(container, request, READERS, "api.consents.export", lambda s: None)
-    return export_response(container, params)
+    filters = ledger_filter(params)  # bad filters answer 400 before anything is audited or streamed
+    audited_read(container, request, principal, "api.consents.export", lambda s: None)
+    return export_response(container, filters, params.get("format", "csv"))
 
 
 def _call_id(container: Container, connection_id: str) -> str:
@@ -157,13 +80,14 @@ def _call_id(container: Container, connection_id: str) -> str:
     return call_id
 
 
-def _evidence(container: Container, request: Request, body: dict[str, Any]) -> Any:
+def _evidence(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Evidence bundle: ledger, prompts, segments, recordings, audit entries with canonical content."""
     connection_id = request.path_params["call_connection_id"]
     policy = container.settings.policy
-    bundle = _audited_read(
+    bundle = audited_read(
         container,
         request,
-        READERS,
+        principal,
         "api.call.evidence",
         lambda s: cq.evidence_bundle(s, connection_id, policy),
     )
@@ -184,8 +108,8 @@ def blob_legal_hold(container: Container, uow: UnitOfWork | None = None) -> hold
     return container.compliance.blob_legal_hold
 
 
-def _legal_hold(container: Container, request: Request, body: dict[str, Any]) -> Any:
-    principal = _principal(container, request, MANAGERS)
+def _legal_hold(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Place (POST) or release (DELETE) a legal hold, also on the Blob recordings where supported."""
     placing = request.method == "POST"
     reason = _text(body, "reason", required=placing) or "released"
     call_id = _call_id(container, request.path_params["call_connection_id"])
@@ -200,28 +124,33 @@ def _legal_hold(container: Container, request: Request, body: dict[str, Any]) ->
     return JSONResponse(result, status_code=201 if placing else 200)
 
 
-def _erase(container: Container, request: Request, body: dict[str, Any]) -> Any:
-    principal = _principal(container, request, MANAGERS)
+def _erase(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Erase a participant: pseudonymised ledger, hash-only audit tombstones; refused while on legal hold."""
     participant = _text(body, "participant", max_len=256)
     assert participant is not None
     with container.unit_of_work() as uow:
         try:
             result = erasure.erase_participant(uow, participant, f"key:{principal.key_id}", container.clock())
         except erasure.ErasureRefused as exc:
-            body = {"error": {"code": exc.code, "message": str(exc), "calls": exc.calls}}
-            return JSONResponse(body, status_code=409)
+            refused = {"error": {"code": exc.code, "message": str(exc), "calls": exc.calls}}
+            return JSONResponse(refused, status_code=409)
         uow.commit()
     return result
 
 
-def _list_keys(container: Container, request: Request, body: dict[str, Any]) -> Any:
-    return _audited_read(
-        container, request, ADMINS, "api.keys.read", lambda s: {"items": keys.list_keys(s, container.clock())}
+def _list_keys(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """List API keys (never the keys themselves)."""
+    return audited_read(
+        container,
+        request,
+        principal,
+        "api.keys.read",
+        lambda s: {"items": keys.list_keys(s, container.clock())},
     )
 
 
-def _create_key(container: Container, request: Request, body: dict[str, Any]) -> Any:
-    principal = _principal(container, request, ADMINS)
+def _create_key(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Create an API key; the key is in this response only."""
     role, name = body.get("role"), _text(body, "name", max_len=128)
     if role not in set(Role):
         raise ApiError(400, "invalid_body", f"role must be one of {', '.join(Role)}")
@@ -238,8 +167,8 @@ def _create_key(container: Container, request: Request, body: dict[str, Any]) ->
     return JSONResponse({"id": key_id, "key": key, "role": role, "name": name}, status_code=201)
 
 
-def _revoke_key(container: Container, request: Request, body: dict[str, Any]) -> Any:
-    principal = _principal(container, request, ADMINS)
+def _revoke_key(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Revoke an API key."""
     key_id, now = request.path_params["key_id"], container.clock()
     with container.unit_of_work() as uow:
         if not keys.revoke_key(uow.session, key_id, now):
@@ -250,16 +179,16 @@ def _revoke_key(container: Container, request: Request, body: dict[str, Any]) ->
 
 
 def routes() -> list[Route]:
+    hold = "/api/calls/{call_connection_id}/legal-hold"
     return [
         Route("/api/openapi.json", openapi.document, methods=["GET"]),
-        Route("/api/calls", _endpoint(_search_calls), methods=["GET"]),
-        Route("/api/consents/export", _endpoint(_export), methods=["GET"]),
-        Route("/api/calls/{call_connection_id}/evidence", _endpoint(_evidence), methods=["GET"]),
-        Route(
-            "/api/calls/{call_connection_id}/legal-hold", _endpoint(_legal_hold), methods=["POST", "DELETE"]
-        ),
-        Route("/api/erasures", _endpoint(_erase), methods=["POST"]),
-        Route("/api/keys", _endpoint(_list_keys), methods=["GET"]),
-        Route("/api/keys", _endpoint(_create_key), methods=["POST"]),
-        Route("/api/keys/{key_id}", _endpoint(_revoke_key), methods=["DELETE"]),
+        route("GET", "/api/calls", _search_calls),
+        route("GET", "/api/consents/export", _export),
+        route("GET", "/api/calls/{call_connection_id}/evidence", _evidence),
+        route("POST", hold, _legal_hold, body_limit=BODY_LIMIT),
+        route("DELETE", hold, _legal_hold, body_limit=BODY_LIMIT),
+        route("POST", "/api/erasures", _erase, body_limit=BODY_LIMIT),
+        route("GET", "/api/keys", _list_keys),
+        route("POST", "/api/keys", _create_key, body_limit=BODY_LIMIT),
+        route("DELETE", "/api/keys/{key_id}", _revoke_key),
     ]

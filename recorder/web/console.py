@@ -1,20 +1,22 @@
 """Server-rendered pages for compliance officers under /console: ledger search, call timelines, the audit
 chain, exports.
 
-Sign-in takes an API key and keeps it in an HttpOnly, SameSite=Strict cookie scoped to /console (Secure when
-served over https). Every form that changes something carries a CSRF token: before sign-in a random value
-also set as a cookie (double submit); after, a hash derived from the key, which another site cannot know.
+Sign-in takes an API key once and opens a server-side session (``services/console_sessions.py``): the cookie
+holds a random token, never the key, so it is useless as a bearer token; it is HttpOnly, SameSite=Strict,
+scoped to /console and Secure unless the console is reached on a loopback host. Sessions end after 30 idle
+minutes, after 8 hours, on sign-out (revoked server-side) and when the key is revoked. Every form that changes
+something carries a CSRF token: before sign-in a random value also set as a cookie (double submit); after, a
+hash derived from the session's token, which another site cannot know.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,20 +25,25 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from recorder.bootstrap import Container
-from recorder.services import anchoring, queries
+from recorder.services import anchoring, console_sessions, queries
 from recorder.services import compliance_queries as cq
 from recorder.services.keys import Principal, authenticate
-from recorder.web.api import OUTCOMES, READERS
-from recorder.web.compliance_api import LEDGER_FILTERS, export_response, ledger_filter
-from recorder.web.responses import BodyTooLarge, read_body
+from recorder.web import bodies
+from recorder.web.api import LEDGER_PARAMS, READERS, ledger_filter
+from recorder.web.errors import ApiError
+from recorder.web.exports import export_response
+from recorder.web.query_params import OUTCOMES
 
 SESSION_COOKIE = "recorder_console"
 LOGIN_CSRF_COOKIE = "recorder_console_csrf"
+LOOPBACK_HOSTS = frozenset({"localhost", "::1", "[::1]"})
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+_csrf_for = console_sessions.csrf_token
 
 
-def _csrf_for(key: str) -> str:
-    return hashlib.sha256(f"console-csrf:{key}".encode()).hexdigest()
+def _loopback(request: Request) -> bool:
+    host = request.url.hostname or ""
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int | None) -> None:
@@ -46,23 +53,39 @@ def _cookie(response: Response, request: Request, name: str, value: str, max_age
         max_age=max_age,
         path="/console",
         httponly=True,
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or not _loopback(request),
         samesite="strict",
     )
 
 
 def _signed_in(container: Container, request: Request) -> tuple[Principal, str] | None:
-    key = request.cookies.get(SESSION_COOKIE)
-    if not key:
+    """The principal of the request's live session and the session's token, or None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
         return None
     with container.sessions() as session:
-        principal = authenticate(session, key, container.clock())
-    return (principal, key) if principal is not None else None
+        principal = console_sessions.resume(session, token, container.clock())
+    return (principal, token) if principal is not None else None
+
+
+def _open_session(container: Container, principal: Principal) -> str:
+    with container.sessions() as session:
+        token = console_sessions.open_session(session, principal.key_id, container.clock())
+        session.commit()
+    return token
+
+
+def _end_session(container: Container, token: str) -> None:
+    with container.sessions() as session:
+        console_sessions.end(session, token, container.clock())
 
 
 async def _form(request: Request) -> dict[str, str]:
-    raw = await read_body(request, 16 * 1024)
-    return {k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()}
+    """The posted form; a body over 16 KiB reads as an empty form (which no CSRF check passes)."""
+    try:
+        return await bodies.form(request, 16 * 1024)
+    except ApiError:
+        return {}
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
@@ -85,10 +108,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     container: Container = request.app.state.container
-    try:
-        form = await _form(request)
-    except BodyTooLarge:
-        form = {}
+    form = await _form(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     token = secrets.token_urlsafe(32)
     if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
@@ -106,8 +126,10 @@ async def login(request: Request) -> Response:
         _cookie(response, request, LOGIN_CSRF_COOKIE, token, 600)
         return response
     await run_in_threadpool(_audit, container, principal, request, "console.signed_in")
+    session_token = await run_in_threadpool(_open_session, container, principal)
     response = RedirectResponse("/console/ledger", status_code=303)
-    _cookie(response, request, SESSION_COOKIE, key, 8 * 3600)
+    lifetime = int(console_sessions.LIFETIME.total_seconds())
+    _cookie(response, request, SESSION_COOKIE, session_token, lifetime)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return response
 
@@ -115,9 +137,13 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     container: Container = request.app.state.container
     signed_in = await run_in_threadpool(_signed_in, container, request)
-    form = await _form(request)
-    if signed_in is None or not hmac.compare_digest(_csrf_for(signed_in[1]), form.get("csrf", "")):
+    if signed_in is None:  # nobody to sign out: the body is never read
         return RedirectResponse("/console/login", status_code=303)
+    form = await _form(request)
+    if not hmac.compare_digest(_csrf_for(signed_in[1]), form.get("csrf", "")):
+        return RedirectResponse("/console/login", status_code=303)
+    await run_in_threadpool(_end_session, container, signed_in[1])
+    await run_in_threadpool(_audit, container, signed_in[0], request, "console.signed_out")
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
@@ -131,21 +157,25 @@ def _guarded(work: Callable[[Request, Container, Principal, str], Response]) -> 
         signed_in = await run_in_threadpool(_signed_in, container, request)
         if signed_in is None:
             return RedirectResponse("/console/login", status_code=303)
-        principal, key = signed_in
+        principal, token = signed_in
         if principal.role not in READERS:
             return _page(request, "base.html", 403, message="Your role cannot use the console.")
         try:
-            return await run_in_threadpool(work, request, container, principal, key)
+            return await run_in_threadpool(work, request, container, principal, token)
         except queries.BadQuery as exc:
             return _page(
-                request, "base.html", 400, principal=principal, csrf=_csrf_for(key), message=str(exc)
+                request, "base.html", 400, principal=principal, csrf=_csrf_for(token), message=str(exc)
+            )
+        except ApiError as exc:
+            return _page(
+                request, "base.html", exc.status, principal=principal, csrf=_csrf_for(token), message=str(exc)
             )
 
     return endpoint
 
 
-def _ledger(request: Request, container: Container, principal: Principal, key: str) -> Response:
-    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_FILTERS, "cursor")}
+def _ledger(request: Request, container: Container, principal: Principal, token: str) -> Response:
+    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "cursor")}
     filters = ledger_filter(params)
     _audit(container, principal, request, "console.consents.read")
     with container.sessions() as session:
@@ -155,7 +185,7 @@ def _ledger(request: Request, container: Container, principal: Principal, key: s
         request,
         "ledger.html",
         principal=principal,
-        csrf=_csrf_for(key),
+        csrf=_csrf_for(token),
         items=page["items"],
         next=page["next"],
         filters=params,
@@ -164,18 +194,18 @@ def _ledger(request: Request, container: Container, principal: Principal, key: s
     )
 
 
-def _call(request: Request, container: Container, principal: Principal, key: str) -> Response:
+def _call(request: Request, container: Container, principal: Principal, token: str) -> Response:
     _audit(container, principal, request, "console.call.read")
     with container.sessions() as session:
         timeline = queries.call_timeline(session, request.path_params["call_connection_id"])
     if timeline is None:
         return _page(
-            request, "base.html", 404, principal=principal, csrf=_csrf_for(key), message="No such call."
+            request, "base.html", 404, principal=principal, csrf=_csrf_for(token), message="No such call."
         )
-    return _page(request, "call.html", principal=principal, csrf=_csrf_for(key), call=timeline)
+    return _page(request, "call.html", principal=principal, csrf=_csrf_for(token), call=timeline)
 
 
-def _evidence(request: Request, container: Container, principal: Principal, key: str) -> Response:
+def _evidence(request: Request, container: Container, principal: Principal, token: str) -> Response:
     from starlette.responses import JSONResponse
 
     _audit(container, principal, request, "console.call.evidence")
@@ -185,26 +215,26 @@ def _evidence(request: Request, container: Container, principal: Principal, key:
         )
     if bundle is None:
         return _page(
-            request, "base.html", 404, principal=principal, csrf=_csrf_for(key), message="No such call."
+            request, "base.html", 404, principal=principal, csrf=_csrf_for(token), message="No such call."
         )
     headers = {"Content-Disposition": 'attachment; filename="evidence.json"'}
     return JSONResponse(bundle, headers=headers)
 
 
-def _audit_page(request: Request, container: Container, principal: Principal, key: str) -> Response:
+def _audit_page(request: Request, container: Container, principal: Principal, token: str) -> Response:
     _audit(container, principal, request, "console.audit.verify")
     with container.sessions() as session:
         result = anchoring.verify(session, container.compliance.anchors).as_json()
-    return _page(request, "audit.html", principal=principal, csrf=_csrf_for(key), result=result)
+    return _page(request, "audit.html", principal=principal, csrf=_csrf_for(token), result=result)
 
 
-def _export(request: Request, container: Container, principal: Principal, key: str) -> Response:
-    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_FILTERS, "format")}
+def _export(request: Request, container: Container, principal: Principal, token: str) -> Response:
+    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "format")}
     if params.get("format", "csv") not in ("csv", "jsonl"):
         raise queries.BadQuery("format must be csv or jsonl")
-    ledger_filter(params)
+    filters = ledger_filter(params)
     _audit(container, principal, request, "console.consents.export")
-    return export_response(container, params)
+    return export_response(container, filters, params.get("format", "csv"))
 
 
 async def home(request: Request) -> Response:

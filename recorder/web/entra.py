@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from recorder.adapters.callback_auth import CallbackAuthError, CallbackVerifier
+from recorder.adapters.callback_auth import CallbackAuthError, CallbackVerifier, KeysUnavailable
 from recorder.services.keys import Principal, Role
 
 PRECEDENCE = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.SERVICE)
@@ -24,6 +24,8 @@ def looks_like_jwt(token: str) -> bool:
 def entra_principal(verifier: CallbackVerifier, role_map: Mapping[str, str], token: str) -> Principal:
     try:
         claims = verifier.verify(f"Bearer {token}")
+    except KeysUnavailable:
+        raise  # not a verdict on the token: the caller answers 503
     except CallbackAuthError as exc:
         raise EntraRejected(401, f"the access token is not valid: {exc}") from None
     app_roles = claims.get("roles") or []

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from recorder.web import roles
+
 DOCUMENTED_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
 ERROR = {"$ref": "#/components/schemas/Error"}
 JSON_ERROR = {"application/json": {"schema": ERROR}}
@@ -43,15 +45,9 @@ PAGE_PARAMS = [
 ]
 
 
-def _op(summary: str, roles: str, **extra: Any) -> dict[str, Any]:
+def _op(summary: str, **extra: Any) -> dict[str, Any]:
     responses = {"200": {"description": "OK"}, **AUTH_ERRORS, **extra.pop("responses", {})}
-    return {
-        "summary": summary,
-        "description": f"Roles: {roles}.",
-        "security": [{"bearer": []}],
-        "responses": responses,
-        **extra,
-    }
+    return {"summary": summary, "security": [{"bearer": []}], "responses": responses, **extra}
 
 
 def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -59,8 +55,6 @@ def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-READ = "admin, operator, auditor"
-MANAGE = "admin, operator"
 NOT_FOUND = {"404": {"description": "no such call", "content": {"application/json": {"schema": ERROR}}}}
 BAD_QUERY = {
     "400": {"description": "bad filter, cursor or limit", "content": {"application/json": {"schema": ERROR}}}
@@ -68,19 +62,16 @@ BAD_QUERY = {
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/consents"): _op(
         "The consent ledger, stable order, cursor pages",
-        READ,
         parameters=LEDGER_PARAMS + PAGE_PARAMS,
         responses=BAD_QUERY,
     ),
     ("get", "/api/consents/export"): _op(
         "The filtered ledger as a streamed CSV or JSON Lines download",
-        READ,
         parameters=[*LEDGER_PARAMS, _q("format", "csv (default) or jsonl")],
         responses=BAD_QUERY,
     ),
     ("get", "/api/calls"): _op(
         "Search calls by time, participant, outcome, recorded or not",
-        READ,
         parameters=[
             _q("since", "created at or after", {"type": "string", "format": "date-time"}),
             _q("until", "created before", {"type": "string", "format": "date-time"}),
@@ -91,26 +82,22 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         ],
         responses=BAD_QUERY,
     ),
-    ("get", "/api/calls/{call_connection_id}"): _op("One call's timeline", READ, responses=NOT_FOUND),
+    ("get", "/api/calls/{call_connection_id}"): _op("One call's timeline", responses=NOT_FOUND),
     ("get", "/api/calls/{call_connection_id}/evidence"): _op(
         "Evidence bundle: ledger, prompts, segments, recordings, audit entries with canonical content",
-        READ,
         responses=NOT_FOUND,
     ),
     ("post", "/api/calls/{call_connection_id}/legal-hold"): _op(
         "Place a legal hold (also on the Blob recordings where supported)",
-        MANAGE,
         requestBody=_body({"reason": {"type": "string"}}, ["reason"]),
         responses={"201": {"description": "held"}, **NOT_FOUND, "409": {"description": "already on hold"}},
     ),
     ("delete", "/api/calls/{call_connection_id}/legal-hold"): _op(
         "Release the legal hold",
-        MANAGE,
         responses={**NOT_FOUND, "409": {"description": "not on hold"}},
     ),
     ("post", "/api/erasures"): _op(
         "Erase a participant: pseudonymised ledger, hash-only audit tombstones; refused while on legal hold",
-        MANAGE,
         requestBody=_body({"participant": {"type": "string"}}, ["participant"]),
         responses={
             "409": {
@@ -119,11 +106,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             }
         },
     ),
-    ("get", "/api/audit/verify"): _op("Recompute the audit chain and compare it with its anchors", READ),
-    ("get", "/api/keys"): _op("List API keys (never the keys themselves)", "admin"),
+    ("get", "/api/audit/verify"): _op("Recompute the audit chain and compare it with its anchors"),
+    ("get", "/api/keys"): _op("List API keys (never the keys themselves)"),
     ("post", "/api/keys"): _op(
         "Create an API key; the key is in this response only",
-        "admin",
         requestBody=_body(
             {
                 "role": {"type": "string", "enum": ["admin", "operator", "auditor", "service"]},
@@ -135,7 +121,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         responses={"201": {"description": "created"}},
     ),
     ("delete", "/api/keys/{key_id}"): _op(
-        "Revoke an API key", "admin", responses={"404": {"description": "no such key"}}
+        "Revoke an API key", responses={"404": {"description": "no such key"}}
     ),
 }
 
@@ -155,9 +141,15 @@ def build(routes: list[Any]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, route in _route_operations(routes):
         operation = OPERATIONS.get((method, path))
-        if operation is None:
-            summary = (route.endpoint.__doc__ or route.name or path).strip().splitlines()[0]
+        allowed = roles.ROUTE_ROLES.get((method.upper(), path))
+        summary = (route.endpoint.__doc__ or route.name or path).strip().splitlines()[0]
+        if operation is None and allowed is not None:
+            operation = _op(summary)
+        elif operation is None:
             operation = {"summary": summary, "responses": {"default": {"description": "see the README"}}}
+        if allowed is not None:
+            who = roles.describe(allowed)
+            operation = {**operation, "description": f"Roles: {who}.", "x-roles": who.split(", ")}
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in re.findall(r"{(\w+)(?::\w+)?}", path)

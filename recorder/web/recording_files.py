@@ -1,7 +1,8 @@
 """Parsing ``Microsoft.Communication.RecordingFileStatusUpdated`` (Event Grid) into a typed event.
 
-Every recording URL is checked against the ACS recording hosts here, so a delivery naming any other host is
-refused with a 400 before anything is written (and the download adapter checks again before the SDK runs).
+Every recording URL goes through ``recording_urls.checked_recording_url`` here, so a delivery naming any other
+host (or a URL the transport could read differently) is refused with a 400 before anything is written; the
+download adapter checks again before the SDK runs.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from recorder.services.recording_urls import recording_url_problem
 from recorder.services.storage import RecordingChunk, RecordingFileEvent
-from recorder.services.storage_ports import recording_url_problem
 from recorder.web.parsing import BadEvent, Envelope, text
 
 MAX_CHUNKS = 1000
@@ -74,7 +75,10 @@ def _url_problem(url: str, byos: bool) -> str | None:
     if len(url) > 4096:
         return "too long"
     if byos:  # a blob in our own container: read by name with our storage credential, never fetched as is
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return "not a URL"
         ok = parts.scheme in ("https", "http") and parts.hostname and not parts.username and not parts.query
         return None if ok else "must be a blob URL without credentials or query"
     return recording_url_problem(url)

@@ -7,6 +7,7 @@ from anyone else never changes ``scope["scheme"]``, so it cannot switch HSTS or 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
@@ -65,3 +66,15 @@ def forwarded_allow_ips(settings: Settings) -> dict[str, Any]:
     if not proxies:
         return {"proxy_headers": False}
     return {"proxy_headers": True, "forwarded_allow_ips": proxies}
+
+
+def server_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn.run keyword arguments bounding what slow or greedy clients hold, for ``recorder serve``: at
+    most ``max_connections`` per worker (uvicorn answers 503 beyond), idle keep-alive connections closed
+    after ``keepalive_seconds``. The header deadline is read by the HTTP protocol in each worker process,
+    so it is exported to the environment they inherit; the body deadline is ``BodyGuard``'s."""
+    from recorder.web.http_protocol import HEADER_TIMEOUT_ENV
+
+    limits = settings.security.http
+    os.environ[HEADER_TIMEOUT_ENV] = str(limits.header_timeout_seconds)
+    return {"limit_concurrency": limits.max_connections, "timeout_keep_alive": limits.keepalive_seconds}

@@ -51,14 +51,15 @@ def wait_for(predicate: Any, timeout: float = 10) -> None:
     raise AssertionError("condition not reached")
 
 
-def cloud_event(event_id: str, name: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+def cloud_event(event_id: str, name: str, data: dict[str, Any], connection: str) -> list[dict[str, Any]]:
+    """A callback event about the call ``connection`` (the service refuses events about another call)."""
     return [
         {
             "id": event_id,
-            "source": "calling/callConnections/x",
+            "source": f"calling/callConnections/{connection}",
             "type": f"Microsoft.Communication.{name}",
             "specversion": "1.0",
-            "data": {"callConnectionId": "x", **data},
+            "data": {"callConnectionId": connection, **data},
         }
     ]
 
@@ -69,17 +70,16 @@ def test_parallel_duplicate_deliveries_to_two_workers_apply_once(stack: Stack) -
     url = callback_url(stack, server_call_id)
     wait_for(lambda: len(first_time(stack.emulated_call(server_call_id), "start_recognizing_media")) == 1)
     headers = {"Authorization": f"Bearer {stack.keys.token(stack.issuer)}"}
+    connection = stack.emulated_call(server_call_id)["call_connection_id"]
     grant = {
         "operationContext": f"consent|1|{a}",
         "dtmfResult": {"tones": ["one"]},
         "recognitionType": "dtmf",
     }
-    same_id = [cloud_event("dup-grant", "RecognizeCompleted", grant)] * 30
-    new_ids = [cloud_event(str(uuid.uuid4()), "RecognizeCompleted", grant) for _ in range(10)]
-    joins = [
-        cloud_event(str(uuid.uuid4()), "ParticipantsUpdated", {"sequenceNumber": 7, "participants": people})
-        for people in [[{"identifier": {"rawId": a}}, {"identifier": {"rawId": b}}]] * 20
-    ]
+    same_id = [cloud_event("dup-grant", "RecognizeCompleted", grant, connection)] * 30
+    new_ids = [cloud_event(str(uuid.uuid4()), "RecognizeCompleted", grant, connection) for _ in range(10)]
+    update = {"sequenceNumber": 7, "participants": [{"identifier": {"rawId": p}} for p in (a, b)]}
+    joins = [cloud_event(str(uuid.uuid4()), "ParticipantsUpdated", update, connection) for _ in range(20)]
     batches = same_id + new_ids
     random.Random(7).shuffle(batches)
     with httpx.Client(timeout=30) as client, ThreadPoolExecutor(max_workers=16) as pool:

@@ -110,6 +110,7 @@ def test_forged_expired_and_wrong_audience_callbacks_are_refused_and_change_noth
     intruder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
     claims = {"iss": stack.issuer, "aud": "e2e-acs-resource", "iat": now, "nbf": now, "exp": now + 300}
+    connection_id = stack.emulated_call(server_call_id)["call_connection_id"]
     forged = jwt.encode(claims, intruder, algorithm="RS256", headers={"kid": stack.keys.kid})
     tokens = {
         "forged": forged,
@@ -118,14 +119,14 @@ def test_forged_expired_and_wrong_audience_callbacks_are_refused_and_change_noth
         "wrong issuer": stack.keys.token("https://evil.example"),
         "unsigned": jwt.encode(claims, "", algorithm="none"),
     }
-    event = [
+    event: list[dict[str, Any]] = [
         {
             "id": "forged-1",
-            "source": "calling/callConnections/x",
+            "source": f"calling/callConnections/{connection_id}",
             "type": "Microsoft.Communication.RecognizeCompleted",
             "specversion": "1.0",
             "data": {
-                "callConnectionId": "x",
+                "callConnectionId": connection_id,
                 "operationContext": "consent|1|4:+14255550401",
                 "dtmfResult": {"tones": ["one"]},
             },
@@ -136,10 +137,12 @@ def test_forged_expired_and_wrong_audience_callbacks_are_refused_and_change_noth
         assert response.status_code == 401, name
     assert httpx.post(url, json=event, timeout=5).status_code == 401
     assert _call_state(stack, server_call_id) == before
-    # the same event with a valid token is accepted: the refusals above were about the token alone
-    valid = stack.keys.token(stack.issuer)
-    accepted = httpx.post(url, json=event, headers={"Authorization": f"Bearer {valid}"}, timeout=5)
-    assert accepted.status_code == 200
+    # with a valid token, an event about another call is still refused (403), this call's is accepted: the
+    # refusals above were about the token alone
+    valid = {"Authorization": f"Bearer {stack.keys.token(stack.issuer)}"}
+    elsewhere = [{**event[0], "id": "moved-1", "data": {**event[0]["data"], "callConnectionId": "x"}}]
+    assert httpx.post(url, json=elsewhere, headers=valid, timeout=5).status_code == 403
+    assert httpx.post(url, json=event, headers=valid, timeout=5).status_code == 200
 
 
 def test_a_wrong_or_missing_event_grid_secret_is_refused(stack: Stack) -> None:
@@ -155,7 +158,7 @@ def test_a_wrong_or_missing_event_grid_secret_is_refused(stack: Stack) -> None:
                 "to": {"rawId": "4:+2"},
             },
             "dataVersion": "1.0",
-            "eventTime": datetime.now(UTC).isoformat(),
+            "eventTime": datetime.now(UTC).isoformat(),  # a fixed date ages out of the event window
         }
     ]
     url = f"{stack.service_url}/webhooks/eventgrid"
@@ -175,7 +178,7 @@ def test_event_grid_validation_handshakes(stack: Stack) -> None:
             "subject": "",
             "data": {"validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"},
             "dataVersion": "2",
-            "eventTime": datetime.now(UTC).isoformat(),
+            "eventTime": datetime.now(UTC).isoformat(),  # a fixed date ages out of the event window
         }
     ]
     response = httpx.post(

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from recorder.db.migrate import upgrade
+from recorder.db.migrate import shipped_heads, upgrade
 from tests.integration.azurite import Azurite
 from tests.integration.cli_support import (
     SERVE_ENV,
@@ -28,6 +28,7 @@ from tests.integration.cli_support import (
 
 EXPECTED_URL = "expected sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/NAME"
 NOT_MIGRATED = "not migrated: run recorder db upgrade"
+HEAD = ", ".join(shipped_heads())  # the newest schema this checkout ships
 
 
 def fails_with(result: subprocess.CompletedProcess[str], code: int, line: str) -> None:
@@ -88,7 +89,7 @@ def test_an_older_schema_names_both_revisions_and_the_command(
     result = run_cli(
         "audit", "verify", "--json", cwd=tmp_path, env={"RECORDER_DATABASE_URL": empty_database_url}
     )
-    detail = "schema at 0009, needs 0010: run recorder db upgrade"
+    detail = f"schema at 0009, needs {HEAD}: run recorder db upgrade"
     assert (result.returncode, result.stderr) == (3, f"database {empty_database_url}: {detail}\n")
     assert json.loads(result.stdout) == {
         "ok": False,
@@ -106,7 +107,7 @@ def test_db_upgrade_refuses_a_schema_from_a_newer_release(database_url: str, tmp
     engine.dispose()
     before = table_contents(database_url)
     result = run_cli("db", "upgrade", cwd=tmp_path, env={"RECORDER_DATABASE_URL": database_url})
-    line = f"database {database_url}: schema at 0099 is newer than this release of recorder knows (0010)"
+    line = f"database {database_url}: schema at 0099 is newer than this release of recorder knows ({HEAD})"
     fails_with(result, 3, f"{line}: upgrade recorder")
     assert table_contents(database_url) == before
 
@@ -126,7 +127,7 @@ def test_serve_refuses_to_start_on_an_older_schema(empty_database_url: str, tmp_
     env = {**SERVE_ENV, "RECORDER_DATABASE_URL": empty_database_url}
     result = run_cli("serve", "--port", "0", cwd=tmp_path, env=env, timeout=60)
     fails_with(
-        result, 3, f"database {empty_database_url}: schema at 0009, needs 0010: run recorder db upgrade"
+        result, 3, f"database {empty_database_url}: schema at 0009, needs {HEAD}: run recorder db upgrade"
     )
     assert table_contents(empty_database_url) == before
 

@@ -25,6 +25,7 @@ from recorder.db.tables import AuditEntry, ConsentEntry
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import events as ev
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from recorder.services import agents
 from recorder.services.agents import AGENT_REASON, exempting_known_agents
 from recorder.services.calls import CallService, IncomingCall
 from recorder.services.tokens import AccessToken, TokenError, TokenService
@@ -85,7 +86,7 @@ def test_the_first_token_creates_the_identity_and_later_ones_reuse_it(
     assert verify(emulator, again.token)["valid"] is True
     assert timedelta(minutes=59) < first.expires_on - datetime.now(UTC) <= timedelta(minutes=60)
     with sessions() as session:
-        row = session.get_one(AgentIdentity, "agent-007")
+        row = session.get_one(AgentIdentity, (ACTOR, "agent-007"))
         assert row.acs_identity == first.identity
         assert row.last_issued_at is not None and row.last_issued_at >= row.created_at
         audit = session.scalars(
@@ -194,10 +195,18 @@ def test_acs_being_unreachable_is_a_502_and_writes_nothing(sessions: sessionmake
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
 
 
-def test_a_known_agent_joining_a_call_is_exempt_and_a_stranger_is_prompted(
+def register(sessions: sessionmaker[Session], *identities: str) -> None:
+    with UnitOfWork(sessions) as uow:
+        for identity in identities:
+            agents.register(uow, identity, AGENT_REASON, "key:admin", datetime.now(UTC))
+        uow.commit()
+
+
+def test_a_registered_agent_joining_a_call_is_exempt_and_a_stranger_is_prompted(
     sessions: sessionmaker[Session], acs: AcsIdentities
 ) -> None:
     agent = service(sessions, acs).issue("agent-on-call", ACTOR).identity
+    register(sessions, agent)
     stranger = f"8:acs:{RESOURCE_ID}_not-an-agent"
     calls = CallService(lambda: UnitOfWork(sessions), POLICY, lambda: datetime.now(UTC))
     _, call_id = calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", "4:+14255550101", None, None))
@@ -227,6 +236,7 @@ def test_a_reason_the_configuration_gives_for_an_agent_wins(
 ) -> None:
     agent = service(sessions, acs).issue("team-lead", ACTOR).identity
     other_agent = service(sessions, acs).issue("agent-009", ACTOR).identity
+    register(sessions, agent, other_agent)
     policy = replace(POLICY, exempt={**POLICY.exempt, agent: "supervisor-monitoring"})
     with sessions() as session:
         extended = exempting_known_agents(session, policy, ("4:+14255550101", agent, other_agent))
@@ -234,4 +244,4 @@ def test_a_reason_the_configuration_gives_for_an_agent_wins(
     assert extended.exemption(agent) == "supervisor-monitoring"
     assert extended.exemption(other_agent) == AGENT_REASON
     assert extended.exemption("4:+14255550101") is None
-    assert extended.exemption("8:acs:agent") == "agent-identity"
+    assert extended.exemption("8:acs:agent") == "agent-identity"  # from POLICY's own table

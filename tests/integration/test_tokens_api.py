@@ -148,7 +148,6 @@ def test_an_operator_or_an_admin_revokes_an_identitys_tokens(api: Api, emulator:
         ("/api/tokens", {"user_id": "agent-1"}, None, 401),
         ("/api/tokens", {"user_id": "agent-1"}, Role.AUDITOR, 403),
         ("/api/tokens", {"user_id": "agent-1"}, Role.OPERATOR, 403),
-        ("/api/tokens", {"user_id": "agent-1"}, Role.ADMIN, 403),
         ("/api/tokens/revoke", {"identity": "8:acs:x_y"}, None, 401),
         ("/api/tokens/revoke", {"identity": "8:acs:x_y"}, Role.SERVICE, 403),
         ("/api/tokens/revoke", {"identity": "8:acs:x_y"}, Role.AUDITOR, 403),
@@ -191,7 +190,7 @@ def test_a_wrong_key_is_401(api: Api) -> None:
 def test_bad_user_ids_are_400_and_change_nothing(api: Api, body: Any) -> None:
     response = api.post("/api/tokens", body, Role.SERVICE)
     assert response.status_code == 400, response.text
-    assert response.json()["error"]["code"] in {"invalid_json", "invalid_user_id"}
+    assert response.json()["error"]["code"] in {"malformed_json", "invalid_body", "invalid_user_id"}
     assert api.count(AgentIdentity) == 0
     assert api.token_audits() == []
 

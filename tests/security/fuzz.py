@@ -1,7 +1,7 @@
 """Fuzz harness for tests/security/test_fuzz.py and benchmarks/fuzz_summary.py: hypothesis-made requests
 to every route of the in-process service (World), with and without credentials, and schemathesis cases from
 the compliance API's OpenAPI document. It counts inputs, 5xx answers, and requests without valid credentials
-that changed any table's row count (both must stay 0)."""
+that changed any table's contents: a row inserted, updated or deleted (both must stay 0)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from recorder.db.tables import ApiKey
+from recorder.services import console_sessions
 from recorder.services.keys import Role, create_key
 from tests.security.world import AUDIENCE, ISSUER, SECRET, World, incoming_call, now_iso
 
@@ -33,7 +37,8 @@ class FuzzReport:
     unauthenticated: int = 0
     server_errors: list[str] = field(default_factory=list)
     unauthenticated_state_changes: list[str] = field(default_factory=list)
-    statuses: Counter[int] = field(default_factory=Counter)
+    unexpected: list[str] = field(default_factory=list)  # an answer the case did not allow, or a refusal
+    statuses: Counter[int] = field(default_factory=Counter)  # that changed something
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -41,8 +46,13 @@ class FuzzReport:
         return (
             f"{self.name}: {self.inputs} inputs ({self.unauthenticated} without valid credentials) in "
             f"{self.seconds:.1f} s; 5xx: {len(self.server_errors)}; unauthenticated state changes: "
-            f"{len(self.unauthenticated_state_changes)}; statuses {{{top}}}"
+            f"{len(self.unauthenticated_state_changes)}; unexpected answers: {len(self.unexpected)}; "
+            f"statuses {{{top}}}"
         )
+
+    @property
+    def failures(self) -> list[str]:
+        return self.server_errors + self.unauthenticated_state_changes + self.unexpected
 
 
 def api_keys(world: World) -> dict[str, str]:
@@ -54,6 +64,10 @@ def api_keys(world: World) -> dict[str, str]:
             session, Role.ADMIN, "expired", datetime.now(UTC) - timedelta(days=2), timedelta(days=1)
         )
         keys["expired"] = expired[1]
+        session.commit()
+        auditor_id = session.scalar(select(ApiKey.id).where(ApiKey.name == "fuzz auditor"))
+        assert auditor_id is not None
+        keys["console session"] = console_sessions.open_session(session, auditor_id, datetime.now(UTC))
         session.commit()
     return keys
 
@@ -146,9 +160,10 @@ def credentials(draw: st.DrawFn, keys: dict[str, str]) -> tuple[dict[str, str], 
     elif choice == 7:
         query["secret"] = SECRET
         authenticated = True
-    if draw(st.booleans()):
-        headers["Cookie"] = f"recorder_console={draw(st.sampled_from([*keys.values(), 'x']))}"
-        authenticated = authenticated or headers["Cookie"] != "recorder_console=x"
+    if draw(st.booleans()):  # an API key in the cookie is no session: only the session token signs in
+        cookie = draw(st.sampled_from([*keys.values(), "x"]))
+        headers["Cookie"] = f"recorder_console={cookie}"
+        authenticated = authenticated or cookie == keys["console session"]
     for name in draw(
         st.lists(
             st.sampled_from(["Content-Type", "X-Forwarded-Proto", "Idempotency-Key", "Origin"]), max_size=2
@@ -170,26 +185,36 @@ def fill(path: str, draw: Callable[..., Any]) -> str:
 # ---- runs ------------------------------------------------------------------------------------------------
 
 
-def _send(
+def send(
     world: World,
     report: FuzzReport,
     authenticated: bool,
     description: str,
+    *,
+    expect: frozenset[int] | None = None,
+    unchanged: bool = False,
     **request: Any,
-) -> None:
-    before = None if authenticated else world.rows()
+) -> httpx.Response:
+    """One request; counts it, and records a 5xx, a state change without valid credentials, an answer outside
+    ``expect``, and (with ``unchanged``) any state change at all."""
+    before = world.snapshot() if unchanged or not authenticated else None
     response = world.request(**request)
     report.inputs += 1
     report.statuses[response.status_code] += 1
     not_ready = response.status_code == 503 and request["path"] == "/readyz"  # in-process: no dispatcher
     if response.status_code >= 500 and not not_ready:
         report.server_errors.append(f"{description} -> {response.status_code} {response.text[:200]}")
-    if before is not None:
+    if expect is not None and response.status_code not in expect:
+        report.unexpected.append(f"{description} -> {response.status_code} {response.text[:160]}")
+    if not authenticated:
         report.unauthenticated += 1
-        after = world.rows()
+    if before is not None:
+        after = world.snapshot()
         if after != before:
-            changed = {t: (before.get(t), after.get(t)) for t in after if before.get(t) != after.get(t)}
-            report.unauthenticated_state_changes.append(f"{description}: {changed}")
+            changed = sorted(t for t in after.keys() | before.keys() if before.get(t) != after.get(t))
+            found = f"{description}: changed {', '.join(changed)}"
+            (report.unexpected if authenticated else report.unauthenticated_state_changes).append(found)
+    return response
 
 
 def http_fuzz(world: World, keys: dict[str, str], examples: int) -> FuzzReport:
@@ -214,7 +239,7 @@ def http_fuzz(world: World, keys: dict[str, str], examples: int) -> FuzzReport:
             headers["Authorization"] = f"Bearer {world.jwks.token(ISSUER, AUDIENCE)}"
             authenticated = True
         body = data.draw(bodies) if method not in ("GET", "HEAD") else b""
-        _send(
+        send(
             world,
             report,
             authenticated,
@@ -269,7 +294,7 @@ def schema_fuzz(world: World, keys: dict[str, str], examples: int) -> FuzzReport
         if "json" in kwargs:
             content = json.dumps(kwargs["json"]).encode()
             headers.setdefault("Content-Type", "application/json")
-        _send(
+        send(
             world,
             report,
             authenticated,

@@ -1,7 +1,9 @@
-"""A real JWKS endpoint on a local port that counts its fetches, and a key that signs tokens it publishes."""
+"""A real JWKS endpoint on a local port that counts its fetches (and can fail or stall on demand), and a key
+that signs tokens it publishes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -29,6 +31,8 @@ class Jwks:
     kid: str = "test-key"
     fetches: int = 0
     keys: list[dict[str, Any]] = field(default_factory=list)
+    failing: bool = False  # answer 503, as an endpoint having a bad moment
+    gate: threading.Event | None = None  # hold each answer until the test sets it
 
     def publish(self) -> None:
         jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
@@ -51,6 +55,10 @@ def jwks_server() -> Iterator[Jwks]:
 
     async def keys(request: Request) -> JSONResponse:
         jwks.fetches += 1
+        if jwks.gate is not None:
+            await asyncio.get_running_loop().run_in_executor(None, jwks.gate.wait, 10)
+        if jwks.failing:
+            return JSONResponse({"error": "unavailable"}, status_code=503)
         return JSONResponse({"keys": jwks.keys})
 
     server = uvicorn.Server(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from prometheus_client import REGISTRY
 
-from recorder.security_config import EventGridEntra, SecuritySettings
+from recorder.security_config import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
 from recorder.web.responses import MAX_BODY_BYTES
-from tests.security.jwks import Jwks, jwks_server
+from tests.security.jwks import Jwks
 from tests.security.world import AUDIENCE, ISSUER, World, incoming_call, make_world, now_iso
 
 ENTRA_ISSUER = "https://sts.windows.net/tenant-1/"
@@ -28,19 +27,6 @@ def _nested(depth: int) -> object:
 
 
 NESTED = _nested(40)
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Jwks]:
-    with jwks_server() as server:
-        yield server
-
-
-@pytest.fixture
-def world(database_url: str, jwks: Jwks) -> Iterator[World]:
-    w = make_world(database_url, jwks)
-    yield w
-    w.close()
 
 
 def assert_refused(world: World, response: object, status: int, code: str, before: dict[str, int]) -> None:
@@ -175,7 +161,8 @@ def test_event_grid_entra_token_is_required_in_addition_to_the_secret(database_u
     world = make_world(database_url, jwks, security=security)
     try:
         before = world.rows()
-        good = {"Authorization": f"Bearer {jwks.token(ENTRA_ISSUER, ENTRA_AUDIENCE)}"}
+        from_event_grid = {"appid": EVENTGRID_APP_ID_PUBLIC_CLOUD}
+        good = {"Authorization": f"Bearer {jwks.token(ENTRA_ISSUER, ENTRA_AUDIENCE, **from_event_grid)}"}
         assert_refused(world, world.eventgrid(incoming_call("a")), 401, "unauthorized", before)
         wrong = {"Authorization": f"Bearer {jwks.token(ENTRA_ISSUER, 'api://other-app')}"}
         assert_refused(world, world.eventgrid(incoming_call("a"), headers=wrong), 401, "unauthorized", before)

@@ -1,21 +1,24 @@
 """The service in-process (ASGI, no sockets) on a real database built by alembic, with the ACS port faked,
-callback tokens verified against a real local JWKS endpoint, and a row count of every table."""
+callback tokens verified against a real local JWKS endpoint, and snapshots of every table (counts,
+contents)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, inspect, select, table
+from sqlalchemy import MetaData, func, inspect, select, table
 from starlette.applications import Starlette
 
 from recorder import bootstrap
-from recorder.adapters.callback_auth import CallbackVerifier
+from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, CallbackVerifier
 from recorder.config import Settings
 from recorder.security_config import SecuritySettings
+from recorder.services.tokens import IdentityProvider
 from recorder.web.app import create_app
 from tests.integration.test_call_service_db import FakeAcs
 from tests.security.jwks import Jwks
@@ -33,6 +36,7 @@ class World:
     loop: asyncio.AbstractEventLoop
     client: httpx.AsyncClient
     acs: FakeAcs
+    metadata: MetaData | None = None
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.loop.run_until_complete(self.client.request(method, path, **kwargs))
@@ -50,6 +54,17 @@ class World:
             return {
                 n: int(connection.execute(select(func.count()).select_from(table(n))).scalar_one())
                 for n in names
+            }
+
+    def snapshot(self) -> dict[str, list[str]]:
+        """Every row of every table as text, sorted: equal only if no row was inserted, updated or deleted."""
+        with self.container.engine.connect() as connection:
+            if self.metadata is None:  # the schema does not change while the service runs
+                self.metadata = MetaData()
+                self.metadata.reflect(connection)
+            return {
+                name: sorted(repr(tuple(row)) for row in connection.execute(select(t)))
+                for name, t in self.metadata.tables.items()
             }
 
     def close(self) -> None:
@@ -79,11 +94,24 @@ def make_world(
     client: tuple[str, int] = ("127.0.0.1", 50000),
     base_url: str = "http://testserver",
     wrap: Any = None,
+    acs: FakeAcs | None = None,
+    identities: IdentityProvider | None = None,
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] | None = None,
+    jwks_refresh_seconds: float = 30.0,
 ) -> World:
-    settings = settings_for(database_url, jwks, security)
-    acs = FakeAcs()
-    verifier = CallbackVerifier(jwks.url, ISSUER, AUDIENCE)
-    container = bootstrap.build(settings, acs=acs, verifier=verifier)
+    settings = settings or settings_for(database_url, jwks, security)
+    acs = acs or FakeAcs()
+    verifier = CallbackVerifier(
+        jwks.url,
+        ISSUER,
+        AUDIENCE,
+        max_lifetime_seconds=ACS_CALLBACK_MAX_LIFETIME_SECONDS,
+        min_refresh_interval=jwks_refresh_seconds,
+    )
+    container = bootstrap.build(
+        settings, acs=acs, verifier=verifier, identities=identities, clock=clock or bootstrap.utc_now
+    )
     app = create_app(container, run_dispatcher=False)
     asgi = wrap(app) if wrap else app
     transport = httpx.ASGITransport(app=asgi, client=client)

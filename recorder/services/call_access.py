@@ -1,0 +1,58 @@
+"""Which calls a service key may act on: those it started (a recording request that connected to or placed
+the call) and those an operator or admin granted it. Any other call, even a live one the service handles,
+is not the key's: it can neither attach a recording request to it, nor read its state, nor stop it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from recorder.db.recording_request_tables import RecordingRequest
+from recorder.db.security_tables import CallGrant
+from recorder.db.tables import ApiKey
+from recorder.db.unit_of_work import UnitOfWork
+
+STARTING_KINDS = ("connect", "outbound")  # the request that made the service join or place the call
+ENTRA_PRINCIPAL = re.compile(r"entra:[A-Za-z0-9._-]{1,128}")
+
+
+class GrantError(ValueError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def may_act(session: Session, key_id: str, call_id: str) -> bool:
+    started = exists().where(
+        RecordingRequest.call_id == call_id,
+        RecordingRequest.key_id == key_id,
+        RecordingRequest.kind.in_(STARTING_KINDS),
+    )
+    granted = exists().where(CallGrant.call_id == call_id, CallGrant.key_id == key_id)
+    return bool(session.scalar(select(started | granted)))
+
+
+def grant(uow: UnitOfWork, call_id: str, key_id: str, actor: str, now: datetime) -> dict[str, Any]:
+    """Let ``key_id`` act on the call; granting twice keeps the first grant. Audited."""
+    if not (ENTRA_PRINCIPAL.fullmatch(key_id) or uow.session.get(ApiKey, key_id) is not None):
+        raise GrantError(404, "unknown_key", "no API key with that id")
+    row = uow.session.get(CallGrant, (call_id, key_id))
+    if row is None:
+        row = CallGrant(call_id=call_id, key_id=key_id, granted_by=actor, granted_at=now)
+        uow.session.add(row)
+        uow.audit.append(actor, "calls.granted", call_id, {"key_id": key_id}, now)
+    return {"key_id": row.key_id, "granted_by": row.granted_by, "granted_at": row.granted_at.isoformat()}
+
+
+def revoke(uow: UnitOfWork, call_id: str, key_id: str, actor: str, now: datetime) -> bool:
+    removed = uow.session.execute(
+        delete(CallGrant).where(CallGrant.call_id == call_id, CallGrant.key_id == key_id)
+    )
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        return False
+    uow.audit.append(actor, "calls.grant_revoked", call_id, {"key_id": key_id}, now)
+    return True

@@ -1,0 +1,99 @@
+"""Access decisions over the API, each audited: which service keys may act on a call they did not start
+(grants, by operators and admins), and which identities are the center's consent-exempt agents (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from recorder.bootstrap import Container
+from recorder.services import agents, call_access
+from recorder.services.keys import Principal
+from recorder.web.api import ApiError, audited_read, route
+
+BODY_LIMIT = 4096
+CALL = "/api/calls/{call_connection_id}"
+
+
+def routes() -> list[Route]:
+    return [
+        route("POST", f"{CALL}/grants", _grant, body_limit=BODY_LIMIT),
+        route("DELETE", f"{CALL}/grants/{{key_id}}", _revoke_grant),
+        route("GET", "/api/exemptions", _list_exemptions),
+        route("POST", "/api/exemptions", _exempt, body_limit=BODY_LIMIT),
+        route("DELETE", "/api/exemptions/{identity}", _remove_exemption),
+    ]
+
+
+def _call_id(container: Container, request: Request) -> str:
+    with container.unit_of_work() as uow:
+        call_id = uow.calls.id_for_connection(request.path_params["call_connection_id"])
+    if call_id is None:
+        raise ApiError(404, "not_found", "no call with that call_connection_id")
+    return call_id
+
+
+def _grant(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Let a service key act on this call (attach recording requests, read their state, stop them)."""
+    key_id = body.get("key_id")
+    if not isinstance(key_id, str) or not 1 <= len(key_id) <= 160:
+        raise ApiError(400, "invalid_body", "key_id must be the id of an API key")
+    call_id = _call_id(container, request)
+    with container.unit_of_work() as uow:
+        try:
+            granted = call_access.grant(uow, call_id, key_id, f"key:{principal.key_id}", container.clock())
+        except call_access.GrantError as exc:
+            raise ApiError(exc.status, exc.code, str(exc)) from None
+        uow.commit()
+    connection_id = request.path_params["call_connection_id"]
+    return JSONResponse({"call_connection_id": connection_id, **granted}, status_code=201)
+
+
+def _revoke_grant(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Take a service key's grant on this call away."""
+    call_id, key_id = _call_id(container, request), request.path_params["key_id"]
+    with container.unit_of_work() as uow:
+        if not call_access.revoke(uow, call_id, key_id, f"key:{principal.key_id}", container.clock()):
+            raise ApiError(404, "not_found", "that key has no grant on this call")
+        uow.commit()
+    return {
+        "call_connection_id": request.path_params["call_connection_id"],
+        "key_id": key_id,
+        "revoked": True,
+    }
+
+
+def _list_exemptions(
+    container: Container, request: Request, principal: Principal, body: dict[str, Any]
+) -> Any:
+    """The identities registered as the center's consent-exempt agents."""
+    items = audited_read(container, request, principal, "api.exemptions.read", agents.list_exemptions)
+    return {"items": items}
+
+
+def _exempt(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+    """Register an identity as one of the center's agents: recorded exempt, never prompted, when it joins."""
+    try:
+        identity = agents.check_identity(body.get("identity"))
+        reason = agents.check_reason(body.get("reason"))
+    except agents.ExemptionError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+    with container.unit_of_work() as uow:
+        result = agents.register(uow, identity, reason, f"key:{principal.key_id}", container.clock())
+        uow.commit()
+    return JSONResponse(result, status_code=201)
+
+
+def _remove_exemption(
+    container: Container, request: Request, principal: Principal, body: dict[str, Any]
+) -> Any:
+    """Remove an agent's exemption: prompted for consent like anyone else from its next join."""
+    identity = request.path_params["identity"]
+    with container.unit_of_work() as uow:
+        if not agents.unregister(uow, identity, f"key:{principal.key_id}", container.clock()):
+            raise ApiError(404, "not_found", "that identity is not registered as exempt")
+        uow.commit()
+    return {"identity": identity, "removed": True}
