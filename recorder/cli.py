@@ -62,6 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--storage-connection-string", default=os.environ.get("RECORDER_EMULATOR_STORAGE_CONNECTION_STRING")
     )
     emulator.add_argument("--events-topic-key", default=os.environ.get("RECORDER_EVENTS_TOPIC_KEY"))
+    emulator.add_argument(  # where ACS's behaviour is undocumented: see recorder/emulator/README.md
+        "--behaviour", action="append", default=[], metavar="KNOB=VALUE"
+    )
+    emulator.add_argument(  # Azure AI services resources linked to the emulated ACS resource (text-to-speech)
+        "--cognitive-services-endpoint", action="append", default=[], metavar="URL"
+    )
+    emulator.add_argument("--resource-number", action="append", default=[], metavar="RAW_ID")
+    emulator.add_argument("--eventgrid-token-audience", default=None)
 
     retention = commands.add_parser("retention", help="recording retention").add_subparsers(
         dest="retention_command", required=True
@@ -137,12 +145,18 @@ def _run(args: argparse.Namespace) -> int:
         return compliance_cli.run(args, _settings())
     if args.command == "emulator":
         from recorder.emulator import EmulatorConfig
+        from recorder.emulator.behaviour import BehaviourError, parse_assignments
         from recorder.emulator.server import run_forever
 
         if not args.access_key:
             print(
                 "configuration error: --access-key (or RECORDER_ACS_ACCESS_KEY) is required", file=sys.stderr
             )
+            return 2
+        try:
+            behaviour = parse_assignments(args.behaviour)
+        except BehaviourError as exc:
+            print(f"configuration error: --behaviour: {exc}", file=sys.stderr)
             return 2
         logs.configure()
         config = EmulatorConfig(
@@ -151,6 +165,10 @@ def _run(args: argparse.Namespace) -> int:
             eventgrid_webhook_url=args.eventgrid_webhook_url,
             storage_connection_string=args.storage_connection_string,
             events_topic_key=args.events_topic_key,
+            behaviour=behaviour,
+            cognitive_services_endpoints=tuple(args.cognitive_services_endpoint),
+            resource_numbers=tuple(args.resource_number),
+            eventgrid_token_audience=args.eventgrid_token_audience,
         )
         run_forever(config, args.host, args.port)
         return 0

@@ -6,8 +6,10 @@ moment the call is answered; the engine multiplies it by ``EmulatorConfig.time_s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from recorder.emulator.behaviour import BehaviourError, parse_behaviour
 
 TONE_WORDS = {
     "0": "zero",
@@ -68,6 +70,7 @@ class CallScenario:
     caller_display_name: str = ""
     deliver_incoming_call: bool = True
     play_ms: float = DEFAULT_PLAY_MS
+    behaviour: dict[str, Any] = field(default_factory=dict)  # knobs for this call only
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,11 @@ def parse_call_scenario(body: object) -> CallScenario:
     ids = [participant.raw_id for participant in participants]
     if len(set(ids)) != len(ids):
         raise ScenarioError("participants must have distinct raw_id values")
+    behaviour = data.get("behaviour", {})
+    try:
+        parse_behaviour(behaviour)
+    except BehaviourError as error:
+        raise ScenarioError(f"behaviour: {error}") from error
     return CallScenario(
         caller=caller,
         callee=callee,
@@ -139,6 +147,7 @@ def parse_call_scenario(body: object) -> CallScenario:
         caller_display_name=_string(data, "caller_display_name") or "",
         deliver_incoming_call=_boolean(data, "deliver_incoming_call", default=True),
         play_ms=_duration(data, "play_ms", DEFAULT_PLAY_MS),
+        behaviour=dict(behaviour),
     )
 
 
