@@ -17,9 +17,20 @@ MAX_CHUNKS = 1000
 FORMATS = {"wav": "wav", "mp3": "mp3", "mp4": "mp4"}
 
 
+def subject_ids(subject: str) -> tuple[str, str | None]:
+    """``(serverCallId, recordingId)`` from ``/recording/call/{callId}/serverCallId/{id}[/recordingId/{id}]``
+    (both documented forms; a server call id is base64 and may itself hold a "/")."""
+    rest = subject.partition("/serverCallId/")[2]
+    server_call_id, marker, recording_id = rest.rpartition("/recordingId/")
+    if not marker:
+        return rest, None
+    return server_call_id, recording_id or None
+
+
 def recording_file_event(envelope: Envelope) -> RecordingFileEvent:
     data = envelope.data
-    server_call_id = envelope.subject.partition("/serverCallId/")[2] or text(data, "serverCallId")
+    subject_call, subject_recording = subject_ids(envelope.subject)
+    server_call_id = subject_call or text(data, "serverCallId")
     info = data.get("recordingStorageInfo")
     raw_chunks = info.get("recordingChunks") if isinstance(info, dict) else None
     if not isinstance(raw_chunks, list) or not raw_chunks or len(raw_chunks) > MAX_CHUNKS:
@@ -37,7 +48,7 @@ def recording_file_event(envelope: Envelope) -> RecordingFileEvent:
     return RecordingFileEvent(
         event_id=envelope.id,
         server_call_id=server_call_id,
-        recording_id=text(data, "recordingId", required=False) or None,
+        recording_id=text(data, "recordingId", required=False) or subject_recording,
         format=FORMATS[fmt],
         chunks=chunks,
         byos=byos,
