@@ -182,6 +182,7 @@ class AcsEndpoint:
         behaviour = self.emulator.behaviour
         fault = self.emulator.faults.take_request_fault(route.operation, request.params)
         if fault is not None and not fault.applied:
+            request.record.server_call_id = self._server_call_id(request)
             raise AcsError(fault.status, fault.code, fault.message)
         request_id = headers.get("repeatability-request-id")
         first_sent = headers.get("repeatability-first-sent")
@@ -205,6 +206,16 @@ class AcsEndpoint:
         if fault is not None:  # applied: ACS did it and still answered with an error
             raise AcsError(fault.status, fault.code, fault.message)
         return reply
+
+
+    def _server_call_id(self, request: AcsRequest) -> str | None:
+        """The call a request is about, for the timeline, when its handler does not run."""
+        state = self.emulator.state
+        connection = request.params.get("call_connection_id") or request.body.get("callConnectionId")
+        if isinstance(connection, str) and connection in state.by_connection:
+            return state.by_connection[connection]
+        recording = state.recordings.get(request.params.get("recording_id", ""))
+        return recording.server_call_id if recording is not None else None
 
 
 def _error(error: AcsError) -> Reply:
