@@ -26,9 +26,10 @@ from azure.core.exceptions import (
 
 from recorder.adapters.credentials import client_credential
 from recorder.domain.model import Prompt
-from recorder.services.ports import AcsError, PlacedCall
+from recorder.services.ports import AcsError, CallRead, PlacedCall
 
 T = TypeVar("T")
+FAIL_SAFE_RETRIES = 1  # the SDK's own retries of a pause or stop; the dispatcher retries a few times more
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -45,7 +46,7 @@ class AcsCallAutomation:
         self._client = client
         self._cognitive = cognitive_services_endpoint
 
-    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> str:
+    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> PlacedCall:
         props = _call(
             lambda: self._client.answer_call(
                 incoming_call_context,
@@ -57,9 +58,9 @@ class AcsCallAutomation:
         )
         if not props.call_connection_id:
             raise AcsError("answer_call returned no call connection id", transient=False)
-        return str(props.call_connection_id)
+        return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props, answered=True))
 
-    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> str:
+    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> PlacedCall:
         props = _call(
             lambda: self._client.connect_call(
                 callback_url,
@@ -71,7 +72,7 @@ class AcsCallAutomation:
         )
         if not props.call_connection_id:
             raise AcsError("connect_call returned no call connection id", transient=False)
-        return str(props.call_connection_id)
+        return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props))
 
     def create_call(
         self, target: str, source_caller_id: str | None, callback_url: str, request_id: str
@@ -88,7 +89,37 @@ class AcsCallAutomation:
         )
         if not props.call_connection_id or not props.server_call_id:
             raise AcsError("create_call returned no call connection or server call id", transient=False)
-        return PlacedCall(str(props.call_connection_id), str(props.server_call_id))
+        own = _own_identities(props, outbound=True)
+        return PlacedCall(str(props.call_connection_id), str(props.server_call_id), own)
+
+    def read_call(
+        self, call_connection_id: str, recording_id: str | None, *, properties: bool, outbound: bool = False
+    ) -> CallRead:
+        connection = self._client.get_call_connection(call_connection_id)
+        try:
+            listed = _call(lambda: list(connection.list_participants()))
+            props = _call(connection.get_call_properties) if properties else None
+        except AcsError as exc:
+            if exc.status == 404:
+                return CallRead(connected=False)
+            raise
+        ids = [_raw_id(p.identifier) for p in listed]
+        participants = None if any(i is None for i in ids) else tuple(i for i in ids if i)
+        connected = None if props is None else str(props.call_connection_state or "").lower() == "connected"
+        own = () if props is None else _own_identities(props, outbound=outbound)
+        return CallRead(connected, participants, own, self._recording_state(recording_id))
+
+    def _recording_state(self, recording_id: str | None) -> str | None:
+        if recording_id is None:
+            return None
+        try:
+            props = _call(lambda: self._client.get_recording_properties(recording_id))
+        except AcsError as exc:
+            if exc.status == 404:
+                return "gone"
+            raise
+        state = str(props.recording_state or "").lower()
+        return "active" if state == "active" else "inactive"
 
     def prompt_for_consent(
         self,
@@ -154,14 +185,23 @@ class AcsCallAutomation:
         return str(props.recording_id)
 
     def pause_recording(self, recording_id: str, request_id: str) -> None:
-        _call(lambda: self._client.pause_recording(recording_id, headers=_repeatable(request_id)))
+        # a failing pause is retried quickly by the dispatcher, then the recording is stopped: no long waits
+        _call(
+            lambda: self._client.pause_recording(
+                recording_id, headers=_repeatable(request_id), retry_total=FAIL_SAFE_RETRIES
+            )
+        )
 
     def resume_recording(self, recording_id: str, request_id: str) -> None:
         _call(lambda: self._client.resume_recording(recording_id, headers=_repeatable(request_id)))
 
     def stop_recording(self, recording_id: str, request_id: str) -> None:
         try:
-            _call(lambda: self._client.stop_recording(recording_id, headers=_repeatable(request_id)))
+            _call(
+                lambda: self._client.stop_recording(
+                    recording_id, headers=_repeatable(request_id), retry_total=FAIL_SAFE_RETRIES
+                )
+            )
         except AcsError as exc:
             if exc.status != 404:  # already stopped with the call
                 raise
@@ -173,6 +213,22 @@ class AcsCallAutomation:
         except AcsError as exc:
             if exc.status != 404:  # the call is already gone
                 raise
+
+
+def _raw_id(identifier: Any) -> str | None:
+    raw = getattr(identifier, "raw_id", None)
+    return str(raw) if raw else None
+
+
+def _own_identities(props: Any, *, answered: bool = False, outbound: bool = False) -> tuple[str, ...]:
+    """Who the service is in the call: the identity that answered; for a call it answered, the number it was
+    answered for; for a call it placed, its source (for an answered call, ``source`` is the caller)."""
+    found = [_raw_id(props.answered_by)]
+    if answered:
+        found.append(_raw_id(props.answered_for))
+    if outbound:
+        found += [_raw_id(props.source), _raw_id(props.source_caller_id_number)]
+    return tuple(dict.fromkeys(i for i in found if i))
 
 
 def _repeatable(request_id: str) -> dict[str, str]:

@@ -25,3 +25,8 @@ def exempting_known_agents(session: Session, policy: ConsentPolicy, raw_ids: Ite
     if not missing:
         return policy
     return replace(policy, exempt={**dict.fromkeys(sorted(missing), AGENT_REASON), **policy.exempt})
+
+
+def is_agent(session: Session, raw_id: str) -> bool:
+    """An identity this service issued tokens to: a call to it is an agent's, not one to answer."""
+    return bool(identity_repository.known_agents(session, [raw_id]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -19,10 +20,14 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls import CallService
-from recorder.services.ports import AcsError, CallAutomation
+from recorder.services.ports import AcsError, CallAutomation, CallRead
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.dispatcher")
+
+# Fail-safe commands are retried quickly and few times: while a pause fails, ACS may be recording someone who
+# did not agree, and once it has failed for good the recording is stopped (or the call ended) instead.
+QUICK_RETRIES = {"PauseRecording": (3, 0.1), "StopRecording": (3, 0.1)}  # attempts, first backoff (s)
 
 
 class NotReady(Exception):
@@ -80,24 +85,18 @@ class Dispatcher(WorkerLoop):
             call = uow.calls.row(call_id)
             assert call is not None
             connection_id, recording_id = call.call_connection_id, call.recording_id
+            outbound = call.direction == "outbound"
             ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
         with logs.call_context(call_id=call_id, callConnectionId=connection_id, **ids):
-            return self._run_claimed(command, command_id, call_id, attempts, connection_id, recording_id)
+            target = _Target(call_id, connection_id, recording_id, outbound)
+            return self._run_claimed(command, command_id, target, attempts)
 
-    def _run_claimed(
-        self,
-        command: fx.Command,
-        command_id: str,
-        call_id: str,
-        attempts: int,
-        connection_id: str | None,
-        recording_id: str | None,
-    ) -> bool:
-        kind = type(command).__name__
+    def _run_claimed(self, command: fx.Command, command_id: str, target: _Target, attempts: int) -> bool:
+        kind, call_id = type(command).__name__, target.call_id
         try:
             crashpoints.hit(f"dispatch.before_acs.{kind}")
             with metrics.COMMAND_SECONDS.labels(kind).time():
-                result = self._execute(command, command_id, call_id, connection_id, recording_id)
+                result = self._execute(command, command_id, target)
             crashpoints.hit(f"dispatch.after_acs.{kind}")
         except NotReady as exc:
             self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=True)
@@ -123,8 +122,9 @@ class Dispatcher(WorkerLoop):
         transient: bool,
     ) -> None:
         name = type(command).__name__
-        if transient and attempts < self._max_attempts:
-            delay = self._base_backoff * 2 ** (attempts - 1)
+        max_attempts, base_backoff = QUICK_RETRIES.get(name, (self._max_attempts, self._base_backoff))
+        if transient and attempts < max_attempts:
+            delay = base_backoff * 2 ** (attempts - 1)
             with self._uow() as uow:
                 uow.outbox.retry_later(command_id, self._clock() + timedelta(seconds=delay), error)
                 uow.commit()
@@ -133,32 +133,32 @@ class Dispatcher(WorkerLoop):
             return
         log.error("outbox.failed", extra={"call_id": call_id, "command": name, "error": error})
         metrics.COMMANDS.labels(name, "failed").inc()
-        failed = ev.CommandFailed(self._clock(), name, error)
+        target, attempt = "", 0
+        if isinstance(command, fx.PromptParticipant):
+            target, attempt = command.raw_id, command.attempt
+        elif isinstance(command, fx.WatchForWithdrawal):
+            target = command.raw_id
+        failed = ev.CommandFailed(self._clock(), name, error, target, attempt)
         self._calls.command_finished(call_id, command_id, "failed", failed, error)
 
-    def _execute(
-        self,
-        command: fx.Command,
-        request_id: str,
-        call_id: str,
-        connection_id: str | None,
-        recording_id: str | None,
-    ) -> ev.CallEvent | None:
-        acs = self._acs
+    def _execute(self, command: fx.Command, request_id: str, target: _Target) -> ev.CallEvent | None:
+        acs, call_id, connection_id = self._acs, target.call_id, target.connection_id
         match command:
             case fx.AnswerCall():
                 answered = acs.answer_call(
                     command.incoming_call_context, self._callback_url(call_id), request_id
                 )
-                return ev.CallAnswered(self._clock(), answered)
+                return ev.CallAnswered(self._clock(), answered.call_connection_id, answered.own_identities)
             case fx.ConnectCall():
                 joined = acs.connect_call(command.server_call_id, self._callback_url(call_id), request_id)
-                return ev.CallAnswered(self._clock(), joined)
+                return ev.CallAnswered(self._clock(), joined.call_connection_id, joined.own_identities)
             case fx.CreateCall():
                 placed = acs.create_call(
                     command.target, command.source_caller_id, self._callback_url(call_id), request_id
                 )
-                return ev.CallPlaced(self._clock(), placed.call_connection_id, placed.server_call_id)
+                return ev.CallPlaced(
+                    self._clock(), placed.call_connection_id, placed.server_call_id, placed.own_identities
+                )
             case fx.HangUp():
                 acs.hang_up(_needed(connection_id, "call connection id"), request_id)
             case fx.PromptParticipant():
@@ -183,14 +183,45 @@ class Dispatcher(WorkerLoop):
                 )
                 return ev.RecordingStarted(self._clock(), started)
             case fx.PauseRecording() | fx.ResumeRecording() | fx.StopRecording():
-                if recording_id is None:
-                    raise AcsError("no recording to change: it never started", transient=False)
-                {
-                    fx.PauseRecording: acs.pause_recording,
-                    fx.ResumeRecording: acs.resume_recording,
-                    fx.StopRecording: acs.stop_recording,
-                }[type(command)](recording_id, request_id)
+                return self._change_recording(command, request_id, target.recording_id)
+            case fx.ReadCallState():
+                return self._read(target)
         return None
+
+    def _change_recording(
+        self, command: fx.Command, request_id: str, recording_id: str | None
+    ) -> ev.CommandDone:
+        if recording_id is None:
+            raise AcsError("no recording to change: it never started", transient=False)
+        {
+            fx.PauseRecording: self._acs.pause_recording,
+            fx.ResumeRecording: self._acs.resume_recording,
+            fx.StopRecording: self._acs.stop_recording,
+        }[type(command)](recording_id, request_id)
+        return ev.CommandDone(self._clock(), type(command).__name__)
+
+    def _read(self, target: _Target) -> ev.StateRead:
+        asked_at = self._clock()
+        connection = _needed(target.connection_id, "call connection id")
+        read = self._acs.read_call(connection, target.recording_id, properties=True, outbound=target.outbound)
+        return state_read(asked_at, read, target.recording_id)
+
+
+def state_read(asked_at: datetime, read: CallRead, recording_id: str | None) -> ev.StateRead:
+    """What ACS answered, as the synthetic event the domain takes; timed when the question was asked."""
+    return ev.StateRead(
+        asked_at, read.connected, read.participants, read.own_identities, recording_id, read.recording
+    )
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The call a command is for, as the outbox row and the call row name it."""
+
+    call_id: str
+    connection_id: str | None
+    recording_id: str | None
+    outbound: bool
 
 
 def _needed(value: str | None, what: str) -> str:
