@@ -207,7 +207,6 @@ class AcsEndpoint:
             raise AcsError(fault.status, fault.code, fault.message)
         return reply
 
-
     def _server_call_id(self, request: AcsRequest) -> str | None:
         """The call a request is about, for the timeline, when its handler does not run."""
         state = self.emulator.state

@@ -43,6 +43,7 @@ def call_routes(emulator: Emulator) -> list[Route]:
             scenario = parse_call_scenario(await _json_body(request))
         except ScenarioError as error:
             return _invalid(error)
+        emulator.state.resource_numbers.add(scenario.callee)  # the number called is the resource's
         call = emulator.create_call(scenario, "inbound")
         body = {
             "server_call_id": call.server_call_id,
@@ -148,9 +149,7 @@ def control_routes(emulator: Emulator) -> list[Route]:
 
     async def identities(request: Request) -> Response:
         """The application's own identity and the numbers the resource owns (scripted ``to`` included)."""
-        numbers = sorted(
-            {*emulator.config.resource_numbers, *(c.scenario.callee for c in emulator.state.calls.values())}
-        )
+        numbers = sorted({*emulator.config.resource_numbers, *emulator.state.resource_numbers})
         return JSONResponse({"application": emulator.app_identity, "numbers": numbers})
 
     async def entra_keys(request: Request) -> Response:

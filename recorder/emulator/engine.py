@@ -108,6 +108,10 @@ class Emulator:
         state = self.state
         return state.calls.get(call_id) or state.calls.get(state.by_connection.get(call_id, ""))
 
+    def owns(self, raw_id: str) -> bool:
+        """An identity or number of the emulated resource: configured, or the ``to`` of a scripted call."""
+        return self.config.owns(raw_id) or raw_id in self.state.resource_numbers
+
     def present_participant(self, call: Call, raw_id: str) -> Participant:
         participant = call.participants.get(raw_id)
         if participant is None or not participant.present:

@@ -118,7 +118,7 @@ class Roster:
     def ring(self, call: Call, target: str, caller: str) -> Call | None:
         """If ``target`` belongs to the resource, announce a call leg to it; answering that leg is the
         application taking the call in the target's place (the target then never joins ``call``)."""
-        if not (call.behaviour.incoming_call_for_resource_identities and self.emulator.config.owns(target)):
+        if not (call.behaviour.incoming_call_for_resource_identities and self.emulator.owns(target)):
             return None
         scenario = CallScenario(
             caller=caller,

@@ -326,6 +326,7 @@ class EmulatorState:
     by_context: dict[str, str] = field(default_factory=dict)
     recordings: dict[str, Recording] = field(default_factory=dict)
     outbound_scripts: dict[str, ParticipantScript] = field(default_factory=dict)
+    resource_numbers: set[str] = field(default_factory=set)  # the ``to`` of every scripted call
     requests: list[RequestRecord] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
 
