@@ -146,6 +146,7 @@ def test_call_actions_parse() -> None:
         "tone", "4:+1", tone="a"
     )
     assert parse_action({"action": "participants_updated", "sequence_number": False}).sequenced is False
+    bad: object
     for bad in (
         [],
         {"action": "explode"},
