@@ -31,13 +31,26 @@ def columns() -> tuple[sa.Column[object], ...]:
     )
 
 
+def outbox_columns() -> tuple[sa.Column[object], ...]:
+    return (
+        sa.Column("first_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("in_doubt", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+
+
 def upgrade() -> None:
     with op.batch_alter_table("calls") as batch:
         for column in columns():
             batch.add_column(column)
+    with op.batch_alter_table("outbox") as batch:
+        for column in outbox_columns():
+            batch.add_column(column)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        for column in reversed(outbox_columns()):
+            batch.drop_column(column.name)
     with op.batch_alter_table("calls") as batch:
         for column in reversed(columns()):
             batch.drop_column(column.name)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -159,7 +159,7 @@ class OutboxRepository:
             self.session.execute(
                 update(OutboxCommand)
                 .where(OutboxCommand.id.in_([command_id for command_id, _ in ready]))
-                .values(claimed_until=now + lease, attempts=OutboxCommand.attempts + 1)
+                .values(**_claimed(now, lease))
             )
         return [(command_id, call_id) for command_id, call_id in ready]
 
@@ -168,7 +168,7 @@ class OutboxRepository:
             update(OutboxCommand)
             .where(OutboxCommand.id == command_id, OutboxCommand.status == "pending")
             .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
-            .values(claimed_until=now + lease, attempts=OutboxCommand.attempts + 1)
+            .values(**_claimed(now, lease))
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
@@ -195,6 +195,19 @@ class OutboxRepository:
         if oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=now.tzinfo)
         return int(depth), max(0.0, (now - oldest).total_seconds())
+
+
+def _claimed(now: datetime, lease: timedelta) -> dict[str, Any]:
+    """A claim's SET clause; its right-hand sides read the row as it was before the claim."""
+    return {
+        "claimed_until": now + lease,
+        "attempts": OutboxCommand.attempts + 1,
+        "first_attempt_at": func.coalesce(
+            OutboxCommand.first_attempt_at, literal(now, type_=OutboxCommand.first_attempt_at.type)
+        ),
+        # still leased by an attempt that never reported back: it crashed, maybe after ACS ran the command
+        "in_doubt": OutboxCommand.claimed_until.is_not(None),
+    }
 
 
 class AuditRepository:

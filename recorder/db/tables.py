@@ -170,6 +170,10 @@ class OutboxCommand(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # sent to ACS as Repeatability-First-Sent on every attempt: ACS refuses a retry that changes it
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # set when claimed: the previous attempt never came back (a crash), so ACS may have run it already
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditEntry(Base):

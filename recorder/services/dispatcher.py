@@ -81,15 +81,26 @@ class Dispatcher(WorkerLoop):
             row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
             kind = row.kind
             command = codec.decode(kind, row.payload)
-            attempts = row.attempts
+            attempts, first_sent, in_doubt = row.attempts, row.first_attempt_at, row.in_doubt
             call = uow.calls.row(call_id)
             assert call is not None
             connection_id, recording_id = call.call_connection_id, call.recording_id
-            outbound = call.direction == "outbound"
             ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
+            target = _Target(call_id, connection_id, recording_id, call.direction, first_sent)
         with logs.call_context(call_id=call_id, callConnectionId=connection_id, **ids):
-            target = _Target(call_id, connection_id, recording_id, outbound)
+            if in_doubt and isinstance(command, fx.PromptParticipant):
+                return self._leave_in_doubt(command_id, target)
             return self._run_claimed(command, command_id, target, attempts)
+
+    def _leave_in_doubt(self, command_id: str, target: _Target) -> bool:
+        """A prompt whose last attempt died with its instance may have reached ACS, which would run a second
+        one: at most once, then. If it never got there, its answer is overdue and it is asked again."""
+        log.warning(
+            "outbox.in_doubt_not_resent", extra={"call_id": target.call_id, "command": "PromptParticipant"}
+        )
+        metrics.COMMANDS.labels("PromptParticipant", "in_doubt").inc()
+        self._calls.command_finished(target.call_id, command_id, "done", None, "in doubt: not sent again")
+        return True
 
     def _run_claimed(self, command: fx.Command, command_id: str, target: _Target, attempts: int) -> bool:
         kind, call_id = type(command).__name__, target.call_id
@@ -143,24 +154,34 @@ class Dispatcher(WorkerLoop):
 
     def _execute(self, command: fx.Command, request_id: str, target: _Target) -> ev.CallEvent | None:
         acs, call_id, connection_id = self._acs, target.call_id, target.connection_id
+        first_sent = target.first_sent
         match command:
             case fx.AnswerCall():
                 answered = acs.answer_call(
-                    command.incoming_call_context, self._callback_url(call_id), request_id
+                    command.incoming_call_context,
+                    self._callback_url(call_id),
+                    request_id,
+                    first_sent=first_sent,
                 )
                 return ev.CallAnswered(self._clock(), answered.call_connection_id, answered.own_identities)
             case fx.ConnectCall():
-                joined = acs.connect_call(command.server_call_id, self._callback_url(call_id), request_id)
+                joined = acs.connect_call(
+                    command.server_call_id, self._callback_url(call_id), request_id, first_sent=first_sent
+                )
                 return ev.CallAnswered(self._clock(), joined.call_connection_id, joined.own_identities)
             case fx.CreateCall():
                 placed = acs.create_call(
-                    command.target, command.source_caller_id, self._callback_url(call_id), request_id
+                    command.target,
+                    command.source_caller_id,
+                    self._callback_url(call_id),
+                    request_id,
+                    first_sent=first_sent,
                 )
                 return ev.CallPlaced(
                     self._clock(), placed.call_connection_id, placed.server_call_id, placed.own_identities
                 )
             case fx.HangUp():
-                acs.hang_up(_needed(connection_id, "call connection id"), request_id)
+                acs.hang_up(_needed(connection_id, "call connection id"), request_id, first_sent=first_sent)
             case fx.PromptParticipant():
                 acs.prompt_for_consent(
                     _needed(connection_id, "call connection id"),
@@ -180,6 +201,7 @@ class Dispatcher(WorkerLoop):
                     self._callback_url(call_id),
                     request_id,
                     destination_container_url=self.recording_destination(call_id),
+                    first_sent=first_sent,
                 )
                 return ev.RecordingStarted(self._clock(), started)
             case fx.PauseRecording() | fx.ResumeRecording() | fx.StopRecording():
@@ -203,7 +225,9 @@ class Dispatcher(WorkerLoop):
     def _read(self, target: _Target) -> ev.StateRead:
         asked_at = self._clock()
         connection = _needed(target.connection_id, "call connection id")
-        read = self._acs.read_call(connection, target.recording_id, properties=True, outbound=target.outbound)
+        read = self._acs.read_call(
+            connection, target.recording_id, properties=True, direction=target.direction
+        )
         return state_read(asked_at, read, target.recording_id)
 
 
@@ -221,7 +245,8 @@ class _Target:
     call_id: str
     connection_id: str | None
     recording_id: str | None
-    outbound: bool
+    direction: str  # inbound, outbound or connect
+    first_sent: datetime | None  # the command's first attempt: Repeatability-First-Sent
 
 
 def _needed(value: str | None, what: str) -> str:

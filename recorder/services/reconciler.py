@@ -64,7 +64,7 @@ class Reconciler(WorkerLoop):
             if not ours:
                 return 0  # another worker or instance is on it
             live = uow.calls.live()
-        futures = [self._pool.submit(self.check, state, direction == "outbound") for state, direction in live]
+        futures = [self._pool.submit(self.check, state, direction) for state, direction in live]
         corrected = sum(f.result() for f in futures)
         ended = time.monotonic()
         metrics.RECONCILE_PASS_SECONDS.observe(ended - began)
@@ -75,7 +75,7 @@ class Reconciler(WorkerLoop):
             log.info("reconcile.pass", extra={"calls": len(live), "corrected": corrected})
         return 0
 
-    def check(self, state: CallState, outbound: bool = False) -> int:
+    def check(self, state: CallState, direction: str = "inbound") -> int:
         """Compare one call with ACS; returns how many corrections were applied (0, 1 or 2)."""
         corrected = 0
         overdue = overdue_answer(state, self._clock(), self._calls.policy)
@@ -88,7 +88,7 @@ class Reconciler(WorkerLoop):
         asked_at = self._clock()
         try:
             read = self._acs.read_call(
-                state.call_connection_id, recording_id, properties=properties, outbound=outbound
+                state.call_connection_id, recording_id, properties=properties, direction=direction
             )
         except AcsError as exc:
             log.warning("reconcile.read_failed", extra={"call_id": state.call_id, "error": str(exc)})

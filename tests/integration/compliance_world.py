@@ -30,7 +30,14 @@ A, B, C = "4:+14255550101", "4:+14255550102", "4:+14255550103"
 class NumberedAcs(FakeAcs):
     """Each answered call gets its own connection id: conn-1, conn-2, ..."""
 
-    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> PlacedCall:
+    def answer_call(
+        self,
+        incoming_call_context: str,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
+    ) -> PlacedCall:
         super().answer_call(incoming_call_context, callback_url, request_id)
         return PlacedCall(f"conn-{sum(1 for name, _ in self.requests if name == 'answer')}")
 

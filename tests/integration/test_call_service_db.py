@@ -38,16 +38,31 @@ class FakeAcs:
             raise error
         self.requests.append((name, request_id))
 
-    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> PlacedCall:
+    def answer_call(
+        self,
+        incoming_call_context: str,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
+    ) -> PlacedCall:
         self._log("answer", request_id)
         return PlacedCall("conn-1", own_identities=(SERVICE_IDENTITY,))
 
-    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> PlacedCall:
+    def connect_call(
+        self, server_call_id: str, callback_url: str, request_id: str, *, first_sent: datetime | None = None
+    ) -> PlacedCall:
         self._log(f"connect {server_call_id}", request_id)
         return PlacedCall("conn-1", own_identities=(SERVICE_IDENTITY,))
 
     def create_call(
-        self, target: str, source_caller_id: str | None, callback_url: str, request_id: str
+        self,
+        target: str,
+        source_caller_id: str | None,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
     ) -> PlacedCall:
         self._log(f"create {target}", request_id)
         return PlacedCall("conn-1", "server-placed")
@@ -75,6 +90,7 @@ class FakeAcs:
         request_id: str,
         *,
         destination_container_url: str | None = None,
+        first_sent: datetime | None = None,
     ) -> str:
         self._log("start", request_id)
         return "rec-1"
@@ -88,11 +104,18 @@ class FakeAcs:
     def stop_recording(self, recording_id: str, request_id: str) -> None:
         self._log("stop", request_id)
 
-    def hang_up(self, call_connection_id: str, request_id: str) -> None:
+    def hang_up(
+        self, call_connection_id: str, request_id: str, *, first_sent: datetime | None = None
+    ) -> None:
         self._log("hangup", request_id)
 
     def read_call(
-        self, call_connection_id: str, recording_id: str | None, *, properties: bool, outbound: bool = False
+        self,
+        call_connection_id: str,
+        recording_id: str | None,
+        *,
+        properties: bool,
+        direction: str = "inbound",
     ) -> CallRead:
         self._log("read", "")
         return self.truth
