@@ -2,12 +2,13 @@
 
 Every recording URL is checked against the ACS recording hosts here, so a delivery naming any other host is
 refused with a 400 before anything is written (and the download adapter checks again before the SDK runs).
+That holds with bring-your-own-storage too: ACS documents the chunk locations there as ACS URLs, and the blob
+it wrote is found by the call it belongs to (``services/byos.py``), never by a URL in the event.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from recorder.services.storage import RecordingChunk, RecordingFileEvent
 from recorder.services.storage_ports import recording_url_problem
@@ -37,9 +38,7 @@ def recording_file_event(envelope: Envelope) -> RecordingFileEvent:
         raise BadEvent(
             "missing_field", f"data.recordingStorageInfo.recordingChunks: 1 to {MAX_CHUNKS} chunks"
         )
-    storage_type = str(data.get("storageType") or "").lower()
-    byos = storage_type in ("azureblob", "azureblobstorage")
-    chunks = tuple(_chunk(c, i, byos) for i, c in enumerate(raw_chunks))
+    chunks = tuple(_chunk(c, i) for i, c in enumerate(raw_chunks))
     if len({c.index for c in chunks}) != len(chunks):
         raise BadEvent("invalid_field", "recordingChunks: chunk indexes repeat")
     fmt = str(data.get("recordingFormatType") or "wav").lower()
@@ -51,12 +50,12 @@ def recording_file_event(envelope: Envelope) -> RecordingFileEvent:
         recording_id=text(data, "recordingId", required=False) or subject_recording,
         format=FORMATS[fmt],
         chunks=chunks,
-        byos=byos,
+        storage_type=(text(data, "storageType", required=False)[:64] or None),
         start_time=text(data, "recordingStartTime", required=False) or None,
     )
 
 
-def _chunk(raw: Any, i: int, byos: bool) -> RecordingChunk:
+def _chunk(raw: Any, i: int) -> RecordingChunk:
     where = f"recordingChunks[{i}]"
     if not isinstance(raw, dict):
         raise BadEvent("invalid_event", f"{where} is not an object")
@@ -75,17 +74,13 @@ def _chunk(raw: Any, i: int, byos: bool) -> RecordingChunk:
         ("deleteLocation", delete),
     ):
         if url is not None:
-            problem = _url_problem(url, byos)
+            problem = _url_problem(url)
             if problem:
                 raise BadEvent("invalid_recording_url", f"{where}.{name}: {problem}")
     return RecordingChunk(document_id, index, content, metadata, delete)
 
 
-def _url_problem(url: str, byos: bool) -> str | None:
+def _url_problem(url: str) -> str | None:
     if len(url) > 4096:
         return "too long"
-    if byos:  # a blob in our own container: read by name with our storage credential, never fetched as is
-        parts = urlsplit(url)
-        ok = parts.scheme in ("https", "http") and parts.hostname and not parts.username and not parts.query
-        return None if ok else "must be a blob URL without credentials or query"
     return recording_url_problem(url)
