@@ -2,12 +2,13 @@
 /emulator/calls/<id>/actions``) -- for our tests and for users' integration tests.
 
 ``{"action": "recording_state", "state": "active" | "inactive"}``: ACS changes the recording's state by itself
-and reports it. ``{"action": "participants_updated", "sequence_number": false}``: a snapshot, without
-``sequenceNumber`` when asked. ``{"action": "join" | "leave", "participant": raw_id}``: a scripted participant
-joins or leaves now (a prompted one who leaves gets RecognizeFailed). ``{"action": "tone", "participant":
-raw_id, "tone": "9"}``: a key press heard by continuous DTMF. ``{"action": "tone_failed", "participant":
-raw_id}``: ContinuousDtmfRecognitionToneFailed. ``{"action": "cancel_media"}``: ACS cancels the running media
-operation (RecognizeCanceled / PlayCanceled). ``{"action": "hang_up"}``: everyone hangs up.
+and reports it. ``{"action": "participants_updated", "sequence_number": false, "without_raw_id": raw_id}``: a
+snapshot, without ``sequenceNumber`` or with one identifier lacking its ``rawId``, when asked. ``{"action":
+"join" | "leave", "participant": raw_id}``: a scripted participant joins or leaves now (a prompted one who
+leaves gets RecognizeFailed). ``{"action": "tone", "participant": raw_id, "tone": "9"}``: a key press heard by
+continuous DTMF. ``{"action": "tone_failed", "participant": raw_id}``: ContinuousDtmfRecognitionToneFailed.
+``{"action": "cancel_media"}``: ACS cancels the running media operation (RecognizeCanceled / PlayCanceled).
+``{"action": "hang_up"}``: everyone hangs up.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class CallAction:
     state: str | None = None
     tone: str | None = None
     sequenced: bool = True
+    unreadable: str | None = None  # participants_updated: this participant's identifier without rawId
 
 
 class ActionRefused(Exception):
@@ -66,12 +68,16 @@ def parse_action(body: object) -> CallAction:
     sequenced = body.get("sequence_number", True)
     if not isinstance(sequenced, bool):
         raise ScenarioError("sequence_number must be true or false")
+    unreadable = body.get("without_raw_id")
+    if unreadable is not None and (not isinstance(unreadable, str) or not unreadable):
+        raise ScenarioError("without_raw_id must be a raw id")
     return CallAction(
         action,
         participant if isinstance(participant, str) else None,
         state if isinstance(state, str) else None,
         tone.lower() if isinstance(tone, str) else None,
         sequenced,
+        unreadable,
     )
 
 
@@ -82,7 +88,7 @@ def apply_action(emulator: Emulator, call: Call, action: CallAction) -> dict[str
     if action.action == "recording_state":
         return _recording_state(emulator, call, action.state or "")
     if action.action == "participants_updated":
-        emulator.roster.updated(call, sequenced=action.sequenced)
+        emulator.roster.updated(call, sequenced=action.sequenced, unreadable=action.unreadable)
         return {"sequence_number": call.sequence_number if action.sequenced else None}
     if action.action == "cancel_media":
         return {"canceled": emulator.media.cancel_running(call)}

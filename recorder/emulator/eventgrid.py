@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("recorder.emulator")
 
-# Event Grid's documented schedule (10 s, 30 s, 1 min, 5 min, 10 min, 30 min, 1 h, then hourly to 24 h),
-# scaled by ``eventgrid_first_retry_s / 10``.
-RETRY_SCHEDULE_S = (10, 30, 60, 300, 600, 1800, *([3600] * 23))
+# Event Grid's documented schedule ("delivery-and-retry": 10 s, 30 s, 1 min, 5 min, 10 min, 30 min, 1 h, 3 h,
+# 6 h, then every 12 h up to 24 h), scaled by ``eventgrid_first_retry_s / 10``.
+RETRY_SCHEDULE_S = (10, 30, 60, 300, 600, 1800, 3600, 10_800, 21_600, 43_200)
 NOT_RETRIED = frozenset({400, 401, 403, 413})
 EVENTGRID_APP_ID = "4962773b-9cdb-44cf-a8bf-237846a00ab7"  # Microsoft.EventGrid's app id in Entra ID
 DUPLICATE_AFTER_S = 0.05

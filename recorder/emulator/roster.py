@@ -38,17 +38,26 @@ class Roster:
                 schedule(call, script.join_at_ms, partial(self.join, call, participant))
             if script.leave_at_ms is not None:
                 schedule(call, script.leave_at_ms, partial(self.leave, call, participant))
+            if script.rejoin_at_ms is not None:
+                schedule(call, script.rejoin_at_ms, partial(self.join, call, participant, again=True))
             for tone in script.continuous_tones:
                 schedule(call, tone.at_ms, partial(self.continuous_tone, call, participant, tone.key))
         self.updated(call)
 
-    def updated(self, call: Call, *, sequenced: bool = True) -> None:
-        """Send the full snapshot; ``sequenced=False`` leaves ``sequenceNumber`` out (optional in ACS)."""
+    def updated(self, call: Call, *, sequenced: bool = True, unreadable: str | None = None) -> None:
+        """Send the full snapshot; ``sequenced=False`` leaves ``sequenceNumber`` out (optional in ACS);
+        ``unreadable`` names a participant whose identifier goes out without its ``rawId``."""
         sequence = call.next_sequence_number() if sequenced else None
-        fields = events.participants_fields(call.participant_models(), sequence)
+        models = call.participant_models()
+        for model in models:
+            if model["identifier"]["rawId"] == unreadable:
+                model["identifier"] = {k: v for k, v in model["identifier"].items() if k != "rawId"}
+        fields = events.participants_fields(models, sequence)
         self.emulator.emit(call, "ParticipantsUpdated", fields, result=events.CONNECTED)
 
-    def join(self, call: Call, participant: Participant) -> None:
+    def join(self, call: Call, participant: Participant, *, again: bool = False) -> None:
+        if again and not participant.present:
+            participant.left = False  # a rejoin: back as a newcomer
         if participant.present or participant.left:
             return
         participant.set_present(True, call.ms(time.monotonic()))

@@ -55,6 +55,7 @@ class ParticipantScript:
     answers: tuple[str, ...] = ()
     join_at_ms: float = 0.0
     leave_at_ms: float | None = None
+    rejoin_at_ms: float | None = None  # back in the call after leaving (leave_at_ms < rejoin_at_ms)
     answer_delay_ms: float = DEFAULT_ANSWER_DELAY_MS
     exempt: bool = False
     continuous_tones: tuple[ContinuousTone, ...] = ()
@@ -165,11 +166,19 @@ def parse_participant(item: object) -> ParticipantScript:
         answers=tuple(answers),
         join_at_ms=_duration(data, "join_at_ms", 0.0),
         leave_at_ms=_milliseconds(data, "leave_at_ms"),
+        rejoin_at_ms=_rejoin(data, raw_id),
         answer_delay_ms=_duration(data, "answer_delay_ms", DEFAULT_ANSWER_DELAY_MS),
         exempt=_boolean(data, "exempt", default=False),
         continuous_tones=_continuous_tones(data.get("continuous_tones", []), raw_id),
         silence_ms=_milliseconds(data, "silence_ms"),
     )
+
+
+def _rejoin(data: dict[str, Any], raw_id: str) -> float | None:
+    rejoin, leave = _milliseconds(data, "rejoin_at_ms"), _milliseconds(data, "leave_at_ms")
+    if rejoin is not None and (leave is None or rejoin <= leave):
+        raise ScenarioError(f"rejoin_at_ms of {raw_id} must come after its leave_at_ms")
+    return rejoin
 
 
 def _continuous_tones(value: object, raw_id: str) -> tuple[ContinuousTone, ...]:

@@ -251,3 +251,45 @@ def test_only_the_sdks_repeatable_operations_are_de_duplicated(harness: Harness)
     with pytest.raises(HttpResponseError) as malformed:
         harness.client.start_recording(call_connection_id=call.call_connection_id, headers=not_a_guid)
     assert malformed.value.status_code == 400
+
+
+def test_a_snapshot_can_carry_an_identifier_without_raw_id(harness: Harness) -> None:
+    caller, other = new_phone(), new_phone()
+    call = harness.answer([{"raw_id": caller}, {"raw_id": other}])
+    sent = harness.act(call.server_call_id, action="participants_updated", without_raw_id=other)
+    assert sent.status_code == 200, sent.text
+    snapshot = harness.receiver.callback(call.call_connection_id, "ParticipantsUpdated", count=2)
+    identifiers = [p["identifier"] for p in snapshot["data"]["participants"]]
+    assert {"kind": "phoneNumber", "phoneNumber": {"value": other[2:]}} in identifiers
+    assert caller in [i.get("rawId") for i in identifiers]
+
+
+def test_someone_who_rejoins_is_heard_again_only_once_re_armed(harness: Harness) -> None:
+    caller, helper = new_phone(), new_phone()
+    script = {
+        "raw_id": helper,
+        "leave_at_ms": 200,
+        "rejoin_at_ms": 400,
+        "continuous_tones": [
+            {"at_ms": 100, "tone": "1"},
+            {"at_ms": 600, "tone": "9"},
+            {"at_ms": 1500, "tone": "9"},
+        ],
+    }
+    call = harness.answer([{"raw_id": caller}, script])
+    connection = harness.client.get_call_connection(call.call_connection_id)
+    connection.start_continuous_dtmf_recognition(phone(helper), operation_context="before")
+    harness.receiver.callback(call.call_connection_id, "ContinuousDtmfRecognitionToneReceived")
+    harness.receiver.callback(call.call_connection_id, "ParticipantsUpdated", count=3)  # rejoined
+    time.sleep(0.3)  # the 9 at 600 ms falls on deaf ears: recognition ended when they left
+    connection.start_continuous_dtmf_recognition(phone(helper), operation_context="after")
+    again = harness.receiver.callback(
+        call.call_connection_id, "ContinuousDtmfRecognitionToneReceived", count=2
+    )
+    assert (again["data"]["tone"], again["data"]["operationContext"]) == ("nine", "after")
+    assert (
+        harness.receiver.callback_types(call.call_connection_id).count(
+            "ContinuousDtmfRecognitionToneReceived"
+        )
+        == 2
+    )
