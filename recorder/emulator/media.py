@@ -33,6 +33,12 @@ class MediaOperations:
         request.record.server_call_id = call.server_call_id
         return call
 
+    def _check_target(self, call: Call, raw_id: str) -> None:
+        """Someone present, or one of the call's own identities (ACS lists them; a prompt to one is heard
+        by nobody)."""
+        if raw_id not in call.self_identities():
+            self.emulator.present_participant(call, raw_id)
+
     def _sources(self, call: Call, items: object, *, required: bool) -> tuple[Any, ...]:
         if items is None and not required:
             return ()
@@ -51,7 +57,7 @@ class MediaOperations:
         sources = self._sources(call, request.body.get("playSources"), required=True)
         targets = tuple(request.identifiers("playTo"))
         for raw_id in targets:
-            self.emulator.present_participant(call, raw_id)
+            self._check_target(call, raw_id)
         if call.behaviour.validate_play_sources:
             play_sources.check_targets(targets)
         if len(targets) == 1:
@@ -76,7 +82,7 @@ class MediaOperations:
         options = request.section("recognizeOptions")
         raw_id = request.identifier("targetParticipant", source=options)
         request.record.target = raw_id
-        self.emulator.present_participant(call, raw_id)
+        self._check_target(call, raw_id)
         if any(op.kind == "recognize" and op.target == raw_id for op in call.media):
             raise invalid_media_mode(raw_id)
         prompts = request.body.get("playPrompts")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from recorder.emulator import events, play_sources
-from recorder.emulator.scenario import HangsUp, Outcome, Pressed, recognize_outcome
+from recorder.emulator.scenario import HangsUp, Outcome, ParticipantScript, Pressed, recognize_outcome
 from recorder.emulator.state import Call, MediaOperation
 
 if TYPE_CHECKING:
@@ -90,10 +90,12 @@ class MediaQueue:
         self._run_recognize(call, operation, prompt_ms)
 
     def _run_recognize(self, call: Call, operation: MediaOperation, prompt_ms: float) -> None:
-        participant = call.participants[operation.target or ""]
+        participant = call.participants.get(operation.target or "")
+        # the call's own identity (a number or the application) hears the prompt and never answers
+        script = participant.script if participant else ParticipantScript(operation.target or "")
         outcome = recognize_outcome(
-            participant.script,
-            participant.next_answer(),
+            script,
+            participant.next_answer() if participant else None,
             silence_timeout_s=operation.silence_timeout_s,
             max_tones=operation.max_tones,
             stop_tones=operation.stop_tones,
@@ -120,7 +122,11 @@ class MediaQueue:
         self._done(call, operation)
 
     def _finish_recognize(self, call: Call, operation: MediaOperation, outcome: Outcome) -> None:
-        participant = call.participants[operation.target or ""]
+        participant = call.participants.get(operation.target or "")
+        if participant is None:  # one of the call's own identities: silence
+            self._emit(call, operation, "RecognizeFailed", result=events.SILENCE_TIMEOUT)
+            self._done(call, operation)
+            return
         if participant.answers_used < len(participant.script.answers):
             participant.answers_used += 1
         if isinstance(outcome, HangsUp):

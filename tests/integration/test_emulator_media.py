@@ -211,3 +211,15 @@ def test_nothing_plays_to_a_teams_user(harness: Harness) -> None:
     assert refused.value.status_code == 405
     time.sleep(0.1)
     assert "PlayStarted" not in harness.receiver.callback_types(call.call_connection_id)
+
+
+def test_a_prompt_to_the_calls_own_identity_is_answered_by_nobody(harness: Harness) -> None:
+    call = harness.answer([{"raw_id": new_phone(), "answers": ["1"]}])
+    connection = harness.client.get_call_connection(call.call_connection_id)
+    (own_number, application) = harness.describe(call.server_call_id)["self_identities"]
+    connection.start_recognizing_media(
+        "dtmf", phone(own_number), play_prompt=TextSource(text="Press 1."), initial_silence_timeout=1
+    )
+    failed = harness.receiver.callback(call.call_connection_id, "RecognizeFailed", timeout=5)
+    assert failed["data"]["resultInformation"]["subCode"] == 8510  # silence: nobody is there to press a key
+    assert application.startswith("8:acs:")
