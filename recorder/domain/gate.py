@@ -103,9 +103,10 @@ def _segment_kind(state: CallState, active: bool, reported_at: datetime) -> str:
     if active:
         first = state.recording_first_at
         return "started" if first is None or reported_at < first else "resumed"
-    if state.recording is RecordingStatus.STOPPED or state.phase is CallPhase.ENDED:
-        return "stopped"
-    return "paused"
+    latest = state.recording_reported_at
+    if state.recording is RecordingStatus.PAUSED or (latest is not None and reported_at < latest):
+        return "paused"  # ours, or one that a later report already followed
+    return "stopped"  # ACS ended it (the call is over, or a failure): we never asked for a pause
 
 
 def recording_read(state: CallState, read: ev.StateRead) -> tuple[CallState, tuple[fx.Record, ...]]:

@@ -35,6 +35,10 @@ CONFIG = """
 [consent]
 reprompts = 2
 silence_timeout_seconds = 1
+
+[calls]
+reconcile_seconds = 1
+answer_margin_seconds = 3
 """
 
 
@@ -253,6 +257,14 @@ def start_stack(
                 process.kill()
         if keys is not None:
             keys.stop()
+
+
+READS = frozenset({"get_call_properties", "list_participants", "get_recording_properties"})
+
+
+def changes(call: dict[str, Any]) -> list[dict[str, Any]]:
+    """The requests the service made to ACS for a call, without the reconciliation loop's reads."""
+    return [r for r in call["requests"] if r["operation"] not in READS]
 
 
 def published(stack: Stack, server_call_id: str) -> list[dict[str, Any]]:
