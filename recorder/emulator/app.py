@@ -243,7 +243,7 @@ def create_app(config: EmulatorConfig, *, base_url: str | None = None) -> Starle
         Route("/calling/keys", keys, methods=["GET"]),
         Route("/calling/.well-known/acsopenidconfiguration", openid, methods=["GET"]),
         *identity_control_routes(emulator),
-        *file_routes.routes(emulator, files),
+        *file_routes.FileRoutes(emulator, files).routes(),
         *topic_routes(Topic(config.events_topic_key)),
         *control_routes(emulator),
         Route("/{path:path}", AcsEndpoint(emulator).handle, methods=ALL_METHODS),

@@ -37,14 +37,28 @@ def _not_found(call_id: str) -> Response:
     return _error(404, "NotFound", f"No call {call_id}.")
 
 
-def call_routes(emulator: Emulator) -> list[Route]:
-    async def start_call(request: Request) -> Response:
+class CallRoutes:
+    """Scripted calls: place one, register outbound scripts, look inside, act on a live call."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/emulator/calls", self.start_call, methods=["POST"]),
+            Route("/emulator/calls", self.list_calls, methods=["GET"]),
+            Route("/emulator/calls/{call_id:path}/actions", self.act, methods=["POST"]),
+            Route("/emulator/calls/{call_id:path}", self.get_call, methods=["GET"]),
+            Route("/emulator/scripts", self.register_scripts, methods=["POST"]),
+        ]
+
+    async def start_call(self, request: Request) -> Response:
         try:
             scenario = parse_call_scenario(await _json_body(request))
         except ScenarioError as error:
             return _invalid(error)
-        emulator.state.resource_numbers.add(scenario.callee)  # the number called is the resource's
-        call = emulator.create_call(scenario, "inbound")
+        self.emulator.state.resource_numbers.add(scenario.callee)  # the number called is the resource's
+        call = self.emulator.create_call(scenario, "inbound")
         body = {
             "server_call_id": call.server_call_id,
             "incoming_call_context": call.incoming_call_context,
@@ -53,7 +67,7 @@ def call_routes(emulator: Emulator) -> list[Route]:
         }
         return JSONResponse(body, status_code=201)
 
-    async def register_scripts(request: Request) -> Response:
+    async def register_scripts(self, request: Request) -> Response:
         try:
             body = await _json_body(request)
             items = body.get("participants") if isinstance(body, dict) else None
@@ -63,40 +77,32 @@ def call_routes(emulator: Emulator) -> list[Route]:
         except ScenarioError as error:
             return _invalid(error)
         for script in scripts:
-            emulator.state.outbound_scripts[script.raw_id] = script
+            self.emulator.state.outbound_scripts[script.raw_id] = script
         return JSONResponse({"registered": [script.raw_id for script in scripts]}, status_code=201)
 
-    async def list_calls(request: Request) -> Response:
+    async def list_calls(self, request: Request) -> Response:
         now = time.monotonic()
-        return JSONResponse([call.describe(now) for call in emulator.state.calls.values()])
+        return JSONResponse([call.describe(now) for call in self.emulator.state.calls.values()])
 
-    async def get_call(request: Request) -> Response:
+    async def get_call(self, request: Request) -> Response:
         call_id = request.path_params["call_id"]
-        call = emulator.find_call(call_id)
+        call = self.emulator.find_call(call_id)
         if call is None:
             return _not_found(call_id)
         return JSONResponse(call.describe(time.monotonic()))
 
-    async def act(request: Request) -> Response:
+    async def act(self, request: Request) -> Response:
         call_id = request.path_params["call_id"]
-        call = emulator.find_call(call_id)
+        call = self.emulator.find_call(call_id)
         if call is None:
             return _not_found(call_id)
         try:
             action = parse_action(await _json_body(request))
-            return JSONResponse(apply_action(emulator, call, action))
+            return JSONResponse(apply_action(self.emulator, call, action))
         except ScenarioError as error:
             return _invalid(error)
         except ActionRefused as error:
             return _error(409, "Conflict", str(error))
-
-    return [
-        Route("/emulator/calls", start_call, methods=["POST"]),
-        Route("/emulator/calls", list_calls, methods=["GET"]),
-        Route("/emulator/calls/{call_id:path}/actions", act, methods=["POST"]),
-        Route("/emulator/calls/{call_id:path}", get_call, methods=["GET"]),
-        Route("/emulator/scripts", register_scripts, methods=["POST"]),
-    ]
 
 
 def behaviour_routes(emulator: Emulator) -> list[Route]:
@@ -164,7 +170,7 @@ def control_routes(emulator: Emulator) -> list[Route]:
         return _error(404, "NotFound", f"No control operation {request.method} {request.url.path}.")
 
     return [
-        *call_routes(emulator),
+        *CallRoutes(emulator).routes(),
         *behaviour_routes(emulator),
         Route("/emulator/requests", list_requests, methods=["GET"]),
         Route("/emulator/reset", reset, methods=["POST"]),
