@@ -97,6 +97,8 @@ def _handle(state: CallState, event: ev.CallEvent, policy: ConsentPolicy) -> Dec
             return _state_read(state, event, policy)
         case ev.AnswerOverdue():
             return _answer_overdue(state, event, policy)
+        case ev.PromptWithheld():
+            return Decision(_withheld(state, event))
 
 
 def _settle(state: CallState, at: datetime, policy: ConsentPolicy) -> tuple[Decision, Decision]:
@@ -289,6 +291,14 @@ def _answer_overdue(state: CallState, event: ev.AnswerOverdue, policy: ConsentPo
     incident = fx.Incident("answer_overdue", f"no outcome for prompt {event.attempt}", event.at)
     decided = _ask_again_or_give_up(moved_on, p, event.at, policy, method="no_outcome", dtmf=None)
     return Decision(decided.state, decided.commands, (incident, *decided.records))
+
+
+def _withheld(state: CallState, event: ev.PromptWithheld) -> CallState:
+    """Not asked after all: asked again, without counting it as an attempt, once ACS is not recording."""
+    p = state.participant(event.raw_id)
+    if p is None or p.consent is not Consent.PROMPTED or p.prompts_sent != event.attempt:
+        return state
+    return _with_participant(state, replace(p, consent=Consent.PENDING, attempts=max(0, p.attempts - 1)))
 
 
 def _prompted_participant(state: CallState, context: str) -> Participant | None:

@@ -145,6 +145,15 @@ class StateRead:
 
 
 @dataclass(frozen=True)
+class PromptWithheld:
+    """The outbox did not send a prompt: by the time its turn came, ACS may have been recording again."""
+
+    at: datetime
+    raw_id: str
+    attempt: int
+
+
+@dataclass(frozen=True)
 class AnswerOverdue:
     """A prompt's answer has not come within its silence timeout and margin: ACS lost it, or we did."""
 
@@ -170,5 +179,6 @@ CallEvent = (
     | CommandDone
     | CommandFailed
     | StateRead
+    | PromptWithheld
     | AnswerOverdue
 )

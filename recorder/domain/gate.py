@@ -121,11 +121,14 @@ def recording_read(state: CallState, read: ev.StateRead) -> tuple[CallState, tup
         stopped = replace(state, recording=RecordingStatus.STOPPED, recording_reported="inactive")
         gone = fx.Incident("recording_gone", "ACS no longer knows the recording", read.at)
         return stopped, (gone, fx.SegmentRecorded("stopped", read.recording_id, read.at))
-    if read.recording == state.recording_reported:
-        return state, ()
     newer = state.recording_reported_at is None or read.at > state.recording_reported_at
     if not newer:
         return state, ()
+    if read.recording == state.recording_reported:
+        if state.recording_report_fresh or state.recording_pending:
+            return state, ()  # nothing new, or our command has not been answered yet
+        # our last command was accepted, yet ACS still says what it said before it: it stands, as reported now
+        return replace(state, recording_reported_at=read.at, recording_report_fresh=True), ()
     applied, records = recording_reported(state, read.recording_id, read.recording == "active", read.at)
     found = fx.Incident("recording_read", f"ACS reports the recording {read.recording}", read.at)
     return applied, (found, *records)

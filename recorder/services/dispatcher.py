@@ -86,11 +86,23 @@ class Dispatcher(WorkerLoop):
             assert call is not None
             connection_id, recording_id = call.call_connection_id, call.recording_id
             ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
+            withheld = isinstance(command, fx.PromptParticipant) and _may_be_recording(uow, call_id)
             target = _Target(call_id, connection_id, recording_id, call.direction, first_sent)
         with logs.call_context(call_id=call_id, callConnectionId=connection_id, **ids):
             if in_doubt and isinstance(command, fx.PromptParticipant):
                 return self._leave_in_doubt(command_id, target)
+            if withheld and isinstance(command, fx.PromptParticipant):
+                return self._withhold(command, command_id, target)
             return self._run_claimed(command, command_id, target, attempts)
+
+    def _withhold(self, command: fx.PromptParticipant, command_id: str, target: _Target) -> bool:
+        """Its turn came, but ACS may be recording again (it resumed by itself since the prompt was decided):
+        nobody is prompted while ACS may be recording them. The call asks again once ACS has stopped."""
+        log.warning("outbox.prompt_withheld", extra={"call_id": target.call_id})
+        metrics.COMMANDS.labels("PromptParticipant", "withheld").inc()
+        withheld = ev.PromptWithheld(self._clock(), command.raw_id, command.attempt)
+        self._calls.command_finished(target.call_id, command_id, "done", withheld, "withheld: ACS may record")
+        return True
 
     def _leave_in_doubt(self, command_id: str, target: _Target) -> bool:
         """A prompt whose last attempt died with its instance may have reached ACS, which would run a second
@@ -247,6 +259,11 @@ class _Target:
     recording_id: str | None
     direction: str  # inbound, outbound or connect
     first_sent: datetime | None  # the command's first attempt: Repeatability-First-Sent
+
+
+def _may_be_recording(uow: UnitOfWork, call_id: str) -> bool:
+    state = uow.calls.get(call_id)
+    return state is not None and state.may_be_recording
 
 
 def _needed(value: str | None, what: str) -> str:
