@@ -7,11 +7,14 @@ recognised by ACS as the same request and never doubles a recording or a prompt.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from recorder import crashpoints, logs, metrics
 from recorder.db import codec
@@ -24,9 +27,11 @@ from recorder.services.ports import AcsError, CallAutomation, CallRead
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.dispatcher")
+T = TypeVar("T")
 
 # Fail-safe commands are retried quickly and few times: while a pause fails, ACS may be recording someone who
 # did not agree, and once it has failed for good the recording is stopped (or the call ended) instead.
+DB_PATIENCE_S = 60.0
 QUICK_RETRIES = {"PauseRecording": (3, 0.1), "StopRecording": (3, 0.1)}  # attempts, first backoff (s)
 
 
@@ -77,23 +82,34 @@ class Dispatcher(WorkerLoop):
         return sum(1 for f in futures if f.result())
 
     def _run(self, command_id: str, call_id: str) -> bool:
-        with self._uow() as uow:
-            row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
-            kind = row.kind
-            command = codec.decode(kind, row.payload)
-            attempts, first_sent, in_doubt = row.attempts, row.first_attempt_at, row.in_doubt
-            call = uow.calls.row(call_id)
-            assert call is not None
-            connection_id, recording_id = call.call_connection_id, call.recording_id
-            ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
-            withheld = isinstance(command, fx.PromptParticipant) and _may_be_recording(uow, call_id)
-            target = _Target(call_id, connection_id, recording_id, call.direction, first_sent)
-        with logs.call_context(call_id=call_id, callConnectionId=connection_id, **ids):
+        claimed = _durably(lambda: self._load(command_id, call_id))
+        command, attempts, in_doubt, withheld, target, ids = claimed
+        with logs.call_context(call_id=call_id, callConnectionId=target.connection_id, **ids):
             if in_doubt and isinstance(command, fx.PromptParticipant):
                 return self._leave_in_doubt(command_id, target)
             if withheld and isinstance(command, fx.PromptParticipant):
                 return self._withhold(command, command_id, target)
             return self._run_claimed(command, command_id, target, attempts)
+
+    def _load(
+        self, command_id: str, call_id: str
+    ) -> tuple[fx.Command, int, bool, bool, _Target, dict[str, str | None]]:
+        with self._uow() as uow:
+            row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
+            command = codec.decode(row.kind, row.payload)
+            call = uow.calls.row(call_id)
+            assert call is not None
+            ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
+            withheld = isinstance(command, fx.PromptParticipant) and _may_be_recording(uow, call_id)
+            target = _Target(
+                call_id, call.call_connection_id, call.recording_id, call.direction, row.first_attempt_at
+            )
+            return command, row.attempts, row.in_doubt, withheld, target, ids
+
+    def _retry_later(self, command_id: str, delay: float, error: str) -> None:
+        with self._uow() as uow:
+            uow.outbox.retry_later(command_id, self._clock() + timedelta(seconds=delay), error)
+            uow.commit()
 
     def _withhold(self, command: fx.PromptParticipant, command_id: str, target: _Target) -> bool:
         """Its turn came, but ACS may be recording again (it resumed by itself since the prompt was decided):
@@ -101,7 +117,8 @@ class Dispatcher(WorkerLoop):
         log.warning("outbox.prompt_withheld", extra={"call_id": target.call_id})
         metrics.COMMANDS.labels("PromptParticipant", "withheld").inc()
         withheld = ev.PromptWithheld(self._clock(), command.raw_id, command.attempt)
-        self._calls.command_finished(target.call_id, command_id, "done", withheld, "withheld: ACS may record")
+        finish = self._calls.command_finished
+        _durably(lambda: finish(target.call_id, command_id, "done", withheld, "withheld: ACS may record"))
         return True
 
     def _leave_in_doubt(self, command_id: str, target: _Target) -> bool:
@@ -111,7 +128,8 @@ class Dispatcher(WorkerLoop):
             "outbox.in_doubt_not_resent", extra={"call_id": target.call_id, "command": "PromptParticipant"}
         )
         metrics.COMMANDS.labels("PromptParticipant", "in_doubt").inc()
-        self._calls.command_finished(target.call_id, command_id, "done", None, "in doubt: not sent again")
+        finish = self._calls.command_finished
+        _durably(lambda: finish(target.call_id, command_id, "done", None, "in doubt: not sent again"))
         return True
 
     def _run_claimed(self, command: fx.Command, command_id: str, target: _Target, attempts: int) -> bool:
@@ -129,7 +147,8 @@ class Dispatcher(WorkerLoop):
             log.exception("outbox.command_crashed", extra={"call_id": call_id, "command": kind})
             self._retry_or_fail(command, command_id, call_id, attempts, repr(exc), transient=True)
         else:
-            self._calls.command_finished(call_id, command_id, "done", result)
+            # ACS has done it: what it answered is kept even if the database is away for a while
+            _durably(lambda: self._calls.command_finished(call_id, command_id, "done", result))
             log.info("outbox.done", extra={"call_id": call_id, "command": type(command).__name__})
             metrics.COMMANDS.labels(kind, "done").inc()
         return True
@@ -148,9 +167,7 @@ class Dispatcher(WorkerLoop):
         max_attempts, base_backoff = QUICK_RETRIES.get(name, (self._max_attempts, self._base_backoff))
         if transient and attempts < max_attempts:
             delay = base_backoff * 2 ** (attempts - 1)
-            with self._uow() as uow:
-                uow.outbox.retry_later(command_id, self._clock() + timedelta(seconds=delay), error)
-                uow.commit()
+            _durably(lambda: self._retry_later(command_id, delay, error))
             log.warning("outbox.retry", extra={"call_id": call_id, "command": name, "attempts": attempts})
             metrics.COMMANDS.labels(name, "retry").inc()
             return
@@ -162,7 +179,7 @@ class Dispatcher(WorkerLoop):
         elif isinstance(command, fx.WatchForWithdrawal):
             target = command.raw_id
         failed = ev.CommandFailed(self._clock(), name, error, target, attempt)
-        self._calls.command_finished(call_id, command_id, "failed", failed, error)
+        _durably(lambda: self._calls.command_finished(call_id, command_id, "failed", failed, error))
 
     def _execute(self, command: fx.Command, request_id: str, target: _Target) -> ev.CallEvent | None:
         acs, call_id, connection_id = self._acs, target.call_id, target.connection_id
@@ -259,6 +276,22 @@ class _Target:
     recording_id: str | None
     direction: str  # inbound, outbound or connect
     first_sent: datetime | None  # the command's first attempt: Repeatability-First-Sent
+
+
+def _durably(work: Callable[[], T]) -> T:
+    """Run database work again while the database is unreachable (a restart, a failover): a claimed command
+    left unread or unfinished would block its call's next one until the lease ends. Gives up (and lets the
+    lease decide) after about DB_PATIENCE_S."""
+    delay, waited = 0.2, 0.0
+    while True:
+        try:
+            return work()
+        except DBAPIError:
+            if waited >= DB_PATIENCE_S:
+                raise
+            log.warning("outbox.database_unavailable", extra={"retry_in_s": delay})
+            time.sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 5.0)
 
 
 def _may_be_recording(uow: UnitOfWork, call_id: str) -> bool:
