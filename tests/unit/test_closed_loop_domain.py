@@ -203,3 +203,128 @@ def test_someone_who_granted_and_rejoins_is_listened_to_again_without_being_aske
     left = run(recording(A, B), ev.ParticipantsUpdated(at(5), 2, (B,))).state
     back = decide(left, ev.ParticipantsUpdated(at(6), 3, (A, B)), POLICY)
     assert back.commands == (fx.WatchForWithdrawal(A),)
+
+
+# -- what the audit keeps, and the bookkeeping the gate relies on (found by mutation testing) --------------
+
+
+def test_each_incident_says_what_failed_why_and_when() -> None:
+    failed = decide(connected(A).state, ev.CommandFailed(at(1), "PromptParticipant", "400", A, 1), POLICY)
+    assert fx.Incident("PromptParticipant_failed", "400", at(1)) in failed.records
+    refused = decide(recording(A), ev.CommandFailed(at(4), "HangUp", "ACS answered 500"), POLICY)
+    assert refused.records == (fx.Incident("HangUp_failed", "ACS answered 500", at(4)),)
+    unordered = decide(recording(A), ev.ParticipantsUpdated(at(5), None, (A,)), POLICY)
+    assert fx.Incident("participants_unclear", "a participant update with no sequenceNumber", at(5)) in (
+        unordered.records
+    )
+    unreadable = decide(recording(A), ev.ParticipantsUpdated(at(5), 2, (A,), unreadable=2), POLICY)
+    assert fx.Incident("participants_unclear", "a participant update with 2 unreadable", at(5)) in (
+        unreadable.records
+    )
+    overdue = decide(connected(A).state, ev.AnswerOverdue(at(9), A, 1), POLICY)
+    assert overdue.records[0] == fx.Incident("answer_overdue", "no outcome for prompt 1", at(9))
+    started = run(connected(A).state, grant(A), ev.RecordingStarted(at(2), "rec-1")).state
+    gone = decide(started, ev.StartRecordingFailed(at(3), "rec-1"), POLICY)
+    assert gone.records == (fx.Incident("start_recording_failed", "recording rec-1", at(3)),)
+
+
+def test_a_failed_recording_command_is_no_longer_in_flight() -> None:
+    state = paused_for(B)
+    assert state.recording_pending == 0
+    pausing = run(state, ev.RecordingStateChanged(at(6), "rec-1", True)).state  # ACS says active: pause again
+    assert pausing.recording_pending == 1
+    failed = decide(pausing, ev.CommandFailed(at(7), "PauseRecording", "500"), POLICY)
+    assert failed.state.recording_pending == 1  # the pause is no longer in flight; the stop now is
+    started = run(connected(A).state, grant(A)).state
+    assert started.recording_pending == 1
+    assert (
+        decide(started, ev.CommandFailed(at(2), "StartRecording", "500"), POLICY).state.recording_pending == 0
+    )
+
+
+def test_a_start_recording_failed_for_another_recording_changes_nothing_but_is_kept() -> None:
+    state = run(connected(A).state, grant(A), ev.RecordingStarted(at(2), "rec-1")).state
+    other = decide(state, ev.StartRecordingFailed(at(3), "rec-other"), POLICY)
+    assert other.state.recording is RecordingStatus.ACTIVE
+    reported = run(state, ev.RecordingStateChanged(at(2), "rec-1", True)).state
+    assert (
+        decide(reported, ev.StartRecordingFailed(at(3), "rec-1"), POLICY).state.recording
+        is RecordingStatus.ACTIVE
+    )
+
+
+def test_a_rejoin_keeps_answers_given_and_starts_a_new_round_for_the_rest() -> None:
+    state = run(
+        connected(A, B).state, grant(A), ev.RecognizeFailed(at(1), fx.consent_context(B, 1), 8511)
+    ).state
+    left = decide(state, ev.ParticipantsUpdated(at(2), 2, ()), POLICY).state
+    back = decide(left, ev.ParticipantsUpdated(at(3), 3, (A, B)), POLICY).state
+    a, b = back.participant(A), back.participant(B)
+    assert a is not None and (a.present, a.consent) == (True, Consent.GRANTED)
+    assert b is not None and (b.present, b.consent, b.attempts) == (True, Consent.PROMPTED, 1)
+
+
+def test_an_outbound_call_knows_the_number_it_calls_from_as_itself() -> None:
+    from recorder.domain.consent import new_connected_call, new_outbound_call
+
+    placed = new_outbound_call("c-1", "4:+14255550999", "+18005550123", "fr-FR")
+    assert (placed.state.call_id, placed.state.locale) == ("c-1", "fr-FR")
+    assert placed.state.own_identities == frozenset({"4:+18005550123"})
+    assert new_outbound_call("c-2", "4:+14255550999", None, "en-US").state.own_identities == frozenset()
+    joined = new_connected_call("c-3", "server-3", "en-US")
+    assert (joined.state.call_id, joined.state.server_call_id, joined.state.locale) == (
+        "c-3",
+        "server-3",
+        "en-US",
+    )
+
+
+def test_a_withheld_prompt_gives_back_exactly_one_attempt_and_only_for_its_own_prompt() -> None:
+    second = run(connected(A).state, ev.RecognizeFailed(at(1), fx.consent_context(A, 1), 8510)).state
+    withheld = decide(second, ev.PromptWithheld(at(2), A, 2), POLICY)
+    p = withheld.state.participant(A)
+    assert p is not None and (p.attempts, p.prompts_sent) == (2, 3)
+    assert decide(second, ev.PromptWithheld(at(2), A, 1), POLICY).commands == ()  # not the current prompt
+    granted = run(connected(A).state, grant(A)).state
+    assert decide(granted, ev.PromptWithheld(at(2), A, 1), POLICY).state == granted
+
+
+def test_no_response_after_the_last_attempt_is_recorded_with_how_and_when() -> None:
+    state = connected(A).state
+    for attempt in (1, 2):
+        state = decide(
+            state, ev.RecognizeFailed(at(attempt), fx.consent_context(A, attempt), 8510), POLICY
+        ).state
+    last = decide(state, ev.RecognizeFailed(at(7), fx.consent_context(A, 3), 8510), POLICY)
+    (record,) = [r for r in last.records if isinstance(r, fx.ConsentRecorded)]
+    assert (record.outcome, record.method, record.decided_at, record.dtmf) == (
+        "no_response",
+        "timeout",
+        at(7),
+        None,
+    )
+
+
+def test_the_head_of_the_queue_is_the_earliest_prompt_still_unanswered() -> None:
+    state = connected(A, B).state  # both asked at 0, A first
+    a, b = state.participant(A), state.participant(B)
+    assert a is not None and b is not None
+    wait = POLICY.silence_timeout_seconds + POLICY.answer_margin_seconds
+    b_first = replace(state, participants=(*state.participants[:-2], replace(a, prompted_at=at(3)), b))
+    assert overdue_answer(b_first, at(wait), POLICY) == ev.AnswerOverdue(at(wait), B, 1)
+    a_answered = replace(
+        state, participants=(*state.participants[:-2], replace(a, consent=Consent.GRANTED), b)
+    )
+    assert overdue_answer(a_answered, at(wait), POLICY) == ev.AnswerOverdue(at(wait), B, 1)
+
+
+def test_a_read_settles_an_unclear_update_even_when_nothing_changed_or_it_is_older() -> None:
+    held = decide(recording(A), ev.ParticipantsUpdated(at(5), None, (A,)), POLICY).state
+    same = decide(held, ev.StateRead(at(6), connected=True, participants=(A,)), POLICY).state
+    assert not same.participants_unclear
+    older = replace(held, participants_at=at(9))
+    assert not decide(
+        older, ev.StateRead(at(6), connected=True, participants=(A, B)), POLICY
+    ).state.participants_unclear
+    same_time = decide(recording(A), ev.StateRead(at(0), connected=True, participants=(A, B)), POLICY)
+    assert same_time.state.participant(B) is None  # taken when the last list was: not newer, not applied
