@@ -100,10 +100,15 @@ def test_an_unanswered_prompt_is_asked_again_once_overdue(world: World) -> None:
     assert pending_commands(uow, call_id) == ["PromptParticipant"]
 
 
-def test_the_loop_reports_its_period_and_lag() -> None:
-    reconciler = Reconciler(lambda: None, FakeAcs(), None, lambda: None, period=2.5)  # type: ignore[arg-type]
+def test_the_loop_reports_its_period_and_lag(world: World) -> None:
+    calls, _, _, acs, uow, clock = world
+    reconciler = Reconciler(lambda: uow, acs, calls, clock, period=2.5)
     try:
         assert REGISTRY.get_sample_value("recorder_reconcile_period_seconds") == 2.5
+        reconciler.run_once()
+        reconciler.run_once()
+        lag = REGISTRY.get_sample_value("recorder_reconcile_lag_seconds")
+        assert lag is not None and lag >= 0
     finally:
         reconciler.stop()
 
