@@ -231,27 +231,24 @@ def recorded_spans(segments: list[dict[str, Any]]) -> int:
 
 def test_6_start_recording_failed_is_audited(stack: Stack) -> None:
     (a,) = numbers(1)
-    server_call_id = stack.place_call([{"raw_id": a, "answers": ["silence"] * 3, "leave_at_ms": 6000}])
-    wait_for(
-        lambda: requests_of(stack.emulated_call(server_call_id), "start_recognizing_media"), what="prompt"
-    )
+    server_call_id, connection = recording_call(stack, {"raw_id": a, "answers": ["1"], "leave_at_ms": 6000})
     call = stack.emulated_call(server_call_id)
     url = next(c["url"] for c in call["callbacks"] if "/webhooks/acs/" in c["url"])
-    event = {
+    event = {  # ACS gives up on a recording it had started: what it sends, as its recorded payloads show
         "id": str(uuid.uuid4()),
         "source": "calling/recordings/x",
         "type": "Microsoft.Communication.StartRecordingFailed",
         "specversion": "1.0",
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "data": {
-            "callConnectionId": call["call_connection_id"],
-            "recordingId": "rec-x",
-            "resultInformation": {"code": 500, "subCode": 8500, "message": "could not start"},
+            "callConnectionId": connection,
+            "recordingId": call["recording"]["recording_id"],
+            "resultInformation": {"code": 500, "subCode": 8500, "message": "could not record"},
         },
     }
     headers = {"Authorization": f"Bearer {stack.keys.token(stack.issuer)}"}
     assert httpx.post(url, json=[event], headers=headers, timeout=10).status_code == 200
-    actions = [entry["action"] for entry in timeline(stack, call["call_connection_id"])["audit"]]
+    actions = [entry["action"] for entry in timeline(stack, connection)["audit"]]
     assert "call.StartRecordingFailed" in actions
 
 
