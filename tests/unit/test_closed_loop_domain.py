@@ -328,3 +328,24 @@ def test_a_read_settles_an_unclear_update_even_when_nothing_changed_or_it_is_old
     ).state.participants_unclear
     same_time = decide(recording(A), ev.StateRead(at(0), connected=True, participants=(A, B)), POLICY)
     assert same_time.state.participant(B) is None  # taken when the last list was: not newer, not applied
+
+
+def test_a_recording_acs_no_longer_knows_is_stopped_and_a_call_it_no_longer_knows_ends() -> None:
+    gone = decide(
+        recording(A), ev.StateRead(at(9), connected=True, recording_id="rec-1", recording="gone"), POLICY
+    )
+    assert gone.state.recording is RecordingStatus.STOPPED
+    assert gone.records[:2] == (
+        fx.Incident("recording_gone", "ACS no longer knows the recording", at(9)),
+        fx.SegmentRecorded("stopped", "rec-1", at(9)),
+    )
+    other = ev.StateRead(at(9), connected=True, recording_id="rec-other", recording="gone")
+    assert decide(recording(A), other, POLICY).records == ()
+    never = ev.StateRead(at(9), connected=True, recording_id="rec-1", recording="gone")
+    assert decide(connected(A).state, never, POLICY).state.recording is RecordingStatus.NONE
+    ended = decide(recording(A), ev.StateRead(at(9), connected=False), POLICY)
+    assert ended.records[0] == fx.Incident("call_gone", "ACS no longer knows the call", at(9))
+    found = decide(
+        paused_for(B), ev.StateRead(at(9), connected=True, recording_id="rec-1", recording="active"), POLICY
+    )
+    assert found.state.recording_reported_at == at(9)
