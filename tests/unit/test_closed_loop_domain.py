@@ -9,7 +9,19 @@ from recorder.domain import events as ev
 from recorder.domain.consent import decide, new_inbound_call
 from recorder.domain.model import CallPhase, CallState, Consent, RecordingStatus, RefusalAction
 from recorder.domain.overdue import overdue_answer
-from tests.unit.test_consent import POLICY, A, B, at, connected, grant, kinds, outcomes, recording, run
+from tests.unit.test_consent import (
+    POLICY,
+    PROMPT,
+    A,
+    B,
+    at,
+    connected,
+    grant,
+    kinds,
+    outcomes,
+    recording,
+    run,
+)
 
 CALLEE, APP = "4:+18005550100", "8:acs:app"
 
@@ -349,3 +361,32 @@ def test_a_recording_acs_no_longer_knows_is_stopped_and_a_call_it_no_longer_know
         paused_for(B), ev.StateRead(at(9), connected=True, recording_id="rec-1", recording="active"), POLICY
     )
     assert found.state.recording_reported_at == at(9)
+
+
+def test_ledger_rows_carry_how_when_and_which_prompt() -> None:
+    state = connected(A, B).state
+    ended = decide(run(state, grant(A)).state, ev.CallDisconnected(at(20)), POLICY)
+    (row,) = [r for r in ended.records if isinstance(r, fx.ConsentRecorded)]
+    assert row == fx.ConsentRecorded(
+        B, Consent.NO_RESPONSE, "call_ended", at(20), prompt=PROMPT, prompted_at=at(0)
+    )
+    left = decide(state, ev.ParticipantsUpdated(at(3), 2, (A,)), POLICY).state  # B left while being asked
+    closed = decide(left, ev.CallDisconnected(at(20)), POLICY).records
+    assert [r.participant for r in closed if isinstance(r, fx.ConsentRecorded)] == [A, B]
+    for attempt in (1, 2):
+        state = decide(state, ev.RecognizeCanceled(at(attempt), fx.consent_context(A, attempt)), POLICY).state
+    last = decide(state, ev.RecognizeCanceled(at(5), fx.consent_context(A, 3)), POLICY)
+    (given_up,) = [r for r in last.records if isinstance(r, fx.ConsentRecorded)]
+    assert (given_up.method, given_up.decided_at, given_up.prompt) == ("recognize_canceled", at(5), PROMPT)
+    assert last.state.media_turn_at == at(5)
+    withdrawn = decide(recording(A), ev.ContinuousToneReceived(at(9), f"withdraw|{A}", "nine"), POLICY)
+    (row,) = [r for r in withdrawn.records if isinstance(r, fx.ConsentRecorded)]
+    assert (row.outcome, row.method, row.decided_at, row.prompt, row.dtmf) == (
+        "withdrawn",
+        "dtmf",
+        at(9),
+        PROMPT,
+        "nine",
+    )
+    prompts = [c for c in connected(A).commands if isinstance(c, fx.PromptParticipant)]
+    assert prompts == [fx.PromptParticipant(A, 1, PROMPT, POLICY.silence_timeout_seconds)]
