@@ -41,14 +41,21 @@ def world(database_url: str) -> Iterator[World]:
     engine.dispose()
 
 
-def recorded_call(world: World) -> str:
+def prompted_call(world: World, n: int) -> str:
+    """Answered and connected, A present and prompted."""
     calls, dispatcher, _, _, _, clock = world
-    _, call_id = calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, "4:+18005550100", None))
+    _, call_id = calls.incoming_call(IncomingCall(f"eg-{n}", f"server-{n}", "ctx", A, "4:+18005550100", None))
     assert call_id is not None
     drain(dispatcher)
-    calls.apply(call_id, "cb-1", "CallConnected", ev.CallConnected(clock(), "conn-1"))
-    calls.apply(call_id, "cb-2", "ParticipantsUpdated", ev.ParticipantsUpdated(clock(), 1, (A,)))
+    calls.apply(call_id, f"c{n}-1", "CallConnected", ev.CallConnected(clock(), f"conn-{n}"))
+    calls.apply(call_id, f"c{n}-2", "ParticipantsUpdated", ev.ParticipantsUpdated(clock(), 1, (A,)))
     drain(dispatcher)
+    return call_id
+
+
+def recorded_call(world: World) -> str:
+    calls, dispatcher, _, _, _, clock = world
+    call_id = prompted_call(world, 1)
     grant = ev.RecognizeCompleted(clock(), "consent|1|" + A, ("one",))
     calls.apply(call_id, "cb-3", "RecognizeCompleted", grant)
     drain(dispatcher)
@@ -84,13 +91,8 @@ def test_a_newcomer_acs_lists_but_no_callback_announced_is_read_back_and_paused_
 
 
 def test_an_unanswered_prompt_is_asked_again_once_overdue(world: World) -> None:
-    calls, dispatcher, reconciler, acs, uow, clock = world
-    _, call_id = calls.incoming_call(IncomingCall("eg-2", "server-2", "ctx", A, "4:+18005550100", None))
-    assert call_id is not None
-    drain(dispatcher)
-    calls.apply(call_id, "c1", "CallConnected", ev.CallConnected(clock(), "conn-1"))
-    calls.apply(call_id, "c2", "ParticipantsUpdated", ev.ParticipantsUpdated(clock(), 1, (A,)))
-    drain(dispatcher)
+    _, _, reconciler, acs, uow, clock = world
+    call_id = prompted_call(world, 2)
     acs.truth = CallRead(True, (A,), (SERVICE_IDENTITY,), None)
     clock.now += timedelta(seconds=POLICY.silence_timeout_seconds + POLICY.answer_margin_seconds - 1)
     reconciler.run_once()
