@@ -20,6 +20,7 @@ from recorder.services.calls import CallService
 from recorder.services.compliance_wiring import ComplianceServices, build_compliance
 from recorder.services.dispatcher import Dispatcher
 from recorder.services.ports import CallAutomation, EventPublisher
+from recorder.services.reconciler import Reconciler
 from recorder.services.recording_wiring import RecordingServices, build_recordings
 from recorder.services.storage import StorageService
 from recorder.services.storage_wiring import build_storage
@@ -47,11 +48,14 @@ class Container:
     recordings: RecordingServices | None = None
     eventgrid_verifier: CallbackVerifier | None = None  # Entra ID tokens on Event Grid deliveries, if set
     audit_sealer: AuditSealer | None = None
+    reconciler: Reconciler | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
     def close(self) -> None:
+        if self.reconciler is not None:
+            self.reconciler.stop()
         self.dispatcher.stop()
         if self.audit_sealer is not None:
             self.audit_sealer.stop()
@@ -84,10 +88,11 @@ def build(
     def uow() -> UnitOfWork:
         return UnitOfWork(sessions)
 
-    calls = CallService(uow, settings.policy, clock)
+    calls = CallService(uow, settings.policy, clock, answer_for=settings.calls.answer_for)
+    acs = acs or real_call_automation(settings)
     dispatcher = Dispatcher(
         uow,
-        acs or real_call_automation(settings),
+        acs,
         calls,
         partial(callback_url, settings),
         clock,
@@ -114,6 +119,7 @@ def build(
         recordings=recordings,
         eventgrid_verifier=eventgrid_verifier(settings),
         audit_sealer=AuditSealer(uow),
+        reconciler=Reconciler(uow, acs, calls, clock, period=settings.calls.reconcile_seconds),
     )
 
 

@@ -94,6 +94,14 @@ def _add_local_commands(commands: Any) -> None:
         "--storage-connection-string", default=os.environ.get("RECORDER_EMULATOR_STORAGE_CONNECTION_STRING")
     )
     emulator.add_argument("--events-topic-key", default=os.environ.get("RECORDER_EVENTS_TOPIC_KEY"))
+    emulator.add_argument(  # where ACS's behaviour is undocumented: see recorder/emulator/README.md
+        "--behaviour", action="append", default=[], metavar="KNOB=VALUE"
+    )
+    emulator.add_argument(  # Azure AI services resources linked to the emulated ACS resource (text-to-speech)
+        "--cognitive-services-endpoint", action="append", default=[], metavar="URL"
+    )
+    emulator.add_argument("--resource-number", action="append", default=[], metavar="RAW_ID")
+    emulator.add_argument("--eventgrid-token-audience", default=None)
 
     retention = commands.add_parser("retention", help="recording retention").add_subparsers(
         dest="retention_command", required=True, metavar="COMMAND"
@@ -150,6 +158,7 @@ def _run(args: argparse.Namespace) -> int:
 def _emulator(args: argparse.Namespace) -> int:
     from recorder import logs
     from recorder.emulator import EmulatorConfig
+    from recorder.emulator.behaviour import BehaviourError, parse_assignments
     from recorder.emulator.server import run_forever
 
     if not args.access_key:
@@ -159,12 +168,20 @@ def _emulator(args: argparse.Namespace) -> int:
             f"--host: the emulator listens on loopback addresses only (got {args.host!r})"
         )
     try:
+        behaviour = parse_assignments(args.behaviour)
+    except BehaviourError as exc:
+        raise ops_cli.usage_error(f"--behaviour: {exc}") from None
+    try:
         config = EmulatorConfig(
             access_key=args.access_key,
             resource_id=args.resource_id,
             eventgrid_webhook_url=args.eventgrid_webhook_url,
             storage_connection_string=args.storage_connection_string,
             events_topic_key=args.events_topic_key,
+            behaviour=behaviour,
+            cognitive_services_endpoints=tuple(args.cognitive_services_endpoint),
+            resource_numbers=tuple(args.resource_number),
+            eventgrid_token_audience=args.eventgrid_token_audience,
         )
     except ValueError as exc:  # e.g. "access_key must be base64"
         raise ops_cli.usage_error(f"--{str(exc).replace('_', '-')}") from None

@@ -13,11 +13,12 @@ import logging
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from recorder.calls_config import CallsSettings, load_calls
 from recorder.compliance_config import AuditSettings, EntraSettings, load_audit, load_entra
 from recorder.db.urls import database_url_problem
 from recorder.domain.model import ConsentPolicy, Prompt, RefusalAction
@@ -74,6 +75,7 @@ class Settings:
         default_factory=lambda: ConsentPolicy(prompts={"en-US": DEFAULT_PROMPT}, default_locale="en-US")
     )
     storage: StorageSettings | None = None
+    calls: CallsSettings = field(default_factory=CallsSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     entra: EntraSettings | None = None
     operations: OperationsSettings = field(default_factory=OperationsSettings)
@@ -166,7 +168,12 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
     token_lifetime = _token_lifetime(
         setting("RECORDER_TOKEN_LIFETIME_MINUTES", "token_lifetime_minutes"), problems
     )
-    policy = _load_policy(file_settings.get("consent", {}), problems)
+    calls = load_calls(file_settings.get("calls", {}), problems)
+    policy = replace(
+        _load_policy(file_settings.get("consent", {}), problems),
+        own_identities=calls.service_identities,
+        answer_margin_seconds=calls.answer_margin_seconds,
+    )
     lease = _int_in(file_settings.get("outbox", {}), "lease_seconds", 30, 1, 600, problems, "outbox")
     storage = load_storage(file_settings.get("storage"), problems, is_loopback)
     audit = load_audit(file_settings.get("audit", {}), problems)
@@ -194,6 +201,7 @@ def load_settings(env: Mapping[str, str], *, for_serving: bool) -> Settings:
         policy=policy,
         outbox_lease_seconds=lease,
         storage=storage,
+        calls=calls,
         audit=audit,
         entra=entra,
         operations=operations,

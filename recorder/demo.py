@@ -25,11 +25,13 @@ from recorder.demo_storage import (
 from recorder.demo_storage import start_azurite as start_demo_azurite
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import RunningEmulator, serve_in_thread
+from recorder.emulator.service_compat import lenient_behaviour
 from recorder.ops_cli import require_free_port
 from recorder.services.keys import Role, create_key
 from recorder.web.app import create_app
 
 CENTER = "4:+18005550100"
+SPEECH = "https://demo-speech.cognitiveservices.azure.com/"  # the emulated resource's linked AI services
 SCENARIOS: list[tuple[str, list[dict[str, Any]]]] = [
     (
         "everyone agrees",
@@ -107,6 +109,8 @@ def _with_emulator(settings: Settings, port: int) -> tuple[Settings, RunningEmul
             access_key=access_key,
             resource_id="demo-acs-resource",
             eventgrid_webhook_url=f"{public_url}/webhooks/eventgrid?secret={secret}",
+            behaviour=lenient_behaviour(),
+            cognitive_services_endpoints=(SPEECH,),
         )
     )
     settings = replace(
@@ -118,6 +122,7 @@ def _with_emulator(settings: Settings, port: int) -> tuple[Settings, RunningEmul
         callback_issuer=emulator.issuer,
         callback_jwks_url=emulator.jwks_url,
         eventgrid_secret=secret,
+        cognitive_services_endpoint=SPEECH,
     )
     return settings, emulator
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 
@@ -102,6 +102,12 @@ RECORDINGS = Counter(
     "Recording state changes confirmed by ACS, by kind (started, paused, resumed, stopped).",
     ["kind"],
 )
+INCIDENTS = Counter(
+    "recorder_consent_incidents_total",
+    "What the consent gate found ACS doing and acted on, by kind (PauseRecording_failed, "
+    "recording_reported_active, participants_unclear, participants_read, answer_overdue, ...).",
+    ["kind"],
+)
 COMMANDS = Counter(
     "recorder_outbox_commands_total",
     "Outbox commands run against ACS, by command and result (done, retry, failed).",
@@ -112,6 +118,27 @@ COMMAND_SECONDS = Histogram(
     "Time ACS took to answer one outbox command, by command.",
     ["command"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+RECONCILE_PERIOD = Gauge(
+    "recorder_reconcile_period_seconds",
+    "How often the reconciliation loop compares each live call with ACS ([calls] reconcile_seconds).",
+    multiprocess_mode="max",
+)
+RECONCILE_LAG = Gauge(
+    "recorder_reconcile_lag_seconds",
+    "Time between the ends of the last two reconciliation passes: how old ACS's truth can get for a call.",
+    multiprocess_mode="max",
+)
+RECONCILE_PASS_SECONDS = Histogram(
+    "recorder_reconcile_pass_seconds",
+    "Time one reconciliation pass took over every live call.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+RECONCILE_CORRECTIONS = Counter(
+    "recorder_reconcile_corrections_total",
+    "What the reconciliation loop fed into calls, by kind (state_read, answer_overdue; read_failed: ACS "
+    "could not be read).",
+    ["kind"],
 )
 RECORDINGS_STORED = Counter(
     "recorder_recordings_stored_total", "Recording chunks verified in their region's storage and registered."

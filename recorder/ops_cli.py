@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
+from recorder.calls_config import CallsSettings
 from recorder.config import ConfigError, load_settings
 
 # Exit codes, the same for every command (README: "Command line").
@@ -68,6 +69,7 @@ KNOWN_SECTIONS = {
         "exempt",
     },
     "outbox": {"lease_seconds"},
+    "calls": {"answer_for", "own_identities", "reconcile_seconds", "answer_margin_seconds"},
     "operations": {"metrics_token", "drain_seconds", "dispatcher_stall_seconds"},
     "storage": None,
     "audit": None,
@@ -187,19 +189,41 @@ def config_check(args: argparse.Namespace, env: Mapping[str, str] | None = None)
     if args.file:
         env["RECORDER_CONFIG"] = args.file
     path = env.get("RECORDER_CONFIG")
+    calls: dict[str, Any] = {"lines": []}
     try:
-        load_settings(env, for_serving=not args.no_serve)
+        settings = load_settings(env, for_serving=not args.no_serve)
     except ConfigError as exc:
         problems = exc.problems
     else:
         problems = []
+        calls = calls_summary(settings.calls)
     warnings = unknown_keys(path) if path else []
     errors = [split(p) for p in problems]
     where = f" ({path})" if path else " (environment only: RECORDER_CONFIG is not set)"
-    text = [f"configuration error: {p}" for p in problems] or [f"configuration is valid{where}"]
+    text = [f"configuration error: {p}" for p in problems] or [
+        f"configuration is valid{where}",
+        *calls["lines"],
+    ]
     text += [f"warning: {w}" for w in warnings]
-    emit(args, {"ok": not problems, "file": path, "errors": errors, "warnings": warnings}, *text)
+    summary = {k: v for k, v in calls.items() if k != "lines"}
+    emit(args, {"ok": not problems, "file": path, "errors": errors, "warnings": warnings, **summary}, *text)
     return USAGE_OR_CONFIG if problems else OK
+
+
+def calls_summary(calls: CallsSettings) -> dict[str, Any]:
+    """Which IncomingCalls are answered and who the service is in a call: shown by ``config check``."""
+    answer_for, own = sorted(calls.answer_for), sorted(calls.service_identities)
+    if answer_for:
+        answering = f"answers IncomingCall to: {', '.join(answer_for)} (anything else: acknowledged, ignored)"
+    else:
+        answering = "answers every IncomingCall except to agent identities ([calls] answer_for is not set)"
+    identities = ", ".join(own) or "none configured"
+    lines = [
+        answering,
+        f"own identities, never prompted: {identities}; plus each call's callee and answeredBy",
+        f"reconciles live calls with ACS every {calls.reconcile_seconds:g} s",
+    ]
+    return {"lines": lines, "answer_for": answer_for, "own_identities": own}
 
 
 def unknown_keys(path: str) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any, TypeVar
 
 from azure.communication.callautomation import (
@@ -26,9 +28,12 @@ from azure.core.exceptions import (
 
 from recorder.adapters.credentials import client_credential
 from recorder.domain.model import Prompt
-from recorder.services.ports import AcsError, PlacedCall
+from recorder.services.ports import AcsError, CallRead, PlacedCall
 
 T = TypeVar("T")
+CONNECTION_STATES = {"connected": True, "disconnected": False, "disconnecting": False}
+DIRECTIONS: dict[str, dict[str, bool]] = {"inbound": {"answered": True}, "outbound": {"outbound": True}}
+FAIL_SAFE_RETRIES = 1  # the SDK's own retries of a pause or stop; the dispatcher retries a few times more
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -45,36 +50,51 @@ class AcsCallAutomation:
         self._client = client
         self._cognitive = cognitive_services_endpoint
 
-    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> str:
+    def answer_call(
+        self,
+        incoming_call_context: str,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
+    ) -> PlacedCall:
         props = _call(
             lambda: self._client.answer_call(
                 incoming_call_context,
                 callback_url,
                 cognitive_services_endpoint=self._cognitive,
                 operation_context=request_id,
-                headers=_repeatable(request_id),
+                headers=_repeatable(request_id, first_sent),
             )
         )
         if not props.call_connection_id:
             raise AcsError("answer_call returned no call connection id", transient=False)
-        return str(props.call_connection_id)
+        return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props, answered=True))
 
-    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> str:
+    def connect_call(
+        self, server_call_id: str, callback_url: str, request_id: str, *, first_sent: datetime | None = None
+    ) -> PlacedCall:
         props = _call(
             lambda: self._client.connect_call(
                 callback_url,
                 server_call_id=server_call_id,  # the SDK builds the ServerCallLocator
                 cognitive_services_endpoint=self._cognitive,
                 operation_context=request_id,
-                headers=_repeatable(request_id),
+                headers=_repeatable(request_id, first_sent),
             )
         )
         if not props.call_connection_id:
             raise AcsError("connect_call returned no call connection id", transient=False)
-        return str(props.call_connection_id)
+        return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props))
 
     def create_call(
-        self, target: str, source_caller_id: str | None, callback_url: str, request_id: str
+        self,
+        target: str,
+        source_caller_id: str | None,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
     ) -> PlacedCall:
         props = _call(
             lambda: self._client.create_call(
@@ -83,12 +103,47 @@ class AcsCallAutomation:
                 source_caller_id_number=PhoneNumberIdentifier(source_caller_id) if source_caller_id else None,
                 cognitive_services_endpoint=self._cognitive,
                 operation_context=request_id,
-                headers=_repeatable(request_id),
+                headers=_repeatable(request_id, first_sent),
             )
         )
         if not props.call_connection_id or not props.server_call_id:
             raise AcsError("create_call returned no call connection or server call id", transient=False)
-        return PlacedCall(str(props.call_connection_id), str(props.server_call_id))
+        own = _own_identities(props, outbound=True)
+        return PlacedCall(str(props.call_connection_id), str(props.server_call_id), own)
+
+    def read_call(
+        self,
+        call_connection_id: str,
+        recording_id: str | None,
+        *,
+        properties: bool,
+        direction: str = "inbound",
+    ) -> CallRead:
+        connection = self._client.get_call_connection(call_connection_id)
+        try:
+            listed = _call(lambda: list(connection.list_participants()))
+            props = _call(connection.get_call_properties) if properties else None
+        except AcsError as exc:
+            if exc.status == 404:
+                return CallRead(connected=False)
+            raise
+        ids = [_raw_id(p.identifier) for p in listed]
+        participants = None if any(i is None for i in ids) else tuple(i for i in ids if i)
+        connected = None if props is None else CONNECTION_STATES.get(str(props.call_connection_state).lower())
+        own = () if props is None else _own_identities(props, **DIRECTIONS.get(direction, {}))
+        return CallRead(connected, participants, own, self._recording_state(recording_id))
+
+    def _recording_state(self, recording_id: str | None) -> str | None:
+        if recording_id is None:
+            return None
+        try:
+            props = _call(lambda: self._client.get_recording_properties(recording_id))
+        except AcsError as exc:
+            if exc.status == 404:
+                return "gone"
+            raise
+        state = str(props.recording_state or "").lower()
+        return "active" if state == "active" else "inactive"
 
     def prompt_for_consent(
         self,
@@ -115,7 +170,6 @@ class AcsCallAutomation:
                 dtmf_max_tones_to_collect=1,
                 dtmf_inter_tone_timeout=5,
                 operation_context=operation_context,
-                headers=_repeatable(request_id),
             )
         )
 
@@ -125,9 +179,7 @@ class AcsCallAutomation:
         connection = self._client.get_call_connection(call_connection_id)
         _call(
             lambda: connection.start_continuous_dtmf_recognition(
-                identifier_from_raw_id(target),
-                operation_context=operation_context,
-                headers=_repeatable(request_id),
+                identifier_from_raw_id(target), operation_context=operation_context
             )
         )
 
@@ -138,6 +190,7 @@ class AcsCallAutomation:
         request_id: str,
         *,
         destination_container_url: str | None = None,
+        first_sent: datetime | None = None,
     ) -> str:
         url = destination_container_url
         storage = AzureBlobContainerRecordingStorage(url) if url else None
@@ -146,37 +199,67 @@ class AcsCallAutomation:
                 call_connection_id=call_connection_id,
                 recording_state_callback_url=state_callback_url,
                 recording_storage=storage,
-                headers=_repeatable(request_id),
+                # what storage expects; ACS's own default is audio and video in mp4
+                recording_content_type="audio",
+                recording_channel_type="mixed",
+                recording_format_type="wav",
+                headers=_repeatable(request_id, first_sent),
             )
         )
         if not props.recording_id:
             raise AcsError("start_recording returned no recording id", transient=False)
         return str(props.recording_id)
 
+    # pause, resume and stop are not de-duplicated by ACS (SDK 1.6.0 sends no repeatability headers): each
+    # request runs, which is harmless, as they set a state rather than add one
+
     def pause_recording(self, recording_id: str, request_id: str) -> None:
-        _call(lambda: self._client.pause_recording(recording_id, headers=_repeatable(request_id)))
+        # a failing pause is retried quickly by the dispatcher, then the recording is stopped: no long waits
+        _call(lambda: self._client.pause_recording(recording_id, retry_total=FAIL_SAFE_RETRIES))
 
     def resume_recording(self, recording_id: str, request_id: str) -> None:
-        _call(lambda: self._client.resume_recording(recording_id, headers=_repeatable(request_id)))
+        _call(lambda: self._client.resume_recording(recording_id))
 
     def stop_recording(self, recording_id: str, request_id: str) -> None:
         try:
-            _call(lambda: self._client.stop_recording(recording_id, headers=_repeatable(request_id)))
+            _call(lambda: self._client.stop_recording(recording_id, retry_total=FAIL_SAFE_RETRIES))
         except AcsError as exc:
             if exc.status != 404:  # already stopped with the call
                 raise
 
-    def hang_up(self, call_connection_id: str, request_id: str) -> None:
+    def hang_up(
+        self, call_connection_id: str, request_id: str, *, first_sent: datetime | None = None
+    ) -> None:
         connection = self._client.get_call_connection(call_connection_id)
         try:
-            _call(lambda: connection.hang_up(True, headers=_repeatable(request_id)))
+            _call(lambda: connection.hang_up(True, headers=_repeatable(request_id, first_sent)))
         except AcsError as exc:
             if exc.status != 404:  # the call is already gone
                 raise
 
 
-def _repeatable(request_id: str) -> dict[str, str]:
-    return {"Repeatability-Request-ID": request_id}
+def _raw_id(identifier: Any) -> str | None:
+    raw = getattr(identifier, "raw_id", None)
+    return str(raw) if raw else None
+
+
+def _own_identities(props: Any, *, answered: bool = False, outbound: bool = False) -> tuple[str, ...]:
+    """Who the service is in the call: the identity that answered; for a call it answered, the number it was
+    answered for; for a call it placed, its source (for an answered call, ``source`` is the caller)."""
+    found = [_raw_id(props.answered_by)]
+    if answered:
+        found.append(_raw_id(props.answered_for))
+    if outbound:
+        found += [_raw_id(props.source), _raw_id(props.source_caller_id_number)]
+    return tuple(dict.fromkeys(i for i in found if i))
+
+
+def _repeatable(request_id: str, first_sent: datetime | None) -> dict[str, str]:
+    """The same two headers on every attempt of a command: ACS refuses a retry whose First-Sent moved."""
+    headers = {"Repeatability-Request-ID": request_id}
+    if first_sent is not None:  # else the SDK stamps the time of this attempt
+        headers["Repeatability-First-Sent"] = format_datetime(first_sent.astimezone(UTC), usegmt=True)
+    return headers
 
 
 def _call(operation: Callable[[], T]) -> T:

@@ -21,6 +21,7 @@ COMMAND_TYPES: dict[str, type[fx.Command]] = {
         fx.ResumeRecording,
         fx.StopRecording,
         fx.HangUp,
+        fx.ReadCallState,
     )
 }
 

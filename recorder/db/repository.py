@@ -7,17 +7,16 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from recorder.db import codec
+from recorder.db.call_repository import CallRepository
 from recorder.db.tables import (
     AuditEntry,
     AuditPending,
-    Call,
-    CallParticipant,
     ConsentEntry,
     InboxEvent,
     OutboxCommand,
@@ -25,119 +24,11 @@ from recorder.db.tables import (
 )
 from recorder.domain import audit_chain
 from recorder.domain import effects as fx
-from recorder.domain.model import CallPhase, CallState, Consent, Participant, RecordingStatus
+from recorder.domain.model import CallState
+
+__all__ = ["AuditRepository", "CallRepository", "InboxRepository", "LedgerRepository", "OutboxRepository"]
 
 AUDIT_LOCK_ID = 0x61756474  # "audt": serializes chain appends across PostgreSQL connections
-
-
-class CallRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._participants: dict[str, dict[str, CallParticipant]] = {}  # rows loaded by get(), for save()
-
-    def add(
-        self,
-        state: CallState,
-        now: datetime,
-        *,
-        direction: str,
-        caller: str | None = None,
-        callee: str | None = None,
-        correlation_id: str | None = None,
-    ) -> None:
-        self.session.add(
-            Call(
-                id=state.call_id,
-                call_connection_id=state.call_connection_id,
-                server_call_id=state.server_call_id,
-                correlation_id=correlation_id,
-                direction=direction,
-                caller=caller,
-                callee=callee,
-                locale=state.locale,
-                phase=state.phase,
-                recording=state.recording,
-                recording_id=state.recording_id,
-                recording_reported=state.recording_reported,
-                participants_sequence=state.participants_sequence,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        self.session.flush()
-
-    def get(self, call_id: str, *, lock: bool = False) -> CallState | None:
-        """Load a call; ``lock`` holds its row until commit so one call's events apply one at a time."""
-        query = select(Call).where(Call.id == call_id)
-        if lock:
-            query = query.with_for_update()
-        row = self.session.scalars(query).one_or_none()
-        if row is None:
-            return None
-        participants = list(
-            self.session.scalars(
-                select(CallParticipant).where(CallParticipant.call_id == call_id).order_by(CallParticipant.id)
-            )
-        )
-        self._participants[call_id] = {p.raw_id: p for p in participants}
-        return CallState(
-            call_id=row.id,
-            server_call_id=row.server_call_id,
-            call_connection_id=row.call_connection_id,
-            phase=CallPhase(row.phase),
-            locale=row.locale,
-            participants=tuple(
-                Participant(
-                    raw_id=p.raw_id,
-                    present=p.present,
-                    consent=Consent(p.consent),
-                    attempts=p.attempts,
-                    prompts_sent=p.prompts_sent,
-                    prompted_at=p.prompted_at,
-                    prompt=codec.prompt_from_json(p.prompt),
-                    exempt_reason=p.exempt_reason,
-                )
-                for p in participants
-            ),
-            participants_sequence=row.participants_sequence,
-            recording=RecordingStatus(row.recording),
-            recording_id=row.recording_id,
-            recording_reported=row.recording_reported,
-        )
-
-    def save(self, state: CallState, now: datetime) -> None:
-        row = self.session.get_one(Call, state.call_id)
-        if row.phase != CallPhase.ENDED and state.phase is CallPhase.ENDED:
-            row.ended_at = now
-        row.call_connection_id = state.call_connection_id
-        row.server_call_id = state.server_call_id  # an outbound call learns it once ACS has placed it
-        row.phase = state.phase
-        row.recording = state.recording
-        row.recording_id = state.recording_id
-        row.recording_reported = state.recording_reported
-        row.participants_sequence = state.participants_sequence
-        row.updated_at = now
-        existing = self._participants.get(state.call_id)
-        if existing is None:
-            query = select(CallParticipant).where(CallParticipant.call_id == state.call_id)
-            existing = {p.raw_id: p for p in self.session.scalars(query)}
-        for p in state.participants:
-            target = existing.get(p.raw_id) or CallParticipant(call_id=state.call_id, raw_id=p.raw_id)
-            target.present = p.present
-            target.consent = p.consent
-            target.attempts = p.attempts
-            target.prompts_sent = p.prompts_sent
-            target.prompted_at = p.prompted_at
-            target.prompt = codec.prompt_to_json(p.prompt)
-            target.exempt_reason = p.exempt_reason
-            self.session.add(target)
-        self.session.flush()
-
-    def id_for_connection(self, call_connection_id: str) -> str | None:
-        return self.session.scalar(select(Call.id).where(Call.call_connection_id == call_connection_id))
-
-    def row(self, call_id: str) -> Call | None:
-        return self.session.get(Call, call_id)
 
 
 class LedgerRepository:
@@ -268,7 +159,7 @@ class OutboxRepository:
             self.session.execute(
                 update(OutboxCommand)
                 .where(OutboxCommand.id.in_([command_id for command_id, _ in ready]))
-                .values(claimed_until=now + lease, attempts=OutboxCommand.attempts + 1)
+                .values(**_claimed(now, lease))
             )
         return [(command_id, call_id) for command_id, call_id in ready]
 
@@ -277,7 +168,7 @@ class OutboxRepository:
             update(OutboxCommand)
             .where(OutboxCommand.id == command_id, OutboxCommand.status == "pending")
             .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
-            .values(claimed_until=now + lease, attempts=OutboxCommand.attempts + 1)
+            .values(**_claimed(now, lease))
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
@@ -304,6 +195,19 @@ class OutboxRepository:
         if oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=now.tzinfo)
         return int(depth), max(0.0, (now - oldest).total_seconds())
+
+
+def _claimed(now: datetime, lease: timedelta) -> dict[str, Any]:
+    """A claim's SET clause; its right-hand sides read the row as it was before the claim."""
+    return {
+        "claimed_until": now + lease,
+        "attempts": OutboxCommand.attempts + 1,
+        "first_attempt_at": func.coalesce(
+            OutboxCommand.first_attempt_at, literal(now, type_=OutboxCommand.first_attempt_at.type)
+        ),
+        # still leased by an attempt that never reported back: it crashed, maybe after ACS ran the command
+        "in_doubt": OutboxCommand.claimed_until.is_not(None),
+    }
 
 
 class AuditRepository:

@@ -17,6 +17,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,7 +69,17 @@ class Call(Base):
     recording: Mapped[str] = mapped_column(String(16))
     recording_id: Mapped[str | None] = mapped_column(String(512))
     recording_reported: Mapped[str] = mapped_column(String(16), default="")
+    recording_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recording_first_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recording_pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    recording_report_fresh: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     participants_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    participants_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    participants_unclear: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    own_identities: Mapped[list[str] | None] = mapped_column(JSON)
+    # calls that were live before 0011 knew no identities and prompted anyway: they keep doing so
+    identities_known: Mapped[bool] = mapped_column(Boolean, default=False, server_default=true())
+    media_turn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -158,6 +170,10 @@ class OutboxCommand(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # sent to ACS as Repeatability-First-Sent on every attempt: ACS refuses a retry that changes it
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # set when claimed: the previous attempt never came back (a crash), so ACS may have run it already
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditEntry(Base):

@@ -1,18 +1,20 @@
 """The consent state machine: ``decide(state, event, policy)`` returns the new state, commands and records.
 
-The invariant this module exists for: recording is never started or resumed while anyone present lacks
-``granted`` or ``exempt`` consent, and it is paused before anyone new is prompted.
+Every event is handled, then the call is *settled* on the combination of what was commanded and what ACS
+reported (``gate``): recording is commanded on only while everyone present is ``granted``, ``exempt`` or the
+service itself; whatever ACS reports is enforced; and nobody is prompted while ACS may be recording.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
+from recorder.domain import gate, presence
+from recorder.domain.decision import Decision
 from recorder.domain.model import (
-    ALLOWS_RECORDING,
     CallPhase,
     CallState,
     Consent,
@@ -22,22 +24,20 @@ from recorder.domain.model import (
     RefusalAction,
 )
 
+__all__ = ["Decision", "decide", "new_connected_call", "new_inbound_call", "new_outbound_call"]
+
 SILENCE_SUB_CODES = frozenset({8510, 8532})
 OPEN_CONSENT = frozenset({Consent.PENDING, Consent.PROMPTED})
+# what still matters once a call is over: how ACS's recording ended, and what became of our commands
+AFTER_THE_END = (ev.RecordingStateChanged, ev.StartRecordingFailed, ev.CommandDone, ev.CommandFailed)
 
 
-@dataclass(frozen=True)
-class Decision:
-    state: CallState
-    commands: tuple[fx.Command, ...] = ()
-    records: tuple[fx.Record, ...] = ()
-
-    def then(self, other: Decision) -> Decision:
-        return Decision(other.state, self.commands + other.commands, self.records + other.records)
-
-
-def new_inbound_call(call_id: str, server_call_id: str, incoming_call_context: str, locale: str) -> Decision:
+def new_inbound_call(
+    call_id: str, server_call_id: str, incoming_call_context: str, locale: str, callee: str | None = None
+) -> Decision:
+    """An IncomingCall to answer; ``callee`` (the number or identity called) is the service itself."""
     state = CallState(call_id=call_id, server_call_id=server_call_id, locale=locale)
+    state = presence.learn_own_identities(state, [callee] if callee else [])
     return Decision(state, (fx.AnswerCall(incoming_call_context),))
 
 
@@ -50,87 +50,89 @@ def new_connected_call(call_id: str, server_call_id: str, locale: str) -> Decisi
 def new_outbound_call(call_id: str, target: str, source_caller_id: str | None, locale: str) -> Decision:
     """A call the service places; its server call id is known once ACS has created it."""
     state = CallState(call_id=call_id, server_call_id="", locale=locale)
-    return Decision(state, (fx.CreateCall(target, source_caller_id),))
+    own = [f"4:{source_caller_id}"] if source_caller_id else []
+    return Decision(presence.learn_own_identities(state, own), (fx.CreateCall(target, source_caller_id),))
 
 
 def decide(state: CallState, event: ev.CallEvent, policy: ConsentPolicy) -> Decision:
-    if state.phase is CallPhase.ENDED and not isinstance(event, ev.RecordingStateChanged):
+    if state.phase is CallPhase.ENDED and not isinstance(event, AFTER_THE_END):
         return Decision(state)
+    handled = _handle(state, event, policy)
+    settled = _settle(handled.state, event.at, policy)
+    recording, prompts = settled
+    return Decision(
+        prompts.state,
+        recording.commands + handled.commands + prompts.commands,
+        handled.records + recording.records,
+    )
+
+
+def _handle(state: CallState, event: ev.CallEvent, policy: ConsentPolicy) -> Decision:
     match event:
         case ev.CallAnswered() | ev.CallConnected() | ev.CallPlaced():
-            return _connected(state, event, policy)
+            return Decision(_connected(state, event))
         case ev.StopRequested():
             return _stop_requested(state)
         case ev.ParticipantsUpdated():
-            return _participants_updated(state, event, policy)
+            return presence.participants_updated(state, event, policy)
         case ev.RecognizeCompleted():
             return _recognized(state, event, policy)
-        case ev.RecognizeFailed():
-            return _recognize_failed(state, event, policy)
+        case ev.RecognizeFailed() | ev.RecognizeCanceled():
+            return _recognize_ended(state, event, policy)
         case ev.ContinuousToneReceived():
             return _continuous_tone(state, event, policy)
-        case ev.RecordingStarted():
-            return Decision(replace(state, recording_id=state.recording_id or event.recording_id))
         case ev.RecordingStateChanged():
-            return _recording_state_changed(state, event)
+            reported = event.reported_at or event.at
+            new_state, records = gate.recording_reported(state, event.recording_id, event.active, reported)
+            return Decision(new_state, records=records)
+        case ev.StartRecordingFailed():
+            return gate.start_recording_failed(state, event)
         case ev.CallDisconnected():
-            return _disconnected(state, event)
+            return _disconnected(state, event.at)
+        case ev.RecordingStarted() | ev.CommandDone():
+            return Decision(gate.recording_command_done(state, event))
         case ev.CommandFailed():
-            return _command_failed(state, event)
+            return _command_failed(state, event, policy)
+        case ev.StateRead():
+            return _state_read(state, event, policy)
+        case ev.AnswerOverdue():
+            return _answer_overdue(state, event, policy)
+        case ev.PromptWithheld():
+            return Decision(_withheld(state, event))
 
 
-def _connected(
-    state: CallState, event: ev.CallAnswered | ev.CallConnected | ev.CallPlaced, policy: ConsentPolicy
-) -> Decision:
+def _settle(state: CallState, at: datetime, policy: ConsentPolicy) -> tuple[Decision, Decision]:
+    """The recording commands the state calls for, then the prompts it allows (none while ACS may record)."""
+    recording = gate.gate(state, at)
+    settled = recording.state
+    prompts = Decision(settled)
+    if settled.phase is not CallPhase.CONNECTED or not settled.identities_known or settled.may_be_recording:
+        return recording, prompts
+    for p in settled.participants:
+        if p.present and p.consent is Consent.PENDING:
+            prompts = prompts.then(_prompt(prompts.state, p, at, policy))
+    return recording, prompts
+
+
+def _connected(state: CallState, event: ev.CallAnswered | ev.CallConnected | ev.CallPlaced) -> CallState:
+    if isinstance(event, ev.CallConnected):
+        return replace(
+            state,
+            phase=CallPhase.CONNECTED,
+            call_connection_id=state.call_connection_id or event.call_connection_id,
+        )
     placed = event.server_call_id if isinstance(event, ev.CallPlaced) else ""
-    connected = replace(
+    answered = replace(
         state,
         server_call_id=state.server_call_id or placed,
         call_connection_id=state.call_connection_id or event.call_connection_id,
-        phase=CallPhase.CONNECTED if isinstance(event, ev.CallConnected) else state.phase,
+        identities_known=True,
     )
-    if connected.phase is not CallPhase.CONNECTED or state.phase is CallPhase.CONNECTED:
-        return Decision(connected)
-    return _prompt_pending(connected, event.at, policy)
-
-
-def _participants_updated(state: CallState, event: ev.ParticipantsUpdated, policy: ConsentPolicy) -> Decision:
-    if event.sequence_number <= state.participants_sequence:
-        return Decision(state)  # a stale or repeated snapshot
-    now_present = set(event.participants)
-    updated: list[Participant] = []
-    records: list[fx.Record] = []
-    for p in state.participants:
-        if p.raw_id in now_present:
-            updated.append(_rejoined(p) if not p.present else p)
-        else:
-            updated.append(replace(p, present=False))
-    known = {p.raw_id for p in state.participants}
-    for raw_id in event.participants:
-        if raw_id in known:
-            continue
-        known.add(raw_id)
-        reason = policy.exemption(raw_id)
-        if reason is None:
-            updated.append(Participant(raw_id))
-        else:
-            updated.append(Participant(raw_id, consent=Consent.EXEMPT, exempt_reason=reason))
-            records.append(fx.ConsentRecorded(raw_id, Consent.EXEMPT, "policy", event.at, reason=reason))
-    new_state = replace(state, participants=tuple(updated), participants_sequence=event.sequence_number)
-    decision = Decision(new_state, records=tuple(records))
-    if new_state.phase is not CallPhase.CONNECTED:
-        return decision
-    return decision.then(_prompt_pending(new_state, event.at, policy))
-
-
-def _rejoined(p: Participant) -> Participant:
-    """Someone who left comes back: a consent that never became an answer is asked for again."""
-    if p.consent in ALLOWS_RECORDING or p.consent in (Consent.DECLINED, Consent.WITHDRAWN):
-        return replace(p, present=True)
-    return replace(p, present=True, consent=Consent.PENDING, attempts=0, prompted_at=None, prompt=None)
+    return presence.learn_own_identities(answered, event.own_identities)
 
 
 def _recognized(state: CallState, event: ev.RecognizeCompleted, policy: ConsentPolicy) -> Decision:
+    state = _media_moved_on(state, event.operation_context, event.at)
     p = _prompted_participant(state, event.operation_context)
     if p is None:
         return Decision(state)
@@ -144,19 +146,34 @@ def _recognized(state: CallState, event: ev.RecognizeCompleted, policy: ConsentP
     return _conclude(state, p, outcome, event.at, policy, method="dtmf", dtmf=tone)
 
 
-def _recognize_failed(state: CallState, event: ev.RecognizeFailed, policy: ConsentPolicy) -> Decision:
+def _recognize_ended(
+    state: CallState, event: ev.RecognizeFailed | ev.RecognizeCanceled, policy: ConsentPolicy
+) -> Decision:
+    state = _media_moved_on(state, event.operation_context, event.at)
     p = _prompted_participant(state, event.operation_context)
     if p is None:
         return Decision(state)
-    method = "timeout" if event.sub_code in SILENCE_SUB_CODES else "recognize_failed"
+    if isinstance(event, ev.RecognizeCanceled):
+        method = "recognize_canceled"
+    else:
+        method = "timeout" if event.sub_code in SILENCE_SUB_CODES else "recognize_failed"
     return _ask_again_or_give_up(state, p, event.at, policy, method=method, dtmf=None)
+
+
+def _media_moved_on(state: CallState, context: str, at: datetime) -> CallState:
+    """An outcome of one of our prompts: the next one in the call's media queue has its turn now."""
+    parsed = fx.parse_context(context)
+    if parsed is None or parsed[0] != "consent" or state.participant(parsed[2]) is None:
+        return state
+    return replace(state, media_turn_at=at)
 
 
 def _ask_again_or_give_up(
     state: CallState, p: Participant, at: datetime, policy: ConsentPolicy, *, method: str, dtmf: str | None
 ) -> Decision:
+    """Another attempt (prompted once ACS is not recording), or ``no_response`` once the attempts are used."""
     if p.attempts <= policy.reprompts:
-        return _prompt(state, p, at, policy)
+        return Decision(_with_participant(state, replace(p, consent=Consent.PENDING)))
     return _conclude(state, p, Consent.NO_RESPONSE, at, policy, method=method, dtmf=dtmf)
 
 
@@ -174,14 +191,12 @@ def _conclude(
         p.raw_id, outcome, method, at, prompt=p.prompt, prompted_at=p.prompted_at, dtmf=dtmf
     )
     new_state = _with_participant(state, replace(p, consent=outcome))
-    commands: list[fx.Command] = []
+    commands: tuple[fx.Command, ...] = ()
     if outcome is Consent.GRANTED:
-        commands.append(fx.WatchForWithdrawal(p.raw_id))
+        commands = (fx.WatchForWithdrawal(p.raw_id),)
     elif policy.on_refusal is RefusalAction.HANG_UP:
-        commands.append(fx.HangUp(f"consent {outcome} by a participant"))
-    # recording (or the pause) goes first: it is what the participant is waiting for
-    reconciled = _reconcile_recording(new_state)
-    return Decision(reconciled.state, reconciled.commands + tuple(commands), (record,))
+        commands = (fx.HangUp(f"consent {outcome} by a participant"),)
+    return Decision(new_state, commands, (record,))
 
 
 def _continuous_tone(state: CallState, event: ev.ContinuousToneReceived, policy: ConsentPolicy) -> Decision:
@@ -200,28 +215,10 @@ def _continuous_tone(state: CallState, event: ev.ContinuousToneReceived, policy:
         prompted_at=p.prompted_at,
         dtmf=event.tone,
     )
-    new_state = _with_participant(state, replace(p, consent=Consent.WITHDRAWN))
-    return Decision(new_state, records=(record,)).then(_reconcile_recording(new_state))
+    return Decision(_with_participant(state, replace(p, consent=Consent.WITHDRAWN)), records=(record,))
 
 
-def _recording_state_changed(state: CallState, event: ev.RecordingStateChanged) -> Decision:
-    reported = "active" if event.active else "inactive"
-    new_state = replace(
-        state, recording_id=state.recording_id or event.recording_id, recording_reported=reported
-    )
-    previous = state.recording_reported
-    if reported == previous or (not event.active and previous == ""):
-        return Decision(new_state)  # a repeat, or a recording that starts paused
-    if event.active:
-        kind = "started" if previous == "" else "resumed"
-    elif state.recording is RecordingStatus.PAUSED:
-        kind = "paused"
-    else:
-        kind = "stopped"  # ACS ended it (call over, or a failure): we never asked for a pause
-    return Decision(new_state, records=(fx.SegmentRecorded(kind, event.recording_id, event.at),))
-
-
-def _disconnected(state: CallState, event: ev.CallDisconnected) -> Decision:
+def _disconnected(state: CallState, at: datetime) -> Decision:
     records: list[fx.Record] = []
     participants: list[Participant] = []
     for p in state.participants:
@@ -231,39 +228,77 @@ def _disconnected(state: CallState, event: ev.CallDisconnected) -> Decision:
                     p.raw_id,
                     Consent.NO_RESPONSE,
                     "call_ended",
-                    event.at,
+                    at,
                     prompt=p.prompt,
                     prompted_at=p.prompted_at,
                 )
             )
             p = replace(p, consent=Consent.NO_RESPONSE)
         participants.append(replace(p, present=False))
-    commands: tuple[fx.Command, ...] = ()
-    recording = state.recording
-    if recording in (RecordingStatus.ACTIVE, RecordingStatus.PAUSED):
-        commands, recording = (fx.StopRecording(),), RecordingStatus.STOPPED
-    new_state = replace(state, phase=CallPhase.ENDED, participants=tuple(participants), recording=recording)
-    records.append(fx.CallEnded(event.at, "disconnected"))
-    return Decision(new_state, commands, tuple(records))
+    ended = replace(state, phase=CallPhase.ENDED, participants=tuple(participants))
+    decision = Decision(ended)
+    if state.recording in (RecordingStatus.ACTIVE, RecordingStatus.PAUSED):
+        decision = gate.command_recording(ended, RecordingStatus.STOPPED, fx.StopRecording())
+    records.append(fx.CallEnded(at, "disconnected"))
+    return Decision(decision.state, decision.commands, tuple(records))
 
 
 def _stop_requested(state: CallState) -> Decision:
     """Stop for good: a stopped recording is never started or resumed again, whatever consent follows."""
     if state.recording in (RecordingStatus.ACTIVE, RecordingStatus.PAUSED):
-        return Decision(replace(state, recording=RecordingStatus.STOPPED), (fx.StopRecording(),))
+        return gate.command_recording(state, RecordingStatus.STOPPED, fx.StopRecording())
     if state.recording is RecordingStatus.NONE:
         return Decision(replace(state, recording=RecordingStatus.STOPPED))
     return Decision(state)
 
 
-def _command_failed(state: CallState, event: ev.CommandFailed) -> Decision:
-    if event.command in ("ConnectCall", "CreateCall") and state.call_connection_id is None:
+def _command_failed(state: CallState, event: ev.CommandFailed, policy: ConsentPolicy) -> Decision:
+    if event.command in gate.RECORDING_COMMANDS:
+        return gate.recording_command_failed(state, event, policy)
+    incident = fx.Incident(f"{event.command}_failed", event.reason, event.at)
+    connecting = event.command in ("ConnectCall", "CreateCall", "AnswerCall")
+    if connecting and state.call_connection_id is None:
         ended = replace(state, phase=CallPhase.ENDED)
         reason = f"{event.command} failed: {event.reason}"
         return Decision(ended, records=(fx.CallEnded(event.at, reason, failed=True),))
-    if event.command == "StartRecording" and state.recording_id is None:
-        return Decision(replace(state, recording=RecordingStatus.FAILED))
-    return Decision(state)
+    if event.command == "PromptParticipant":
+        p = state.participant(event.target)
+        if p is not None and p.present and p.consent is Consent.PROMPTED and p.prompts_sent == event.attempt:
+            decided = _ask_again_or_give_up(state, p, event.at, policy, method="prompt_failed", dtmf=None)
+            return Decision(decided.state, decided.commands, (incident, *decided.records))
+    return Decision(state, records=(incident,))
+
+
+def _state_read(state: CallState, read: ev.StateRead, policy: ConsentPolicy) -> Decision:
+    """What ACS said when asked, through the same rules as its callbacks; only differences change anything."""
+    if read.connected is False:
+        gone = fx.Incident("call_gone", "ACS no longer knows the call", read.at)
+        ended = _disconnected(state, read.at)
+        return Decision(ended.state, ended.commands, (gone, *ended.records))
+    if read.connected and (state.phase is CallPhase.ANSWERING or not state.identities_known):
+        state = replace(state, phase=CallPhase.CONNECTED, identities_known=True)
+    state = presence.learn_own_identities(state, read.own_identities)
+    state, recording_records = gate.recording_read(state, read)
+    people = presence.participants_read(state, read, policy)
+    return Decision(people.state, people.commands, recording_records + people.records)
+
+
+def _answer_overdue(state: CallState, event: ev.AnswerOverdue, policy: ConsentPolicy) -> Decision:
+    p = state.participant(event.raw_id)
+    if p is None or not p.present or p.consent is not Consent.PROMPTED or p.prompts_sent != event.attempt:
+        return Decision(state)
+    moved_on = replace(state, media_turn_at=event.at)  # we stop waiting: the next prompt has its turn
+    incident = fx.Incident("answer_overdue", f"no outcome for prompt {event.attempt}", event.at)
+    decided = _ask_again_or_give_up(moved_on, p, event.at, policy, method="no_outcome", dtmf=None)
+    return Decision(decided.state, decided.commands, (incident, *decided.records))
+
+
+def _withheld(state: CallState, event: ev.PromptWithheld) -> CallState:
+    """Not asked after all: asked again, without counting it as an attempt, once ACS is not recording."""
+    p = state.participant(event.raw_id)
+    if p is None or p.consent is not Consent.PROMPTED or p.prompts_sent != event.attempt:
+        return state
+    return _with_participant(state, replace(p, consent=Consent.PENDING, attempts=max(0, p.attempts - 1)))
 
 
 def _prompted_participant(state: CallState, context: str) -> Participant | None:
@@ -275,15 +310,6 @@ def _prompted_participant(state: CallState, context: str) -> Participant | None:
     if p is None or not p.present or p.consent is not Consent.PROMPTED or p.prompts_sent != parsed[1]:
         return None
     return p
-
-
-def _prompt_pending(state: CallState, at: datetime, policy: ConsentPolicy) -> Decision:
-    """Pause first if someone present lacks consent, then prompt everyone who has not been asked."""
-    decision = _reconcile_recording(state)
-    for p in decision.state.participants:
-        if p.present and p.consent is Consent.PENDING:
-            decision = decision.then(_prompt(decision.state, p, at, policy))
-    return decision
 
 
 def _prompt(state: CallState, p: Participant, at: datetime, policy: ConsentPolicy) -> Decision:
@@ -298,19 +324,6 @@ def _prompt(state: CallState, p: Participant, at: datetime, policy: ConsentPolic
     )
     command = fx.PromptParticipant(p.raw_id, asked.prompts_sent, prompt, policy.silence_timeout_seconds)
     return Decision(_with_participant(state, asked), (command,))
-
-
-def _reconcile_recording(state: CallState) -> Decision:
-    """Bring the commanded recording status in line with the consent of everyone present."""
-    allowed = state.phase is CallPhase.CONNECTED and state.consent_complete
-    status = state.recording
-    if allowed and status is RecordingStatus.NONE:
-        return Decision(replace(state, recording=RecordingStatus.ACTIVE), (fx.StartRecording(),))
-    if allowed and status is RecordingStatus.PAUSED:
-        return Decision(replace(state, recording=RecordingStatus.ACTIVE), (fx.ResumeRecording(),))
-    if not allowed and status is RecordingStatus.ACTIVE:
-        return Decision(replace(state, recording=RecordingStatus.PAUSED), (fx.PauseRecording(),))
-    return Decision(state)
 
 
 def _with_participant(state: CallState, participant: Participant) -> CallState:

@@ -76,6 +76,11 @@ class HangUp:
     reason: str
 
 
+@dataclass(frozen=True)
+class ReadCallState:
+    """Ask ACS for the call's participants and recording state, and feed the answer back (``StateRead``)."""
+
+
 Command = (
     AnswerCall
     | ConnectCall
@@ -87,6 +92,7 @@ Command = (
     | ResumeRecording
     | StopRecording
     | HangUp
+    | ReadCallState
 )
 
 # --- records: rows written beside the new state ---
@@ -120,7 +126,16 @@ class CallEnded:
     failed: bool = False
 
 
-Record = ConsentRecorded | SegmentRecorded | CallEnded
+@dataclass(frozen=True)
+class Incident:
+    """Something went wrong on ACS's side and what the gate did about it; kept in the call's audit entry."""
+
+    kind: str  # e.g. pause_failed, recording_reported_active, participants_unclear, answer_overdue
+    detail: str
+    at: datetime
+
+
+Record = ConsentRecorded | SegmentRecorded | CallEnded | Incident
 
 
 def consent_context(raw_id: str, attempt: int) -> str:

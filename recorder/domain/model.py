@@ -17,9 +17,10 @@ class Consent(StrEnum):
     NO_RESPONSE = "no_response"
     WITHDRAWN = "withdrawn"
     EXEMPT = "exempt"
+    SERVICE = "service"  # one of the call's own identities: never asked, never in the ledger
 
 
-ALLOWS_RECORDING = frozenset({Consent.GRANTED, Consent.EXEMPT})
+ALLOWS_RECORDING = frozenset({Consent.GRANTED, Consent.EXEMPT, Consent.SERVICE})
 
 
 class CallPhase(StrEnum):
@@ -66,6 +67,10 @@ class ConsentPolicy:
     silence_timeout_seconds: int = 10
     on_refusal: RefusalAction = RefusalAction.LEAVE_UNRECORDED
     exempt: Mapping[str, str] = field(default_factory=dict)
+    # the service's own numbers and ACS identities (configured): never prompted, never in the ledger
+    own_identities: frozenset[str] = frozenset()
+    # how long past its silence timeout an unanswered prompt is given before it is taken as lost
+    answer_margin_seconds: int = 20
 
     def prompt_for(self, locale: str) -> Prompt:
         return self.prompts.get(locale) or self.prompts[self.default_locale]
@@ -88,6 +93,8 @@ class Participant:
 
 @dataclass(frozen=True)
 class CallState:
+    """What the service commanded and what ACS reported, side by side; every decision uses both."""
+
     call_id: str
     server_call_id: str
     call_connection_id: str | None = None
@@ -95,10 +102,23 @@ class CallState:
     locale: str = ""
     participants: tuple[Participant, ...] = ()
     participants_sequence: int = 0
-    recording: RecordingStatus = RecordingStatus.NONE
+    # ACS's time of the newest participant list applied (a callback's event time, or when we read the list)
+    participants_at: datetime | None = None
+    # a participant update we could not read or order arrived: held paused until a read settles it
+    participants_unclear: bool = False
+    # the call's own identities as ACS told us (callee, answeredBy, source); configured ones are in the policy
+    own_identities: frozenset[str] = frozenset()
+    identities_known: bool = False  # the answer/connect/create response (or a read) has been applied
+    recording: RecordingStatus = RecordingStatus.NONE  # what we commanded
     recording_id: str | None = None
-    # What ACS last reported ("", "active", "inactive"): tells a start from a resume, and drops repeats.
+    # What ACS last reported ("", "active", "inactive") and its event time: reports apply by that time.
     recording_reported: str = ""
+    recording_reported_at: datetime | None = None
+    recording_first_at: datetime | None = None  # the earliest report's time: tells a start from a resume
+    recording_pending: int = 0  # recording commands sent to the outbox and not yet answered by ACS
+    recording_report_fresh: bool = False  # a report arrived after our last recording command was issued
+    # when the head of the call's media queue got its turn, as far as we know (prompts run one at a time)
+    media_turn_at: datetime | None = None
 
     def participant(self, raw_id: str) -> Participant | None:
         return next((p for p in self.participants if p.raw_id == raw_id), None)
@@ -108,6 +128,20 @@ class CallState:
         return tuple(p for p in self.participants if p.present)
 
     @property
+    def people_present(self) -> tuple[Participant, ...]:
+        """Everyone present who is not the service itself."""
+        return tuple(p for p in self.participants if p.present and p.consent is not Consent.SERVICE)
+
+    @property
     def consent_complete(self) -> bool:
-        present = self.present
+        present = self.people_present
         return bool(present) and all(p.consent in ALLOWS_RECORDING for p in present)
+
+    @property
+    def may_be_recording(self) -> bool:
+        """ACS may be recording: we commanded it on, a recording command is in flight, or ACS said so."""
+        return (
+            self.recording is RecordingStatus.ACTIVE
+            or self.recording_pending > 0
+            or self.recording_reported == "active"
+        )

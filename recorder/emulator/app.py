@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recorder.emulator import recording_files
+from recorder.emulator import file_routes, recording_files
 from recorder.emulator.config import EmulatorConfig
 from recorder.emulator.connections import ConnectionOperations
 from recorder.emulator.control import control_routes
@@ -23,9 +24,10 @@ from recorder.emulator.hmac_auth import HmacError, request_target, verify_reques
 from recorder.emulator.identity import identity_acs_table, identity_control_routes
 from recorder.emulator.media import MediaOperations
 from recorder.emulator.recordings import RecordingOperations
+from recorder.emulator.repeatability import applies
 from recorder.emulator.rest import AcsError, AcsRequest, Reply
 from recorder.emulator.signing import openid_configuration
-from recorder.emulator.state import CachedReply, RequestRecord
+from recorder.emulator.state import RequestRecord
 from recorder.emulator.topic import Topic, topic_routes
 
 Handler = Callable[[AcsRequest], Reply]
@@ -163,29 +165,56 @@ class AcsEndpoint:
                     AcsError(405, "MethodNotAllowed", f"{request.method} is not allowed on {record.path}.")
                 )
             return _error(AcsError(404, "NotFound", f"No ACS operation at {record.path}."))
-
         try:
             parsed = json.loads(body) if body.strip() else {}
         except ValueError:
             return _error(AcsError(400, "BadRequest", "The request body is not valid JSON."))
         if not isinstance(parsed, dict):
             return _error(AcsError(400, "BadRequest", "The request body must be a JSON object."))
-
-        repeatable = self.emulator.state.repeatable
-        request_id = request.headers.get("repeatability-request-id")
-        key = (request.method, record.path, request_id or "")
-        if request_id and key in repeatable:
-            cached = repeatable[key]
-            record.repeat = True
-            record.server_call_id = cached.server_call_id
-            return Reply(cached.status, cached.body)
+        acs_request = AcsRequest(params, record, parsed, dict(request.query_params))
         try:
-            reply = route.handler(AcsRequest(params, record, parsed))
+            return self._run(route, acs_request, request.headers, body)
         except AcsError as error:
             return _error(error)
-        if request_id and request.method != "GET" and 200 <= reply.status < 300:
-            repeatable[key] = CachedReply(reply.status, reply.body, record.server_call_id)
+
+    def _run(self, route: AcsRoute, request: AcsRequest, headers: Headers, body: bytes) -> Reply:
+        """Fault rules, then repeatability, then the operation itself."""
+        behaviour = self.emulator.behaviour
+        fault = self.emulator.faults.take_request_fault(route.operation, request.params)
+        if fault is not None and not fault.applied:
+            request.record.server_call_id = self._server_call_id(request)
+            raise AcsError(fault.status, fault.code, fault.message)
+        request_id = headers.get("repeatability-request-id")
+        first_sent = headers.get("repeatability-first-sent")
+        repeatable = request_id is not None and applies(behaviour, route.operation, request.record.method)
+        if repeatable:
+            assert request_id is not None
+            cached = self.emulator.repeatability.replay(
+                behaviour, route.operation, request_id, first_sent, body
+            )
+            if cached is not None:
+                request.record.repeat = True
+                request.record.server_call_id = cached.server_call_id
+                return Reply(cached.status, cached.body)
+        reply = route.handler(request)
+        if repeatable and 200 <= reply.status < 300:
+            assert request_id is not None
+            server_call_id = request.record.server_call_id
+            self.emulator.repeatability.remember(
+                route.operation, request_id, first_sent, body, reply, server_call_id
+            )
+        if fault is not None:  # applied: ACS did it and still answered with an error
+            raise AcsError(fault.status, fault.code, fault.message)
         return reply
+
+    def _server_call_id(self, request: AcsRequest) -> str | None:
+        """The call a request is about, for the timeline, when its handler does not run."""
+        state = self.emulator.state
+        connection = request.params.get("call_connection_id") or request.body.get("callConnectionId")
+        if isinstance(connection, str) and connection in state.by_connection:
+            return state.by_connection[connection]
+        recording = state.recordings.get(request.params.get("recording_id", ""))
+        return recording.server_call_id if recording is not None else None
 
 
 def _error(error: AcsError) -> Reply:
@@ -207,13 +236,14 @@ def create_app(config: EmulatorConfig, *, base_url: str | None = None) -> Starle
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await files.aclose()
         await emulator.aclose()
 
     routes = [
         Route("/calling/keys", keys, methods=["GET"]),
         Route("/calling/.well-known/acsopenidconfiguration", openid, methods=["GET"]),
         *identity_control_routes(emulator),
-        *recording_files.routes(emulator, files),
+        *file_routes.FileRoutes(emulator, files).routes(),
         *topic_routes(Topic(config.events_topic_key)),
         *control_routes(emulator),
         Route("/{path:path}", AcsEndpoint(emulator).handle, methods=ALL_METHODS),

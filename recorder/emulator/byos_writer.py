@@ -1,8 +1,10 @@
 """Bring-your-own-storage, ACS's side: write a recording file into the customer's container.
 
 Plain HTTP with SharedKey (the emulator imports no ``azure.*``), for Azurite or any account whose key is in
-the emulator's ``storage_connection_string``. Blobs go where ACS puts them:
-``<YYYYMMDD>/<callId>/<recordingId prefix>-<guid>/<index>-audio.wav`` plus ``<index>-acsmetadata.json``.
+the emulator's ``storage_connection_string``. Blobs go where ACS documents it (BYOS quickstart, "Folder
+Structure for Call Recording"): ``/YYYYMMDD/callId/first_8_of_recordingId-<guid>/`` holding
+``[chunk]-audiomp3.<documentId>.mp3`` (here ``audiowav``/``videomp4``... after the requested kinds) and
+``[chunk]-acsmetadata.<documentId>.json``.
 """
 
 from __future__ import annotations
@@ -84,14 +86,19 @@ async def put_blob(config: EmulatorConfig, url: str, body: bytes, content_type: 
         )
 
 
+def recording_folder(day: str, acs_call_id: str, recording_id: str) -> str:
+    """One folder per recording session: ``YYYYMMDD/<callId>/<first 8 of recordingId>-<guid>``."""
+    return f"{day}/{acs_call_id}/{recording_id[:8]}-{uuid.uuid4()}"
+
+
 async def write_recording(
-    config: EmulatorConfig, container_url: str, acs_call_id: str, file: RecordingFile
+    config: EmulatorConfig, container_url: str, folder: str, file: RecordingFile
 ) -> str:
-    """Write ``file`` (and its metadata JSON) under the container; returns the audio blob's URL."""
-    day = file.created_at.strftime("%Y%m%d")
-    folder = f"{day}/{acs_call_id}/{file.recording_id[:8]}-{uuid.uuid4()}"
+    """Write ``file`` and its metadata JSON into ``folder`` of the container; returns the media blob URL."""
     base = container_url.rstrip("/") + "/" + quote(folder)
-    audio = b"".join(file.read(0, file.size - 1))
-    await put_blob(config, f"{base}/0-audio.wav", audio, "audio/wav")
-    await put_blob(config, f"{base}/0-acsmetadata.json", file.metadata(), "application/json")
-    return f"{base}/0-audio.wav"
+    media = f"{file.index}-{file.content_kind}{file.format_type}.{file.document_id}.{file.format_type}"
+    content_type = {"wav": "audio/wav", "mp3": "audio/mpeg", "mp4": "video/mp4"}[file.format_type]
+    await put_blob(config, f"{base}/{media}", b"".join(file.read(0, file.size - 1)), content_type)
+    metadata = f"{file.index}-acsmetadata.{file.document_id}.json"
+    await put_blob(config, f"{base}/{metadata}", file.metadata(), "application/json")
+    return f"{base}/{media}"

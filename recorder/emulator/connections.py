@@ -1,9 +1,13 @@
-"""ACS REST operations on call connections: answer, create, connect, inspect, remove, hang up."""
+"""ACS REST operations on call connections: answer, create, connect, inspect, remove, hang up.
+
+The reads (``get_call_properties``, ``list_participants``) answer from the emulator's own truth: who is in
+the call now, as ACS would list them (own identities included, ``nextLink`` paging, ``isOnHold``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from recorder.emulator import events
 from recorder.emulator.engine import Emulator
@@ -14,7 +18,6 @@ from recorder.emulator.state import Call
 
 # Scripted time an outbound target takes to pick up.
 OUTBOUND_ANSWER_MS = 100.0
-APP_IDENTITY = "8:acs:00000000-0000-0000-0000-000000000000_emulator-app"
 
 
 def callback_uri(request: AcsRequest, name: str, *, required: bool = False) -> str | None:
@@ -28,22 +31,25 @@ def callback_uri(request: AcsRequest, name: str, *, required: bool = False) -> s
 
 
 def call_properties(call: Call) -> dict[str, Any]:
+    """CallConnectionProperties as ACS returns them from answer, create, connect and GET."""
     scenario = call.scenario
-    if call.direction == "outbound":
-        targets = [script.raw_id for script in scenario.participants]
-    else:
-        targets = [scenario.callee]
+    inbound = call.direction == "inbound"
+    targets = [scenario.callee] if inbound else [script.raw_id for script in scenario.participants]
     properties: dict[str, Any] = {
         "callConnectionId": call.call_connection_id,
         "serverCallId": call.server_call_id,
         "targets": [identifier_model(raw_id) for raw_id in targets],
         "callConnectionState": call.state,
         "callbackUri": call.callback_url,
-        "source": identifier_model(scenario.caller),
+        "source": identifier_model(scenario.caller if inbound else call.app_identity),
         "correlationId": call.correlation_id,
+        "answeredBy": {"id": call.app_identity},  # CommunicationUserIdentifierModel
     }
-    if scenario.caller.startswith(PHONE_PREFIX):
-        properties["sourceCallerIdNumber"] = {"value": scenario.caller[len(PHONE_PREFIX) :]}
+    if inbound and scenario.callee.startswith(PHONE_PREFIX):
+        properties["answeredFor"] = {"value": scenario.callee[len(PHONE_PREFIX) :]}
+    caller_number = scenario.caller if not inbound else None
+    if caller_number and caller_number.startswith(PHONE_PREFIX):
+        properties["sourceCallerIdNumber"] = {"value": caller_number[len(PHONE_PREFIX) :]}
     return properties
 
 
@@ -66,7 +72,9 @@ class ConnectionOperations:
         request.record.server_call_id = call.server_call_id
         if call.call_connection_id is not None:
             raise conflict("The call has already been answered.")
-        self.emulator.attach_connection(call, callback or "", request.text("operationContext"))
+        self.emulator.attach_connection(call, request.body, callback or "")
+        if call.leg_of is not None:
+            self.emulator.roster.leg_answered(call)
         self.emulator.start_timeline(call)
         return Reply(200, call_properties(call))
 
@@ -78,7 +86,7 @@ class ConnectionOperations:
         # sourceCallerIdNumber is a bare phone number model ({"value"}), source a bare user model ({"id"}).
         number = request.text("value", source=request.section("sourceCallerIdNumber"))
         user = request.text("id", source=request.section("source"))
-        source = PHONE_PREFIX + number if number else user or APP_IDENTITY
+        source = PHONE_PREFIX + number if number else user or self.emulator.app_identity
         scripts = self.emulator.state.outbound_scripts
         scenario = CallScenario(
             caller=source,
@@ -88,8 +96,10 @@ class ConnectionOperations:
         call = self.emulator.create_call(scenario, "outbound")
         request.record.server_call_id = call.server_call_id
         request.record.target = targets[0]
-        self.emulator.attach_connection(call, callback or "", request.text("operationContext"))
+        self.emulator.attach_connection(call, request.body, callback or "")
         call.state = "connecting"
+        for target in targets:  # a target of this resource gets an IncomingCall of its own
+            self.emulator.roster.ring(call, target, source)
         self.emulator.schedule(call, OUTBOUND_ANSWER_MS, lambda: self.emulator.start_timeline(call))
         return Reply(201, call_properties(call))
 
@@ -105,7 +115,7 @@ class ConnectionOperations:
         request.record.server_call_id = call.server_call_id
         if call.call_connection_id is not None:
             raise conflict("The emulator allows one call connection per call, and this call has one.")
-        self.emulator.attach_connection(call, callback or "", request.text("operationContext"))
+        self.emulator.attach_connection(call, request.body, callback or "")
         self.emulator.start_timeline(call)
         return Reply(200, call_properties(call))
 
@@ -113,16 +123,28 @@ class ConnectionOperations:
         return Reply(200, call_properties(self._call(request)))
 
     def list_participants(self, request: AcsRequest) -> Reply:
-        return Reply(200, {"value": self._call(request).participant_models()})
+        """One page of the roster; ``nextLink`` (absolute, on this endpoint) points at the next one."""
+        call = self._call(request)
+        models = call.participant_models()
+        skip = request.query.get("skip", "0")
+        if not skip.isascii() or not skip.isdigit() or len(skip) > 6:
+            raise bad_request("skip must be a whole number.")
+        start, size = int(skip), call.behaviour.participants_page_size
+        page: dict[str, Any] = {"value": models[start : start + size]}
+        if start + size < len(models):
+            connection = quote(call.call_connection_id or "", safe="")
+            path = f"/calling/callConnections/{connection}/participants"
+            page["nextLink"] = f"{self.emulator.base_url}{path}?skip={start + size}"
+        return Reply(200, page)
 
     def get_participant(self, request: AcsRequest) -> Reply:
         call = self._call(request)
         raw_id = request.params["raw_id"]
         request.record.target = raw_id
-        participant = call.participants.get(raw_id)
-        if participant is None or not participant.present:
-            raise not_found(f"Participant {raw_id} was not found.")
-        return Reply(200, {"identifier": identifier_model(raw_id), "isMuted": False, "isOnHold": False})
+        for model in call.participant_models():
+            if model["identifier"]["rawId"] == raw_id:
+                return Reply(200, model)
+        raise not_found(f"Participant {raw_id} was not found.")
 
     def remove_participant(self, request: AcsRequest) -> Reply:
         call = self._call(request)
@@ -137,7 +159,7 @@ class ConnectionOperations:
             operation_context=context,
             url=callback_uri(request, "operationCallbackUri"),
         )
-        self.emulator.leave(call, participant)
+        self.emulator.roster.leave(call, participant)
         return Reply(202, {"operationContext": context})
 
     def hang_up(self, request: AcsRequest) -> Reply:

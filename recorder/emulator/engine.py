@@ -1,5 +1,8 @@
 """The emulator's core: calls over time. It owns the state, the timers that play the scripts, and the queue
-of callbacks; the REST operations and the control API act through it. Everything runs on the event loop."""
+of callbacks; the REST operations and the control API act through it. Everything runs on the event loop.
+
+Participants live in ``roster.py`` and media operations in ``media_queue.py``; both act through this class.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +18,16 @@ from functools import partial
 from typing import Any
 
 from recorder.emulator import events
+from recorder.emulator.behaviour import Behaviour, parse_behaviour
 from recorder.emulator.callbacks import CallbackDispatcher, Delivery
 from recorder.emulator.config import EmulatorConfig
+from recorder.emulator.eventgrid import EventGridSender
+from recorder.emulator.faults import FaultBook
+from recorder.emulator.media_queue import MediaQueue
+from recorder.emulator.repeatability import Repeatability
 from recorder.emulator.rest import bad_request, not_found
-from recorder.emulator.scenario import TONE_WORDS, CallScenario
+from recorder.emulator.roster import Roster
+from recorder.emulator.scenario import CallScenario
 from recorder.emulator.signing import CallbackSigner
 from recorder.emulator.state import Call, EmulatorState, Participant, Recording, close_span, open_span
 
@@ -61,10 +70,29 @@ class Emulator:
         self.base_url = base_url
         self.issuer = config.issuer or base_url
         self.signer = CallbackSigner()
-        self.dispatcher = CallbackDispatcher(self.signer, issuer=self.issuer, audience=config.resource_id)
+        self.behaviour: Behaviour = config.behaviour
+        self.faults = FaultBook()
+        self.dispatcher = CallbackDispatcher(
+            self.signer,
+            issuer=self.issuer,
+            audience=config.resource_id,
+            faults=self.faults,
+            time_scale=config.time_scale,
+        )
+        self.eventgrid = EventGridSender(
+            self.dispatcher, base_url=base_url, audience=config.eventgrid_token_audience
+        )
+        self.dispatcher.eventgrid = self.eventgrid
         self.state = EmulatorState()
+        self.repeatability = Repeatability()
+        self.roster = Roster(self)
+        self.media = MediaQueue(self)
         self._timers: dict[str, dict[str, asyncio.TimerHandle]] = {}
         self.recording_stopped: list[Callable[[Call, Recording], None]] = []  # e.g. recording files
+
+    @property
+    def app_identity(self) -> str:
+        return self.config.application_identity
 
     # Lookups -----------------------------------------------------------------------------------------
 
@@ -74,6 +102,15 @@ class Emulator:
         if call is None or call.state == "disconnected":
             raise not_found(f"Call connection {call_connection_id} was not found.")
         return call
+
+    def find_call(self, call_id: str) -> Call | None:
+        """A call by its server call id or one of its call connection ids."""
+        state = self.state
+        return state.calls.get(call_id) or state.calls.get(state.by_connection.get(call_id, ""))
+
+    def owns(self, raw_id: str) -> bool:
+        """An identity or number of the emulated resource: configured, or the ``to`` of a scripted call."""
+        return self.config.owns(raw_id) or raw_id in self.state.resource_numbers
 
     def present_participant(self, call: Call, raw_id: str) -> Participant:
         participant = call.participants.get(raw_id)
@@ -88,6 +125,7 @@ class Emulator:
     ) -> None:
         """Run ``action`` after a scripted delay (scaled by ``time_scale``) unless the call ends first."""
         key = key or uuid.uuid4().hex
+        self.cancel_timer(call, key)
         delay_s = max(0.0, delay_ms * self.config.time_scale / 1000)
         handle = asyncio.get_running_loop().call_later(delay_s, self._fire, call, key, action)
         self._timers.setdefault(call.server_call_id, {})[key] = handle
@@ -125,8 +163,25 @@ class Emulator:
         event = events.cloud_event(
             name, call, fields or {}, result=result, operation_context=operation_context, source=source
         )
-        delivery = Delivery(target, [event], event["type"], call.callbacks.append)
+        delivery = Delivery(
+            target,
+            [event],
+            event["type"],
+            call.callbacks.append,
+            server_call_id=call.server_call_id,
+            retries=call.behaviour.callback_retries,
+        )
         self.dispatcher.submit(call.server_call_id, delivery)
+
+    def publish(self, call: Call | None, event: dict[str, Any]) -> None:
+        """Deliver one Event Grid schema event to the Event Grid webhook (none configured: dropped)."""
+        url = self.config.eventgrid_webhook_url
+        if url is None:
+            return
+        record = call.callbacks.append if call is not None else (lambda attempt: None)
+        key = call.server_call_id if call is not None else event["id"]
+        delivery = Delivery(url, [event], event["eventType"], record, eventgrid=True, server_call_id=key)
+        self.dispatcher.submit_eventgrid(key, delivery, self.behaviour)
 
     # Call lifecycle ----------------------------------------------------------------------------------
 
@@ -138,94 +193,42 @@ class Emulator:
             correlation_id=str(uuid.uuid4()),
             incoming_call_context=new_incoming_call_context(server_call_id),
             direction=direction,
+            behaviour=parse_behaviour(scenario.behaviour, self.behaviour),
+            app_identity=self.app_identity,
         )
         self.state.add_call(call)
-        if direction == "inbound" and scenario.deliver_incoming_call and self.config.eventgrid_webhook_url:
-            event = events.incoming_call_event(call)
-            delivery = Delivery(
-                self.config.eventgrid_webhook_url,
-                [event],
-                event["eventType"],
-                call.callbacks.append,
-                eventgrid=True,
-            )
-            self.dispatcher.submit(call.server_call_id, delivery)
+        if direction == "inbound":
+            if scenario.deliver_incoming_call:
+                self.publish(call, events.incoming_call_event(call))
+            self.roster.ring_resource_identities(call)
         return call
 
-    def attach_connection(self, call: Call, callback_url: str, operation_context: str | None) -> None:
+    def attach_connection(self, call: Call, request_body: dict[str, Any], callback_url: str) -> None:
         call.call_connection_id = str(uuid.uuid4())
         call.callback_url = callback_url
-        call.operation_context = operation_context
+        operation_context = request_body.get("operationContext")
+        call.operation_context = operation_context if isinstance(operation_context, str) else None
+        endpoint = request_body.get("cognitiveServicesEndpoint") or (
+            request_body.get("callIntelligenceOptions") or {}
+        ).get("cognitiveServicesEndpoint")
+        call.cognitive_services_endpoint = endpoint if isinstance(endpoint, str) else None
         self.state.by_connection[call.call_connection_id] = call.server_call_id
 
     def start_timeline(self, call: Call) -> None:
         """The call is answered: CallConnected, the first participants, and the script from here on."""
         call.state = "connected"
         self.emit(call, "CallConnected", result=events.CONNECTED, operation_context=call.operation_context)
-        now_ms = call.ms(time.monotonic())
-        for participant in call.participants.values():
-            script = participant.script
-            if script.join_at_ms <= 0:
-                participant.set_present(True, now_ms)
-            else:
-                self.schedule(call, script.join_at_ms, partial(self.join, call, participant))
-            if script.leave_at_ms is not None:
-                self.schedule(call, script.leave_at_ms, partial(self.leave, call, participant))
-            for tone in script.continuous_tones:
-                self.schedule(call, tone.at_ms, partial(self.continuous_tone, call, participant, tone.key))
-        self.participants_updated(call)
+        self.roster.start(call)
         if call.scenario.hang_up_after_ms is not None:
             hang_up = partial(self.disconnect, call, events.ENDED_BY_PARTICIPANT)
             self.schedule(call, call.scenario.hang_up_after_ms, hang_up)
-
-    def participants_updated(self, call: Call) -> None:
-        call.sequence_number += 1
-        fields = {"participants": call.participant_models(), "sequenceNumber": call.sequence_number}
-        self.emit(call, "ParticipantsUpdated", fields, result=events.CONNECTED)
-
-    def join(self, call: Call, participant: Participant) -> None:
-        if participant.present or participant.left:
-            return
-        participant.set_present(True, call.ms(time.monotonic()))
-        self.participants_updated(call)
-
-    def leave(self, call: Call, participant: Participant) -> None:
-        if not participant.present:
-            participant.left = True  # leaving before joining means never joining
-            return
-        participant.set_present(False, call.ms(time.monotonic()))
-        # An unanswered prompt of someone who left gets no outcome: the service sees them leave instead.
-        for op_id, operation in list(call.pending.items()):
-            if operation.target == participant.raw_id:
-                self.cancel_timer(call, op_id)
-                del call.pending[op_id]
-        if call.present():
-            self.participants_updated(call)
-        else:
-            self.disconnect(call, events.ENDED_BY_PARTICIPANT)
-
-    def continuous_tone(self, call: Call, participant: Participant, key: str) -> None:
-        if not participant.present:
-            return
-        if key == "9":
-            # The participant withdraws consent whether or not the service is listening.
-            participant.withdraw(call.ms(time.monotonic()))
-        if participant.continuous_armed:
-            call.dtmf_sequence_id += 1
-            fields = {"tone": TONE_WORDS[key], "sequenceId": call.dtmf_sequence_id}
-            self.emit(
-                call,
-                "ContinuousDtmfRecognitionToneReceived",
-                fields,
-                operation_context=participant.continuous_context,
-            )
 
     def disconnect(self, call: Call, result: dict[str, Any]) -> None:
         if call.state == "disconnected":
             return
         for handle in self._timers.pop(call.server_call_id, {}).values():
             handle.cancel()
-        call.pending.clear()
+        call.media.clear()
         now_ms = call.ms(time.monotonic())
         recording = call.active_recording()
         if recording is not None:
@@ -253,12 +256,7 @@ class Emulator:
             close_span(call.recording_spans, now_ms)
 
     def recording_state_changed(self, call: Call, recording: Recording, state: str) -> None:
-        fields = {
-            "recordingId": recording.recording_id,
-            "state": state,
-            "startDateTime": events.timestamp(recording.started_at),
-            "recordingKind": "azureCommunicationServices",
-        }
+        fields = events.recording_state_fields(recording.recording_id, state, recording.started_at)
         source = events.recording_source(call.server_call_id, recording.recording_id)
         self.emit(
             call,
@@ -271,15 +269,25 @@ class Emulator:
 
     # Control ----------------------------------------------------------------------------------------
 
+    def restart_media(self) -> int:
+        """ACS's media processing restarts: every queued or running media operation is lost, unreported."""
+        lost = 0
+        for call in self.state.calls.values():
+            lost += self.media.lose_all(call)
+        return lost
+
     def reset(self) -> None:
-        """Forget every call, recording and request; pending timers and deliveries are dropped."""
+        """Forget every call, recording, request and fault; pending timers and deliveries are dropped."""
         self._cancel_timers()
         self.dispatcher.cancel_all()
+        self.faults.clear()
         self.state = EmulatorState()
+        self.repeatability = Repeatability()
 
     async def aclose(self) -> None:
         self._cancel_timers()
         await self.dispatcher.aclose()
+        await self.media.aclose()
 
     def _cancel_timers(self) -> None:
         for handles in self._timers.values():

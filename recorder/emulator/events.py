@@ -1,7 +1,9 @@
 """The payloads ACS sends: CloudEvents to callback URIs and Event Grid events to the webhook.
 
-Field names, ``publicEventType``, ``eventSource``, ``version`` and ``source``/``subject`` follow payloads
-recorded from the real service (API version 2026-03-12).
+Field names, ``publicEventType``, ``version`` and ``source``/``subject`` follow payloads recorded from the
+real service (API version 2026-03-12, which carries no ``eventSource``); event-specific fields follow the SDK
+1.6.0 models where no recording exists. ``tests/unit/test_emulator_event_schema.py`` holds every builder here
+to the recorded payloads.
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ STOP_TONE = result_information(200, 8514, "Action completed as stop tone was det
 SILENCE_TIMEOUT = result_information(400, 8510, "Action failed, initial silence timeout reached.")
 CANCELED = result_information(400, 8508, "Action failed, the operation was canceled.")
 NOT_CONNECTED = result_information(400, 8500, "Recording could not start: the call is not connected.")
+TARGET_LEFT = result_information(
+    400, 8558, "Action failed, the target participant is not present in the call."
+)
+INVALID_FILE = result_information(400, 8535, "Action failed, file format is invalid.")
+FILE_DOWNLOAD_FAILED = result_information(400, 8536, "Action failed, file could not be downloaded.")
+COGNITIVE_NOT_LINKED = result_information(
+    400, 8567, "Action failed, the Azure AI services resource is not connected to this resource."
+)
+TONE_FAILED = result_information(400, 8510, "Continuous DTMF recognition failed to recognize a tone.")
 
 
 def connection_source(call_connection_id: str) -> str:
@@ -74,7 +85,6 @@ def cloud_event(
             "serverCallId": call.server_call_id,
             "correlationId": call.correlation_id,
             "publicEventType": EVENT_PREFIX + name,
-            "eventSource": source,
         }
     )
     return {
@@ -108,4 +118,35 @@ def incoming_call_event(call: Call) -> dict[str, Any]:
         "dataVersion": "1.0",
         "metadataVersion": "1",
         "eventTime": timestamp(),
+    }
+
+
+# Event-specific members of ``data`` ------------------------------------------------------------------
+
+
+def participants_fields(participants: list[dict[str, Any]], sequence_number: int | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {"participants": participants}
+    if sequence_number is not None:  # optional in ACS's schema; a fault can leave it out
+        fields["sequenceNumber"] = sequence_number
+    return fields
+
+
+def recognize_completed_fields(tones: tuple[str, ...]) -> dict[str, Any]:
+    return {"recognitionType": "dtmf", "dtmfResult": {"tones": list(tones)}}
+
+
+def failed_source_fields(index: int | None) -> dict[str, Any]:
+    return {} if index is None else {"failedPlaySourceIndex": index}
+
+
+def tone_fields(tone: str, sequence_id: int) -> dict[str, Any]:
+    return {"tone": tone, "sequenceId": sequence_id}
+
+
+def recording_state_fields(recording_id: str, state: str, started_at: datetime) -> dict[str, Any]:
+    return {
+        "recordingId": recording_id,
+        "state": state,
+        "startDateTime": timestamp(started_at),
+        "recordingKind": "azureCommunicationServices",
     }

@@ -54,10 +54,7 @@ class RecordingOperations:
     def start_recording(self, request: AcsRequest) -> Reply:
         call = self._target_call(request)
         request.record.server_call_id = call.server_call_id
-        for name, allowed in ALLOWED_VALUES.items():
-            value = request.text(name)
-            if value is not None and value not in allowed:
-                raise bad_request(f"{name} must be one of {', '.join(allowed)}.")
+        kinds = self._kinds(request, call)
         pause_on_start = request.body.get("pauseOnStart") is True
         external = request.section("externalStorage")
         container_url = (
@@ -74,6 +71,7 @@ class RecordingOperations:
             callback_url=state_callback,
             started_at=datetime.now(UTC),
             external_container_url=container_url,
+            **kinds,
         )
         call.recordings.append(recording)
         self.emulator.state.recordings[recording.recording_id] = recording
@@ -90,6 +88,26 @@ class RecordingOperations:
         self.emulator.set_recording_state(call, recording, state)
         self.emulator.recording_state_changed(call, recording, state)
         return Reply(200, recording_state(recording))
+
+    def _kinds(self, request: AcsRequest, call: Call) -> dict[str, str]:
+        """What the request asked for; ACS's default for what it left out (knobs ``recording_*_default``)."""
+        behaviour = call.behaviour
+        defaults = {
+            "recordingContentType": behaviour.recording_content_default,
+            "recordingChannelType": behaviour.recording_channel_default,
+            "recordingFormatType": behaviour.recording_format_default,
+        }
+        chosen = {}
+        for name, allowed in ALLOWED_VALUES.items():
+            value = request.text(name)
+            if value is not None and value not in allowed:
+                raise bad_request(f"{name} must be one of {', '.join(allowed)}.")
+            chosen[name] = value or defaults[name]
+        return {
+            "content_type": chosen["recordingContentType"],
+            "channel_type": chosen["recordingChannelType"],
+            "format_type": chosen["recordingFormatType"],
+        }
 
     def get_recording_properties(self, request: AcsRequest) -> Reply:
         _, recording = self._recording(request)

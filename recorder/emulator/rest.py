@@ -31,7 +31,7 @@ def not_found(message: str) -> AcsError:
 
 
 def conflict(message: str) -> AcsError:
-    return AcsError(409, "Conflict", message)
+    return AcsError(409, "8519", message)
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class AcsRequest:
     params: dict[str, str]
     record: RequestRecord
     body: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
 
     def text(self, name: str, *, source: dict[str, Any] | None = None) -> str | None:
         value = (self.body if source is None else source).get(name)

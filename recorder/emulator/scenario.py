@@ -6,8 +6,10 @@ moment the call is answered; the engine multiplies it by ``EmulatorConfig.time_s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from recorder.emulator.behaviour import BehaviourError, parse_behaviour
 
 TONE_WORDS = {
     "0": "zero",
@@ -53,6 +55,7 @@ class ParticipantScript:
     answers: tuple[str, ...] = ()
     join_at_ms: float = 0.0
     leave_at_ms: float | None = None
+    rejoin_at_ms: float | None = None  # back in the call after leaving (leave_at_ms < rejoin_at_ms)
     answer_delay_ms: float = DEFAULT_ANSWER_DELAY_MS
     exempt: bool = False
     continuous_tones: tuple[ContinuousTone, ...] = ()
@@ -68,6 +71,7 @@ class CallScenario:
     caller_display_name: str = ""
     deliver_incoming_call: bool = True
     play_ms: float = DEFAULT_PLAY_MS
+    behaviour: dict[str, Any] = field(default_factory=dict)  # knobs for this call only
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,11 @@ def parse_call_scenario(body: object) -> CallScenario:
     ids = [participant.raw_id for participant in participants]
     if len(set(ids)) != len(ids):
         raise ScenarioError("participants must have distinct raw_id values")
+    behaviour = data.get("behaviour", {})
+    try:
+        parse_behaviour(behaviour)
+    except BehaviourError as error:
+        raise ScenarioError(f"behaviour: {error}") from error
     return CallScenario(
         caller=caller,
         callee=callee,
@@ -139,6 +148,7 @@ def parse_call_scenario(body: object) -> CallScenario:
         caller_display_name=_string(data, "caller_display_name") or "",
         deliver_incoming_call=_boolean(data, "deliver_incoming_call", default=True),
         play_ms=_duration(data, "play_ms", DEFAULT_PLAY_MS),
+        behaviour=dict(behaviour),
     )
 
 
@@ -156,11 +166,19 @@ def parse_participant(item: object) -> ParticipantScript:
         answers=tuple(answers),
         join_at_ms=_duration(data, "join_at_ms", 0.0),
         leave_at_ms=_milliseconds(data, "leave_at_ms"),
+        rejoin_at_ms=_rejoin(data, raw_id),
         answer_delay_ms=_duration(data, "answer_delay_ms", DEFAULT_ANSWER_DELAY_MS),
         exempt=_boolean(data, "exempt", default=False),
         continuous_tones=_continuous_tones(data.get("continuous_tones", []), raw_id),
         silence_ms=_milliseconds(data, "silence_ms"),
     )
+
+
+def _rejoin(data: dict[str, Any], raw_id: str) -> float | None:
+    rejoin, leave = _milliseconds(data, "rejoin_at_ms"), _milliseconds(data, "leave_at_ms")
+    if rejoin is not None and (leave is None or rejoin <= leave):
+        raise ScenarioError(f"rejoin_at_ms of {raw_id} must come after its leave_at_ms")
+    return rejoin
 
 
 def _continuous_tones(value: object, raw_id: str) -> tuple[ContinuousTone, ...]:

@@ -38,14 +38,23 @@ class CallbackSigner:
             ]
         }
 
-    def token(self, *, issuer: str, audience: str, now: float | None = None) -> str:
+    def token(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        now: float | None = None,
+        lifetime_s: int = TOKEN_LIFETIME_S,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         issued_at = int(time.time() if now is None else now)
         claims = {
             "iss": issuer,
             "aud": audience,
             "iat": issued_at,
             "nbf": issued_at,
-            "exp": issued_at + TOKEN_LIFETIME_S,
+            "exp": issued_at + lifetime_s,
+            **(extra or {}),
         }
         return jwt.encode(claims, self._private_key, algorithm="RS256", headers={"kid": self.kid})
 

@@ -5,11 +5,13 @@ Times are ``time.monotonic()`` seconds when stored and milliseconds since the ca
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from recorder.emulator.behaviour import Behaviour
 from recorder.emulator.identifiers import identifier_model
 from recorder.emulator.scenario import CallScenario, ParticipantScript
 
@@ -100,6 +102,7 @@ class Participant:
     answers_used: int = 0
     continuous_armed: bool = False
     continuous_context: str | None = None
+    on_hold: bool = False
     # Periods in which this participant was present, not exempt and not consenting.
     exposure: list[Span] = field(default_factory=list)
 
@@ -141,18 +144,39 @@ class Participant:
             "exempt": self.script.exempt,
             "answers_used": self.answers_used,
             "continuous_dtmf": self.continuous_armed,
+            "on_hold": self.on_hold,
         }
 
 
 @dataclass
-class PendingOperation:
-    """A play or recognize whose outcome callback is still to come."""
+class MediaOperation:
+    """A play or recognize in the call's media queue; ``started`` once it reached the front and runs."""
 
     op_id: str
-    kind: str
+    kind: str  # "play" | "recognize"
     operation_context: str | None
     callback_url: str | None
-    target: str | None = None
+    sources: tuple[dict[str, Any], ...] = ()
+    target: str | None = None  # the recognize target
+    play_to: tuple[str, ...] = ()  # play targets; () plays to everyone
+    loop: bool = False
+    silence_timeout_s: float = 5.0
+    max_tones: int = 1
+    stop_tones: frozenset[str] = frozenset()
+    interrupt_prompt: bool = False
+    started: bool = False
+    held: tuple[str, ...] = ()  # who this operation put on hold
+
+    def targets(self) -> tuple[str, ...]:
+        return (self.target,) if self.target else self.play_to
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "operation_context": self.operation_context,
+            "targets": list(self.targets()),
+            "started": self.started,
+        }
 
 
 @dataclass
@@ -163,6 +187,10 @@ class Recording:
     callback_url: str | None
     started_at: datetime
     external_container_url: str | None = None  # bring-your-own-storage destination
+    # What the start request asked for (or ACS's default): the kinds the recording file reports.
+    content_type: str = "audio"
+    channel_type: str = "mixed"
+    format_type: str = "wav"
 
 
 @dataclass
@@ -172,19 +200,27 @@ class Call:
     correlation_id: str
     incoming_call_context: str
     direction: str
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    app_identity: str = ""  # the application's own ACS identity (answeredBy)
     created_at: float = field(default_factory=time.monotonic)
     state: str = "ringing"
     call_connection_id: str | None = None
     callback_url: str | None = None
     operation_context: str | None = None
     participants: dict[str, Participant] = field(default_factory=dict)
+    cognitive_services_endpoint: str | None = None  # given when the call was answered, created or connected
     sequence_number: int = 0
     dtmf_sequence_id: int = 0
-    pending: dict[str, PendingOperation] = field(default_factory=dict)
+    media: list[MediaOperation] = field(default_factory=list)  # the media queue; started ones run
+    leg_of: str | None = None  # a call leg to an identity of the resource: the call it belongs to
+    leg_target: str | None = None
+    legs: list[str] = field(default_factory=list)
+    legs_answered_by_application: list[str] = field(default_factory=list)
     recordings: list[Recording] = field(default_factory=list)
     recording_spans: list[Span] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
     callbacks: list[CallbackAttempt] = field(default_factory=list)
+    _rng: random.Random | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.participants:
@@ -196,11 +232,35 @@ class Call:
     def present(self) -> list[Participant]:
         return [participant for participant in self.participants.values() if participant.present]
 
+    def self_identities(self) -> list[str]:
+        """The call's own identities that ACS lists among its participants (knob ``self_listed``)."""
+        listed = self.behaviour.self_listed
+        if listed == "none" or self.call_connection_id is None:
+            return []
+        if self.direction != "inbound":
+            return [self.app_identity]
+        own = [self.scenario.callee]
+        if listed == "callee_and_app" and self.app_identity != self.scenario.callee:
+            own.append(self.app_identity)
+        return [raw_id for raw_id in own if raw_id not in self.participants]
+
     def participant_models(self) -> list[dict[str, Any]]:
-        return [
-            {"identifier": identifier_model(p.raw_id), "isMuted": False, "isOnHold": False}
-            for p in self.present()
-        ]
+        """The roster as ACS reports it: the call's own identities, then everyone present."""
+        own = [participant_model(raw_id) for raw_id in self.self_identities()]
+        return own + [participant_model(p.raw_id, on_hold=p.on_hold) for p in self.present()]
+
+    def next_sequence_number(self) -> int:
+        """The next ``sequenceNumber``; with ``sequence_gaps`` it skips some, as ACS's do (1, 3, 4, 6...)."""
+        step = 1 + (self.rng.choice((0, 0, 1, 2)) if self.behaviour.sequence_gaps else 0)
+        self.sequence_number += step
+        return self.sequence_number
+
+    @property
+    def rng(self) -> random.Random:
+        """Per-call randomness, seeded by the call id so a run can be replayed."""
+        if self._rng is None:
+            self._rng = random.Random(self.server_call_id)
+        return self._rng
 
     def active_recording(self) -> Recording | None:
         """The recording that is not stopped yet, if any (the emulator allows one at a time per call)."""
@@ -226,6 +286,13 @@ class Call:
             "from": self.scenario.caller,
             "to": self.scenario.callee,
             "state": self.state,
+            "app_identity": self.app_identity,
+            "self_identities": self.self_identities(),
+            "sequence_number": self.sequence_number,
+            "media_queue": [operation.describe() for operation in self.media],
+            "leg_of": self.leg_of,
+            "legs": self.legs,
+            "legs_answered_by_application": self.legs_answered_by_application,
             "participants": [participant.describe() for participant in self.participants.values()],
             "recording": {"recording_id": latest.recording_id, "state": latest.state} if latest else None,
             "requests": [record.describe(self.created_at) for record in self.requests],
@@ -238,11 +305,18 @@ class Call:
         }
 
 
+def participant_model(raw_id: str, *, on_hold: bool = False) -> dict[str, Any]:
+    return {"identifier": identifier_model(raw_id), "isMuted": False, "isOnHold": on_hold}
+
+
 @dataclass
 class CachedReply:
     status: int
     body: Any
     server_call_id: str | None
+    at: float = field(default_factory=time.monotonic)
+    fingerprint: str = ""  # the request body's hash: a repeat with another body is refused
+    first_sent: datetime | None = None
 
 
 @dataclass
@@ -252,9 +326,8 @@ class EmulatorState:
     by_context: dict[str, str] = field(default_factory=dict)
     recordings: dict[str, Recording] = field(default_factory=dict)
     outbound_scripts: dict[str, ParticipantScript] = field(default_factory=dict)
+    resource_numbers: set[str] = field(default_factory=set)  # the ``to`` of every scripted call
     requests: list[RequestRecord] = field(default_factory=list)
-    # Replies to requests that carried a Repeatability-Request-ID, keyed by (method, path, id).
-    repeatable: dict[tuple[str, str, str], CachedReply] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
 
     def add_call(self, call: Call) -> None:

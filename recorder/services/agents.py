@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from recorder.db import identity_repository
 from recorder.db.security_tables import AgentExemption
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import ConsentPolicy
@@ -106,3 +107,9 @@ def view(row: AgentExemption) -> dict[str, Any]:
         "registered_by": row.registered_by,
         "registered_at": row.registered_at.isoformat(),
     }
+
+
+def is_agent(session: Session, raw_id: str) -> bool:
+    """An identity this service issued tokens to, or one an admin registered as an agent: a call to it is an
+    agent's, not one to answer."""
+    return identity_repository.user_for(session, raw_id) is not None or bool(_registered(session, [raw_id]))

@@ -1,15 +1,21 @@
 """Bring your own storage: ACS wrote the chunk into the region's container; find it, verify, hash, tag it.
 
-The event's contentLocation names the blob. It must lie in the container the call was pinned to: anything
-else is refused (never fetched, never registered). The blob is read with our own storage credential only,
-never with the ACS one, so a forged location cannot leak a credential.
+ACS's event names no blob: its chunk locations are ACS URLs, like without BYOS. What binds a blob to a call is
+where ACS documents it writes (BYOS quickstart, "Folder Structure for Call Recording"):
+``YYYYMMDD/<callId>/<first 8 of recordingId>-<guid>/<chunk>-<kind>.<documentId>.<format>`` plus
+``<chunk>-acsmetadata.<documentId>.json``. So the blob is looked up in the container the call is pinned to,
+under the ACS call id (correlation id) and recording this service started for that call -- a forged event
+can neither point at another blob nor make another call's blob ours. It is read with our own storage
+credential only, never the ACS one.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
 
+from recorder.db.tables import Call
 from recorder.services import transfer
 from recorder.services.storage_ports import BlobStore, StorageError
 
@@ -18,35 +24,62 @@ if TYPE_CHECKING:
     from recorder.services.storage import StorageService
 
 READ_CHUNK = 4 * 1024 * 1024
+DAYS_BACK = 3  # a recording can start up to a day or two before its file is announced
+GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 
 
-def blob_name_in(store: BlobStore, url: str) -> str:
-    """The blob name of ``url`` when it is inside ``store``'s container; StorageError otherwise."""
-    container = urlsplit(store.location)
-    target = urlsplit(url)
-    prefix = container.path.rstrip("/") + "/"
-    same_host = (target.scheme, target.netloc.lower()) == (container.scheme, container.netloc.lower())
-    if not same_host or not target.path.startswith(prefix) or target.query:
-        raise StorageError("the recording is not in the container its call is pinned to", transient=False)
-    name = unquote(target.path[len(prefix) :])
-    if not name or ".." in name.split("/"):
-        raise StorageError("the recording location names no blob", transient=False)
-    return name
+def _unbound(reason: str) -> StorageError:
+    return StorageError(f"cannot tie the recording to its call: {reason}", transient=False)
+
+
+def call_folder_pattern(
+    correlation_id: str, recording_id: str, chunk_index: int, document_id: str
+) -> re.Pattern[str]:
+    """The names ACS gives one chunk of one recording of one call (any day); group 1 is the media blob."""
+    folder = rf"\d{{8}}/{re.escape(correlation_id)}/{re.escape(recording_id[:8])}-{GUID}"
+    return re.compile(
+        rf"({folder}/{chunk_index}-[a-z0-9]+\.{re.escape(document_id)}\.(?:wav|mp3|mp4))"
+        rf"|({folder}/{chunk_index}-acsmetadata\.{re.escape(document_id)}\.json)"
+    )
+
+
+def find_acs_blobs(store: BlobStore, call: Call, row: StoredRecording) -> tuple[str, str | None]:
+    """(media blob, metadata blob or None) that ACS wrote for ``row``'s chunk of ``call``'s recording."""
+    if not call.correlation_id:
+        raise _unbound("the call's ACS call id (correlation id) is unknown")
+    if not call.recording_id or row.recording_id != call.recording_id:
+        raise _unbound("the event names a recording this service did not start for the call")
+    pattern = call_folder_pattern(call.correlation_id, call.recording_id, row.chunk_index, row.document_id)
+    media: set[str] = set()
+    metadata: set[str] = set()
+    for back in range(DAYS_BACK):
+        day = (row.created_at - timedelta(days=back)).strftime("%Y%m%d")
+        for name in store.list_names(f"{day}/{call.correlation_id}/"):
+            found = pattern.fullmatch(name)
+            if found:
+                (media if found.group(1) else metadata).add(name)
+    if not media:
+        raise StorageError(
+            f"ACS has not written chunk {row.chunk_index} of the recording yet", transient=True
+        )
+    if len(media) > 1:
+        raise _unbound(f"{len(media)} blobs claim chunk {row.chunk_index}")
+    (name,) = media
+    folder = name.rsplit("/", 1)[0]
+    return name, next((m for m in metadata if m.rsplit("/", 1)[0] == folder), None)
 
 
 def adopt_blob(
     service: StorageService, store: BlobStore, row: StoredRecording, metadata: dict[str, str]
 ) -> transfer.Transferred:
-    name = blob_name_in(store, row.content_location)
-    if store.info(name) is None:
-        raise StorageError(f"blob {name} is not there (yet)", transient=True)
+    with service.unit_of_work() as uow:
+        call = uow.session.get_one(Call, row.call_id)
+        uow.session.expunge(call)
+    name, metadata_blob = find_acs_blobs(store, call, row)
     sha256, size = transfer.hash_blob(store, name, READ_CHUNK)
     store.set_tags_and_metadata(
         name, {**metadata, "sha256": sha256, "size": str(size)}, service.tags_for(row, sha256)
     )
     url = transfer.verify(store, name, sha256, size)
-    metadata_blob = row.metadata_blob
-    if row.metadata_location:
-        metadata_blob = blob_name_in(store, row.metadata_location)
-    service.rename(row, name, metadata_blob)
+    service.rename(row, name, metadata_blob or row.metadata_blob)
     return transfer.Transferred(sha256, size, url, 0)

@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     UNKNOWN_CALL = "unknown_call"
+    IGNORED = "ignored"  # an IncomingCall to a number or identity the service does not answer for
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,11 @@ class CallService:
         clock: Callable[[], datetime],
         commands_queued: Callable[[], None] = lambda: None,
         observers: Sequence[DecisionObserver] = (),
+        answer_for: frozenset[str] = frozenset(),
     ) -> None:
         self._uow = unit_of_work
         self._policy = policy
+        self._answer_for = answer_for  # empty: every call except to an agent identity
         self._clock = clock
         self.commands_queued = commands_queued
         self.observers = list(observers)
@@ -93,11 +96,18 @@ class CallService:
     def incoming_call(self, call: IncomingCall) -> tuple[Outcome, str | None]:
         now = self._clock()
         with self._uow() as uow:
+            if not self._answers_for(uow, call.callee):
+                log.info("call.ignored", extra={"server_call_id": call.server_call_id})
+                return Outcome.IGNORED, None
             if not uow.inbox.add("eventgrid", call.event_id, "IncomingCall", None, now):
                 return Outcome.DUPLICATE, None
             call_id = str(uuid.uuid4())
             decision = new_inbound_call(
-                call_id, call.server_call_id, call.incoming_call_context, self._policy.default_locale
+                call_id,
+                call.server_call_id,
+                call.incoming_call_context,
+                self._policy.default_locale,
+                callee=call.callee,
             )
             uow.calls.add(
                 decision.state,
@@ -115,6 +125,32 @@ class CallService:
         )
         self.commands_queued()
         return Outcome.APPLIED, call_id
+
+    def _answers_for(self, uow: UnitOfWork, callee: str | None) -> bool:
+        """ACS sends IncomingCall for every call, transfer and added participant to any identity of the
+        resource: answer only the configured ones, and never a call to one of our own agents."""
+        if self._answer_for:
+            return callee in self._answer_for
+        return callee is None or not agents.is_agent(uow.session, callee)
+
+    def reconcile(self, call_id: str, event: ev.StateRead | ev.AnswerOverdue) -> bool:
+        """Feed what the reconciliation loop found into the call; True when it changed something."""
+        now = self._clock()
+        with self._uow() as uow:
+            state = uow.calls.get(call_id, lock=True)
+            if state is None:
+                return False
+            policy = self._policy
+            if isinstance(event, ev.StateRead) and event.participants:
+                policy = agents.exempting_known_agents(uow.session, policy, event.participants)
+            decision = decide(state, event, policy)
+            changed = decision.state != state or bool(decision.commands or decision.records)
+            if changed:
+                self._persist(uow, decision, type(event).__name__, None, now, actor="reconciler")
+                uow.commit()
+        if decision.commands:
+            self.commands_queued()
+        return changed
 
     def apply(self, call_id: str, event_id: str, event_type: str, event: ev.CallEvent) -> Outcome:
         """Apply one authenticated ACS callback event to its call, exactly once."""
@@ -165,6 +201,7 @@ class CallService:
         event_id: str | None,
         now: datetime,
         previous: CallState | None = None,
+        actor: str | None = None,
     ) -> None:
         state = decision.state
         if previous is not None and state == previous and not decision.records and not decision.commands:
@@ -172,6 +209,7 @@ class CallService:
         uow.calls.save(state, now)
         consents: list[dict[str, Any]] = []
         segments: list[dict[str, Any]] = []
+        incidents: list[dict[str, Any]] = []
         ended: dict[str, Any] | None = None
         for record in decision.records:
             if isinstance(record, fx.ConsentRecorded):
@@ -188,6 +226,10 @@ class CallService:
                 metrics.CONSENTS.labels(record.outcome).inc()
             elif isinstance(record, fx.CallEnded):
                 ended = {"reason": record.reason, "failed": record.failed}
+            elif isinstance(record, fx.Incident):
+                incidents.append({"kind": record.kind, "detail": record.detail, "at": record.at.isoformat()})
+                log.warning(f"incident.{record.kind}", extra={"call_id": state.call_id})
+                metrics.INCIDENTS.labels(record.kind).inc()
             else:
                 uow.ledger.add_segment(state.call_id, record, event_id)
                 segments.append({"kind": record.kind, "recording_id": record.recording_id})
@@ -200,7 +242,7 @@ class CallService:
         for observer in self.observers:
             observer.decided(uow, state, decision.records, now)
         uow.audit.defer(
-            "acs" if event_id else "recorder",
+            actor or ("acs" if event_id else "recorder"),
             f"call.{event_type}",
             state.call_id,
             {
@@ -210,6 +252,7 @@ class CallService:
                 "consents": consents,
                 "segments": segments,
                 "commands": commands,
+                **({"incidents": incidents} if incidents else {}),
                 **({"ended": ended} if ended else {}),
             },
             now,

@@ -7,10 +7,14 @@ recognised by ACS as the same request and never doubles a recording or a prompt.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from recorder import crashpoints, logs, metrics
 from recorder.db import codec
@@ -19,10 +23,16 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls import CallService
-from recorder.services.ports import AcsError, CallAutomation
+from recorder.services.ports import AcsError, CallAutomation, CallRead
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.dispatcher")
+T = TypeVar("T")
+
+# Fail-safe commands are retried quickly and few times: while a pause fails, ACS may be recording someone who
+# did not agree, and once it has failed for good the recording is stopped (or the call ended) instead.
+DB_PATIENCE_S = 60.0
+QUICK_RETRIES = {"PauseRecording": (3, 0.1), "StopRecording": (3, 0.1)}  # attempts, first backoff (s)
 
 
 class NotReady(Exception):
@@ -72,32 +82,62 @@ class Dispatcher(WorkerLoop):
         return sum(1 for f in futures if f.result())
 
     def _run(self, command_id: str, call_id: str) -> bool:
+        claimed = _durably(lambda: self._load(command_id, call_id))
+        command, attempts, in_doubt, withheld, target, ids = claimed
+        with logs.call_context(call_id=call_id, callConnectionId=target.connection_id, **ids):
+            if in_doubt and isinstance(command, fx.PromptParticipant):
+                return self._leave_in_doubt(command_id, target)
+            if withheld and isinstance(command, fx.PromptParticipant):
+                return self._withhold(command, command_id, target)
+            return self._run_claimed(command, command_id, target, attempts)
+
+    def _load(
+        self, command_id: str, call_id: str
+    ) -> tuple[fx.Command, int, bool, bool, _Target, dict[str, str | None]]:
         with self._uow() as uow:
             row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
-            kind = row.kind
-            command = codec.decode(kind, row.payload)
-            attempts = row.attempts
+            command = codec.decode(row.kind, row.payload)
             call = uow.calls.row(call_id)
             assert call is not None
-            connection_id, recording_id = call.call_connection_id, call.recording_id
             ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
-        with logs.call_context(call_id=call_id, callConnectionId=connection_id, **ids):
-            return self._run_claimed(command, command_id, call_id, attempts, connection_id, recording_id)
+            withheld = isinstance(command, fx.PromptParticipant) and _may_be_recording(uow, call_id)
+            target = _Target(
+                call_id, call.call_connection_id, call.recording_id, call.direction, row.first_attempt_at
+            )
+            return command, row.attempts, row.in_doubt, withheld, target, ids
 
-    def _run_claimed(
-        self,
-        command: fx.Command,
-        command_id: str,
-        call_id: str,
-        attempts: int,
-        connection_id: str | None,
-        recording_id: str | None,
-    ) -> bool:
-        kind = type(command).__name__
+    def _retry_later(self, command_id: str, delay: float, error: str) -> None:
+        with self._uow() as uow:
+            uow.outbox.retry_later(command_id, self._clock() + timedelta(seconds=delay), error)
+            uow.commit()
+
+    def _withhold(self, command: fx.PromptParticipant, command_id: str, target: _Target) -> bool:
+        """Its turn came, but ACS may be recording again (it resumed by itself since the prompt was decided):
+        nobody is prompted while ACS may be recording them. The call asks again once ACS has stopped."""
+        log.warning("outbox.prompt_withheld", extra={"call_id": target.call_id})
+        metrics.COMMANDS.labels("PromptParticipant", "withheld").inc()
+        withheld = ev.PromptWithheld(self._clock(), command.raw_id, command.attempt)
+        finish = self._calls.command_finished
+        _durably(lambda: finish(target.call_id, command_id, "done", withheld, "withheld: ACS may record"))
+        return True
+
+    def _leave_in_doubt(self, command_id: str, target: _Target) -> bool:
+        """A prompt whose last attempt died with its instance may have reached ACS, which would run a second
+        one: at most once, then. If it never got there, its answer is overdue and it is asked again."""
+        log.warning(
+            "outbox.in_doubt_not_resent", extra={"call_id": target.call_id, "command": "PromptParticipant"}
+        )
+        metrics.COMMANDS.labels("PromptParticipant", "in_doubt").inc()
+        finish = self._calls.command_finished
+        _durably(lambda: finish(target.call_id, command_id, "done", None, "in doubt: not sent again"))
+        return True
+
+    def _run_claimed(self, command: fx.Command, command_id: str, target: _Target, attempts: int) -> bool:
+        kind, call_id = type(command).__name__, target.call_id
         try:
             crashpoints.hit(f"dispatch.before_acs.{kind}")
             with metrics.COMMAND_SECONDS.labels(kind).time():
-                result = self._execute(command, command_id, call_id, connection_id, recording_id)
+                result = self._execute(command, command_id, target)
             crashpoints.hit(f"dispatch.after_acs.{kind}")
         except NotReady as exc:
             self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=True)
@@ -107,7 +147,8 @@ class Dispatcher(WorkerLoop):
             log.exception("outbox.command_crashed", extra={"call_id": call_id, "command": kind})
             self._retry_or_fail(command, command_id, call_id, attempts, repr(exc), transient=True)
         else:
-            self._calls.command_finished(call_id, command_id, "done", result)
+            # ACS has done it: what it answered is kept even if the database is away for a while
+            _durably(lambda: self._calls.command_finished(call_id, command_id, "done", result))
             log.info("outbox.done", extra={"call_id": call_id, "command": type(command).__name__})
             metrics.COMMANDS.labels(kind, "done").inc()
         return True
@@ -123,44 +164,53 @@ class Dispatcher(WorkerLoop):
         transient: bool,
     ) -> None:
         name = type(command).__name__
-        if transient and attempts < self._max_attempts:
-            delay = self._base_backoff * 2 ** (attempts - 1)
-            with self._uow() as uow:
-                uow.outbox.retry_later(command_id, self._clock() + timedelta(seconds=delay), error)
-                uow.commit()
+        max_attempts, base_backoff = QUICK_RETRIES.get(name, (self._max_attempts, self._base_backoff))
+        if transient and attempts < max_attempts:
+            delay = base_backoff * 2 ** (attempts - 1)
+            _durably(lambda: self._retry_later(command_id, delay, error))
             log.warning("outbox.retry", extra={"call_id": call_id, "command": name, "attempts": attempts})
             metrics.COMMANDS.labels(name, "retry").inc()
             return
         log.error("outbox.failed", extra={"call_id": call_id, "command": name, "error": error})
         metrics.COMMANDS.labels(name, "failed").inc()
-        failed = ev.CommandFailed(self._clock(), name, error)
-        self._calls.command_finished(call_id, command_id, "failed", failed, error)
+        target, attempt = "", 0
+        if isinstance(command, fx.PromptParticipant):
+            target, attempt = command.raw_id, command.attempt
+        elif isinstance(command, fx.WatchForWithdrawal):
+            target = command.raw_id
+        failed = ev.CommandFailed(self._clock(), name, error, target, attempt)
+        _durably(lambda: self._calls.command_finished(call_id, command_id, "failed", failed, error))
 
-    def _execute(
-        self,
-        command: fx.Command,
-        request_id: str,
-        call_id: str,
-        connection_id: str | None,
-        recording_id: str | None,
-    ) -> ev.CallEvent | None:
-        acs = self._acs
+    def _execute(self, command: fx.Command, request_id: str, target: _Target) -> ev.CallEvent | None:
+        acs, call_id, connection_id = self._acs, target.call_id, target.connection_id
+        first_sent = target.first_sent
         match command:
             case fx.AnswerCall():
                 answered = acs.answer_call(
-                    command.incoming_call_context, self._callback_url(call_id), request_id
+                    command.incoming_call_context,
+                    self._callback_url(call_id),
+                    request_id,
+                    first_sent=first_sent,
                 )
-                return ev.CallAnswered(self._clock(), answered)
+                return ev.CallAnswered(self._clock(), answered.call_connection_id, answered.own_identities)
             case fx.ConnectCall():
-                joined = acs.connect_call(command.server_call_id, self._callback_url(call_id), request_id)
-                return ev.CallAnswered(self._clock(), joined)
+                joined = acs.connect_call(
+                    command.server_call_id, self._callback_url(call_id), request_id, first_sent=first_sent
+                )
+                return ev.CallAnswered(self._clock(), joined.call_connection_id, joined.own_identities)
             case fx.CreateCall():
                 placed = acs.create_call(
-                    command.target, command.source_caller_id, self._callback_url(call_id), request_id
+                    command.target,
+                    command.source_caller_id,
+                    self._callback_url(call_id),
+                    request_id,
+                    first_sent=first_sent,
                 )
-                return ev.CallPlaced(self._clock(), placed.call_connection_id, placed.server_call_id)
+                return ev.CallPlaced(
+                    self._clock(), placed.call_connection_id, placed.server_call_id, placed.own_identities
+                )
             case fx.HangUp():
-                acs.hang_up(_needed(connection_id, "call connection id"), request_id)
+                acs.hang_up(_needed(connection_id, "call connection id"), request_id, first_sent=first_sent)
             case fx.PromptParticipant():
                 acs.prompt_for_consent(
                     _needed(connection_id, "call connection id"),
@@ -180,17 +230,73 @@ class Dispatcher(WorkerLoop):
                     self._callback_url(call_id),
                     request_id,
                     destination_container_url=self.recording_destination(call_id),
+                    first_sent=first_sent,
                 )
                 return ev.RecordingStarted(self._clock(), started)
             case fx.PauseRecording() | fx.ResumeRecording() | fx.StopRecording():
-                if recording_id is None:
-                    raise AcsError("no recording to change: it never started", transient=False)
-                {
-                    fx.PauseRecording: acs.pause_recording,
-                    fx.ResumeRecording: acs.resume_recording,
-                    fx.StopRecording: acs.stop_recording,
-                }[type(command)](recording_id, request_id)
+                return self._change_recording(command, request_id, target.recording_id)
+            case fx.ReadCallState():
+                return self._read(target)
         return None
+
+    def _change_recording(
+        self, command: fx.Command, request_id: str, recording_id: str | None
+    ) -> ev.CommandDone:
+        if recording_id is None:
+            raise AcsError("no recording to change: it never started", transient=False)
+        {
+            fx.PauseRecording: self._acs.pause_recording,
+            fx.ResumeRecording: self._acs.resume_recording,
+            fx.StopRecording: self._acs.stop_recording,
+        }[type(command)](recording_id, request_id)
+        return ev.CommandDone(self._clock(), type(command).__name__)
+
+    def _read(self, target: _Target) -> ev.StateRead:
+        asked_at = self._clock()
+        connection = _needed(target.connection_id, "call connection id")
+        read = self._acs.read_call(
+            connection, target.recording_id, properties=True, direction=target.direction
+        )
+        return state_read(asked_at, read, target.recording_id)
+
+
+def state_read(asked_at: datetime, read: CallRead, recording_id: str | None) -> ev.StateRead:
+    """What ACS answered, as the synthetic event the domain takes; timed when the question was asked."""
+    return ev.StateRead(
+        asked_at, read.connected, read.participants, read.own_identities, recording_id, read.recording
+    )
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The call a command is for, as the outbox row and the call row name it."""
+
+    call_id: str
+    connection_id: str | None
+    recording_id: str | None
+    direction: str  # inbound, outbound or connect
+    first_sent: datetime | None  # the command's first attempt: Repeatability-First-Sent
+
+
+def _durably(work: Callable[[], T]) -> T:
+    """Run database work again while the database is unreachable (a restart, a failover): a claimed command
+    left unread or unfinished would block its call's next one until the lease ends. Gives up (and lets the
+    lease decide) after about DB_PATIENCE_S."""
+    delay, waited = 0.2, 0.0
+    while True:
+        try:
+            return work()
+        except DBAPIError:
+            if waited >= DB_PATIENCE_S:
+                raise
+            log.warning("outbox.database_unavailable", extra={"retry_in_s": delay})
+            time.sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 5.0)
+
+
+def _may_be_recording(uow: UnitOfWork, call_id: str) -> bool:
+    state = uow.calls.get(call_id)
+    return state is not None and state.may_be_recording
 
 
 def _needed(value: str | None, what: str) -> str:

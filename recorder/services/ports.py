@@ -21,23 +21,65 @@ class AcsError(Exception):
 
 @dataclass(frozen=True)
 class PlacedCall:
+    """A call connection ACS made for us, and who the service is in that call (answeredBy, source...)."""
+
     call_connection_id: str
-    server_call_id: str
+    server_call_id: str = ""
+    own_identities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallRead:
+    """ACS's truth about a call, read now. None: not read (or, for participants, not readable)."""
+
+    connected: bool | None = None  # False: ACS no longer knows the call connection
+    participants: tuple[str, ...] | None = None
+    own_identities: tuple[str, ...] = ()
+    recording: str | None = None  # "active", "inactive" or "gone"
 
 
 class CallAutomation(Protocol):
-    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> str:
-        """Answer; returns the call connection id."""
+    # ``request_id``/``first_sent``: Repeatability-Request-ID and -First-Sent, the same on every attempt of a
+    # command, so ACS runs a retried answer, connect, create, start recording or terminate only once.
+
+    def answer_call(
+        self,
+        incoming_call_context: str,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
+    ) -> PlacedCall:
+        """Answer; returns the call connection."""
         ...
 
-    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> str:
-        """Join an ongoing call by its server call id; returns the call connection id."""
+    def connect_call(
+        self, server_call_id: str, callback_url: str, request_id: str, *, first_sent: datetime | None = None
+    ) -> PlacedCall:
+        """Join an ongoing call by its server call id; returns the call connection."""
         ...
 
     def create_call(
-        self, target: str, source_caller_id: str | None, callback_url: str, request_id: str
+        self,
+        target: str,
+        source_caller_id: str | None,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
     ) -> PlacedCall:
         """Place an outbound call to ``target`` (an ACS raw id)."""
+        ...
+
+    def read_call(
+        self,
+        call_connection_id: str,
+        recording_id: str | None,
+        *,
+        properties: bool,
+        direction: str = "inbound",
+    ) -> CallRead:
+        """Read the participants, and the call's properties and the recording's state where asked."""
         ...
 
     def prompt_for_consent(
@@ -61,6 +103,7 @@ class CallAutomation(Protocol):
         request_id: str,
         *,
         destination_container_url: str | None = None,
+        first_sent: datetime | None = None,
     ) -> str:
         """Start recording the whole call; returns the recording id. ``destination_container_url``: ACS
         writes the files into that Blob container (externalStorage) instead of keeping them itself."""
@@ -72,7 +115,9 @@ class CallAutomation(Protocol):
 
     def stop_recording(self, recording_id: str, request_id: str) -> None: ...
 
-    def hang_up(self, call_connection_id: str, request_id: str) -> None: ...
+    def hang_up(
+        self, call_connection_id: str, request_id: str, *, first_sent: datetime | None = None
+    ) -> None: ...
 
 
 class PublishError(Exception):

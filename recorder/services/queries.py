@@ -131,7 +131,10 @@ def call_timeline(session: Session, call_connection_id: str) -> dict[str, Any] |
         select(ConsentEntry).where(ConsentEntry.call_id == call.id).order_by(ConsentEntry.id)
     )
     segments = session.scalars(
-        select(RecordingSegment).where(RecordingSegment.call_id == call.id).order_by(RecordingSegment.id)
+        # by ACS's event time: reports can arrive out of order, the evidence must not
+        select(RecordingSegment)
+        .where(RecordingSegment.call_id == call.id)
+        .order_by(RecordingSegment.at, RecordingSegment.id)
     )
     audit = session.scalars(select(AuditEntry).where(AuditEntry.call_id == call.id).order_by(AuditEntry.seq))
     return {

@@ -129,6 +129,9 @@ class StorageService:
             if not uow.inbox.add("eventgrid", event.event_id, "RecordingFileStatusUpdated", call.id, now):
                 return Accepted.DUPLICATE
             region = self._region_of(uow, call)
+            # Bring your own storage is what start_recording asked ACS for (recording_destination), never
+            # what the event claims: its storageType is documented only loosely ("AzureBlob etc.").
+            byos = self.settings.mode == StorageMode.BYOS
             recording_id = (
                 event.recording_id or call.recording_id or f"document-{event.chunks[0].document_id}"
             )
@@ -141,7 +144,7 @@ class StorageService:
                     "recording_id": recording_id,
                     "chunk_index": chunk.index,
                     "document_id": chunk.document_id,
-                    "mode": "byos" if event.byos else "copy",
+                    "mode": "byos" if byos else "copy",
                     "region": region.name,
                     "account_url": self.stores[region.name].location.rsplit("/", 1)[0],
                     "container": region.container,
@@ -167,7 +170,13 @@ class StorageService:
                 "eventgrid",
                 "recording.file_received",
                 call.id,
-                {"event_id": event.event_id, "region": region.name, "chunks": queued, "byos": event.byos},
+                {
+                    "event_id": event.event_id,
+                    "region": region.name,
+                    "chunks": queued,
+                    "byos": byos,
+                    "storage_type": event.storage_type,
+                },
                 now,
             )
             uow.commit()

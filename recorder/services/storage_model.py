@@ -33,7 +33,7 @@ class RecordingFileEvent:
     recording_id: str | None
     format: str  # wav, mp3, mp4
     chunks: tuple[RecordingChunk, ...]
-    byos: bool = False
+    storage_type: str | None = None  # as the event says, audited only: BYOS is what the service asked for
     start_time: str | None = None
 
 

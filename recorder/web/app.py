@@ -37,6 +37,8 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             container.compliance.start()
             if container.audit_sealer is not None:
                 container.audit_sealer.start()
+            if container.reconciler is not None:
+                container.reconciler.start()
         if run_dispatcher and container.storage is not None:
             container.storage.start()
         if run_dispatcher and container.recordings is not None:

@@ -8,24 +8,14 @@ still applies): the CloudEvents spec makes ``time`` optional. A time that is not
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from recorder.security_config import EventWindow
-from recorder.web.parsing import BadEvent, Envelope
+from recorder.web.parsing import BadEvent, Envelope, event_time
+
+__all__ = ["check_window", "event_time"]
 
 INCOMING_CALL = "Microsoft.Communication.IncomingCall"
-
-
-def event_time(envelope: Envelope) -> datetime | None:
-    if envelope.time is None:
-        return None
-    if not isinstance(envelope.time, str) or len(envelope.time) > 64:
-        raise BadEvent("invalid_time", f"event {envelope.id}: time is not an ISO 8601 timestamp")
-    try:
-        moment = datetime.fromisoformat(envelope.time)
-    except ValueError:
-        raise BadEvent("invalid_time", f"event {envelope.id}: time is not an ISO 8601 timestamp") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def check_window(envelopes: Iterable[Envelope], now: datetime, window: EventWindow) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from recorder.domain import events as ev
@@ -88,6 +88,19 @@ def _envelope(item: Any, index: int) -> Envelope:
     return Envelope(event_id, event_type, subject if isinstance(subject, str) else "", data, code, sent)
 
 
+def event_time(envelope: Envelope) -> datetime | None:
+    """The event's own time (CloudEvents ``time``, Event Grid ``eventTime``); None when it has none."""
+    if envelope.time is None:
+        return None
+    if not isinstance(envelope.time, str) or len(envelope.time) > 64:
+        raise BadEvent("invalid_time", f"event {envelope.id}: time is not an ISO 8601 timestamp")
+    try:
+        moment = datetime.fromisoformat(envelope.time)
+    except ValueError:
+        raise BadEvent("invalid_time", f"event {envelope.id}: time is not an ISO 8601 timestamp") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def text(data: dict[str, Any], key: str, *, required: bool = True) -> str:
     value = data.get(key)
     if isinstance(value, str) and value:
@@ -117,23 +130,31 @@ def callback_events(payload: Any, at: datetime, max_events: int) -> list[Callbac
         name = envelope.type.removeprefix(ACS_PREFIX)
         data = envelope.data
         translate = _TRANSLATORS.get(name)
-        event = translate(data, at) if translate else None
+        event = translate(data, at, event_time(envelope) or at) if translate else None
         parsed.append(CallbackEvent(envelope.id, name, text(data, "callConnectionId"), event))
     return parsed
 
 
-def _participants_updated(data: dict[str, Any], at: datetime) -> ev.ParticipantsUpdated:
+def _participants_updated(data: dict[str, Any], at: datetime, reported: datetime) -> ev.ParticipantsUpdated:
+    """A snapshot we cannot order or read is still accepted: the domain fails safe on it (a 400 would lose a
+    newcomer for good, since ACS does not send it again)."""
     sequence, participants = data.get("sequenceNumber"), data.get("participants")
-    if not isinstance(sequence, int) or isinstance(sequence, bool) or not isinstance(participants, list):
-        raise BadEvent("missing_field", "ParticipantsUpdated needs sequenceNumber and participants")
-    ids = tuple(
-        raw_id(p.get("identifier") if isinstance(p, dict) else None, f"participants[{i}]")
-        for i, p in enumerate(participants)
-    )
-    return ev.ParticipantsUpdated(at, sequence, ids)
+    if not isinstance(participants, list):
+        raise BadEvent("missing_field", "ParticipantsUpdated needs a participants list")
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+        sequence = None
+    ids = [_readable_raw_id(p) for p in participants]
+    readable = tuple(i for i in ids if i is not None)
+    return ev.ParticipantsUpdated(at, sequence, readable, reported, unreadable=len(ids) - len(readable))
 
 
-def _recognize_completed(data: dict[str, Any], at: datetime) -> ev.RecognizeCompleted:
+def _readable_raw_id(participant: Any) -> str | None:
+    identifier = participant.get("identifier") if isinstance(participant, dict) else None
+    raw = identifier.get("rawId") if isinstance(identifier, dict) else None
+    return raw if isinstance(raw, str) and raw and len(raw) <= 256 else None
+
+
+def _recognize_completed(data: dict[str, Any], at: datetime, reported: datetime) -> ev.RecognizeCompleted:
     dtmf = data.get("dtmfResult")
     tones = dtmf.get("tones") if isinstance(dtmf, dict) else None
     if not isinstance(tones, list) or not all(isinstance(t, str) for t in tones):
@@ -147,24 +168,29 @@ def _result_sub_code(data: dict[str, Any]) -> int:
     return sub if isinstance(sub, int) and not isinstance(sub, bool) else 0
 
 
-def _recording_state(data: dict[str, Any], at: datetime) -> ev.RecordingStateChanged:
+def _recording_state(data: dict[str, Any], at: datetime, reported: datetime) -> ev.RecordingStateChanged:
     state = text(data, "state")
     if state not in ("active", "inactive"):
         raise BadEvent("invalid_field", "data.state must be active or inactive")
-    return ev.RecordingStateChanged(at, text(data, "recordingId"), state == "active")
+    return ev.RecordingStateChanged(at, text(data, "recordingId"), state == "active", reported)
 
 
-_TRANSLATORS: dict[str, Callable[[dict[str, Any], datetime], ev.CallEvent]] = {
-    "CallConnected": lambda d, at: ev.CallConnected(at, text(d, "callConnectionId")),
-    "CallDisconnected": lambda d, at: ev.CallDisconnected(at),
+def _context(data: dict[str, Any]) -> str:
+    return text(data, "operationContext", required=False)
+
+
+_TRANSLATORS: dict[str, Callable[[dict[str, Any], datetime, datetime], ev.CallEvent]] = {
+    "CallConnected": lambda d, at, _: ev.CallConnected(at, text(d, "callConnectionId")),
+    "CallDisconnected": lambda d, at, _: ev.CallDisconnected(at),
     "ParticipantsUpdated": _participants_updated,
     "RecognizeCompleted": _recognize_completed,
-    "RecognizeFailed": lambda d, at: ev.RecognizeFailed(
-        at, text(d, "operationContext", required=False), _result_sub_code(d)
-    ),
-    "ContinuousDtmfRecognitionToneReceived": lambda d, at: ev.ContinuousToneReceived(
-        at, text(d, "operationContext", required=False), text(d, "tone")
+    "RecognizeFailed": lambda d, at, _: ev.RecognizeFailed(at, _context(d), _result_sub_code(d)),
+    "RecognizeCanceled": lambda d, at, _: ev.RecognizeCanceled(at, _context(d)),
+    "ContinuousDtmfRecognitionToneReceived": lambda d, at, _: ev.ContinuousToneReceived(
+        at, _context(d), text(d, "tone")
     ),
     "RecordingStateChanged": _recording_state,
-    "StartRecordingFailed": lambda d, at: ev.CommandFailed(at, "StartRecording", "StartRecordingFailed"),
+    "StartRecordingFailed": lambda d, at, _: ev.StartRecordingFailed(
+        at, text(d, "recordingId", required=False)
+    ),
 }

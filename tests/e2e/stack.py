@@ -27,11 +27,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from recorder.emulator.service_compat import lenient_cli_args
+
 RESOURCE_ID = "e2e-acs-resource"
+SPEECH = "https://e2e-speech.cognitiveservices.azure.com/"  # linked to the emulated resource: TTS works
 CONFIG = """
 [consent]
 reprompts = 2
 silence_timeout_seconds = 1
+
+[calls]
+reconcile_seconds = 1
+answer_margin_seconds = 3
 """
 
 
@@ -191,6 +198,8 @@ def start_stack(
                 *("emulator", "--port", str(port), "--access-key", access_key, "--resource-id", RESOURCE_ID),
                 *("--eventgrid-webhook-url", f"{service_url}/webhooks/eventgrid?secret={secret}"),
                 f"--events-topic-key={topic_key}",  # "=": a random key may start with "-"
+                *("--cognitive-services-endpoint", SPEECH),
+                *lenient_cli_args(),  # the knobs the service does not cope with yet: service_compat.py
                 *emulator_args,
             ]
             try:
@@ -220,6 +229,7 @@ def start_stack(
             "RECORDER_ACS_CALLBACK_ISSUER": emulator_url,
             "RECORDER_ACS_CALLBACK_JWKS_URL": keys.url,
             "RECORDER_EVENTGRID_SECRET": secret,
+            "RECORDER_COGNITIVE_SERVICES_ENDPOINT": SPEECH,
             **(topic if publish_events else {}),
             **(extra_env or {}),
         }
@@ -247,6 +257,14 @@ def start_stack(
                 process.kill()
         if keys is not None:
             keys.stop()
+
+
+READS = frozenset({"get_call_properties", "list_participants", "get_recording_properties"})
+
+
+def changes(call: dict[str, Any]) -> list[dict[str, Any]]:
+    """The requests the service made to ACS for a call, without the reconciliation loop's reads."""
+    return [r for r in call["requests"] if r["operation"] not in READS]
 
 
 def published(stack: Stack, server_call_id: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.e2e.acs_control import STRICT, act, answered, fault, recording_state, requests_of, wait_for
 from tests.e2e.stack import Stack, start_stack
 
 REACTION_WINDOW_MS = 1000  # a late joiner is heard until the pause lands: our reaction plus ACS's, under load
@@ -22,7 +23,7 @@ REACTION_WINDOW_MS = 1000  # a late joiner is heard until the pause lands: our r
 @pytest.fixture(scope="module")
 def stack(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     url, name = fresh_postgres_database(postgres_server)
-    yield from start_stack(url, tmp_path_factory.mktemp("chaos"), workers=2)
+    yield from start_stack(url, tmp_path_factory.mktemp("chaos"), workers=2, emulator_args=STRICT)
     drop_postgres_database(postgres_server, name)
 
 
@@ -42,15 +43,6 @@ def callback_url(stack: Stack, server_call_id: str) -> str:
     raise AssertionError("never answered")
 
 
-def wait_for(predicate: Any, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
 def cloud_event(event_id: str, name: str, data: dict[str, Any], connection: str) -> list[dict[str, Any]]:
     """A callback event about the call ``connection`` (the service refuses events about another call)."""
     return [
@@ -65,10 +57,18 @@ def cloud_event(event_id: str, name: str, data: dict[str, Any], connection: str)
 
 
 def test_parallel_duplicate_deliveries_to_two_workers_apply_once(stack: Stack) -> None:
+    """ACS's own callbacks are held back (dropped at the emulator) and the test delivers each of them 20-40
+    times at once, to both workers: the first application races its duplicates."""
     a, b = "4:+14255550701", "4:+14255550702"
-    server_call_id = stack.place_call([{"raw_id": a, "answers": ["silence"], "silence_ms": 30000}])
+    server_call_id = stack.place_call(
+        [
+            {"raw_id": a, "answers": ["1"], "leave_at_ms": 20000},
+            {"raw_id": b, "answers": ["1"], "join_at_ms": 60000, "leave_at_ms": 20000},
+        ]
+    )
+    fault(stack, kind="drop_callback", event="RecognizeCompleted", count=1, server_call_id=server_call_id)
     url = callback_url(stack, server_call_id)
-    wait_for(lambda: len(first_time(stack.emulated_call(server_call_id), "start_recognizing_media")) == 1)
+    wait_for(lambda: answered(stack, server_call_id, a))  # ACS has a's answer; the service does not
     headers = {"Authorization": f"Bearer {stack.keys.token(stack.issuer)}"}
     connection = stack.emulated_call(server_call_id)["call_connection_id"]
     grant = {
@@ -78,8 +78,6 @@ def test_parallel_duplicate_deliveries_to_two_workers_apply_once(stack: Stack) -
     }
     same_id = [cloud_event("dup-grant", "RecognizeCompleted", grant, connection)] * 30
     new_ids = [cloud_event(str(uuid.uuid4()), "RecognizeCompleted", grant, connection) for _ in range(10)]
-    update = {"sequenceNumber": 7, "participants": [{"identifier": {"rawId": p}} for p in (a, b)]}
-    joins = [cloud_event(str(uuid.uuid4()), "ParticipantsUpdated", update, connection) for _ in range(20)]
     batches = same_id + new_ids
     random.Random(7).shuffle(batches)
     with httpx.Client(timeout=30) as client, ThreadPoolExecutor(max_workers=16) as pool:
@@ -87,19 +85,29 @@ def test_parallel_duplicate_deliveries_to_two_workers_apply_once(stack: Stack) -
             pool.map(lambda body: client.post(url, json=body, headers=headers).status_code, batches)
         )
         assert statuses == [200] * len(batches)
-        wait_for(lambda: len(first_time(stack.emulated_call(server_call_id), "start_recording")) == 1)
+        wait_for(lambda: recording_state(stack, server_call_id) == "active")
+        fault(
+            stack, kind="drop_callback", event="ParticipantsUpdated", count=1, server_call_id=server_call_id
+        )
+        act(stack, server_call_id, action="join", participant=b)
+        call = stack.emulated_call(server_call_id)
+        listed = [{"identifier": {"rawId": who}} for who in [*call["self_identities"], a, b]]
+        update = {"sequenceNumber": call["sequence_number"], "participants": listed}
+        joins = [cloud_event(str(uuid.uuid4()), "ParticipantsUpdated", update, connection) for _ in range(20)]
         statuses = list(
             pool.map(lambda body: client.post(url, json=body, headers=headers).status_code, joins)
         )
         assert statuses == [200] * len(joins)
-    time.sleep(1.5)
+    wait_for(lambda: answered(stack, server_call_id, b))
+    wait_for(lambda: recording_state(stack, server_call_id) == "active")
     call = stack.emulated_call(server_call_id)
-    assert len(first_time(call, "start_recording")) == 1
-    assert len(first_time(call, "pause_recording")) == 1
-    prompts_for_b = [r for r in first_time(call, "start_recognizing_media") if r.get("target") == b]
-    assert len(prompts_for_b) == 1
+    assert len(requests_of(call, "start_recording")) == 1
+    assert len(requests_of(call, "pause_recording")) == 1
+    assert len(requests_of(call, "start_recognizing_media", a)) == 1
+    assert len(requests_of(call, "start_recognizing_media", b)) == 1
     ledger = stack.consents(server_call_id=server_call_id)
-    assert [(e["participant"], e["outcome"]) for e in ledger] == [(a, "granted")]
+    assert sorted((e["participant"], e["outcome"]) for e in ledger) == [(a, "granted"), (b, "granted")]
+    act(stack, server_call_id, action="hang_up")
 
 
 def test_a_late_joiner_pauses_recording_until_they_consent(stack: Stack) -> None:

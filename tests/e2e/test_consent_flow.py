@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.e2e.stack import BACKENDS, Stack, stack_on_backend
+from tests.e2e.stack import BACKENDS, Stack, changes, stack_on_backend
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -84,7 +84,7 @@ def test_silence_is_asked_twice_more_then_recorded_as_no_response(stack: Stack) 
 def _call_state(stack: Stack, server_call_id: str) -> tuple[Any, ...]:
     ledger = stack.consents(server_call_id=server_call_id)
     call = stack.emulated_call(server_call_id)
-    return len(ledger), len(call["requests"])
+    return len(ledger), len(changes(call))
 
 
 def _callback_url(stack: Stack) -> tuple[str, str]:

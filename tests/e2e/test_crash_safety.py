@@ -1,5 +1,10 @@
 """SIGKILL the service at the worst moments of a call, restart it, and check that the call still completes
-with every decision recorded once and every ACS command executed once (PostgreSQL)."""
+with every decision recorded once and every ACS command executed once (PostgreSQL).
+
+ACS does not send a callback again: an answer or a join that arrives while the service is down is lost, and
+only the reconciliation loop brings the call forward (it reads the participants, and asks again whose answer
+is overdue). ACS does not de-duplicate recognize either: a prompt that may have reached ACS before the crash
+is not sent again. So a person is prompted a second time exactly when their answer was lost."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.e2e.acs_control import STRICT
 from tests.e2e.stack import CONFIG, Stack, start_stack
 
 CRASH_CONFIG = CONFIG + "\n[outbox]\nlease_seconds = 2\n"
@@ -20,18 +26,19 @@ PEOPLE = ("4:+14255550601", "4:+14255550602")
 @pytest.fixture
 def crashing_stack(
     request: pytest.FixtureRequest, postgres_server: str, tmp_path: Path
-) -> Iterator[tuple[Stack, Path]]:
+) -> Iterator[tuple[Stack, Path, str]]:
     marker = tmp_path / "crashed"
     url, name = fresh_postgres_database(postgres_server)
     env = {"RECORDER_CRASH_AT": f"{request.param}:{marker}"}
-    yield from ((stack, marker) for stack in start_stack(url, tmp_path, extra_env=env, config=CRASH_CONFIG))
+    stacks = start_stack(url, tmp_path, extra_env=env, config=CRASH_CONFIG, emulator_args=STRICT)
+    yield from ((stack, marker, request.param) for stack in stacks)
     drop_postgres_database(postgres_server, name)
 
 
 def run_call_restarting_on_crash(stack: Stack, timeout: float = 60) -> dict[str, object]:
     server_call_id = stack.place_call(
         [
-            {"raw_id": who, "answers": ["1"], "answer_delay_ms": 150 * (i + 1), "leave_at_ms": 12000}
+            {"raw_id": who, "answers": ["1", "1"], "answer_delay_ms": 150 * (i + 1), "leave_at_ms": 12000}
             for i, who in enumerate(PEOPLE)
         ]
     )
@@ -47,23 +54,23 @@ def run_call_restarting_on_crash(stack: Stack, timeout: float = 60) -> dict[str,
     raise TimeoutError("the call did not end")
 
 
+# crash point -> how many answers the crash loses (each is asked for again by the reconciliation loop)
+CRASH_POINTS = {
+    "event.before_commit.ParticipantsUpdated": 0,  # the join is read back from ACS at start-up
+    "event.before_commit.RecognizeCompleted": 2,  # the second answer may come while it is down, too
+    "dispatch.before_acs.AnswerCall": 0,
+    "dispatch.after_acs.PromptParticipant": 1,  # answered while the service was down
+    "dispatch.before_acs.StartRecording": 0,
+    "dispatch.after_acs.StartRecording": 0,
+}
+
+
 @pytest.mark.postgres
-@pytest.mark.parametrize(
-    "crashing_stack",
-    [
-        "event.before_commit.ParticipantsUpdated",
-        "event.before_commit.RecognizeCompleted",
-        "dispatch.before_acs.AnswerCall",
-        "dispatch.after_acs.PromptParticipant",
-        "dispatch.before_acs.StartRecording",
-        "dispatch.after_acs.StartRecording",
-    ],
-    indirect=True,
-)
+@pytest.mark.parametrize("crashing_stack", list(CRASH_POINTS), indirect=True)
 def test_a_killed_server_restarts_and_the_call_completes_exactly_once(
-    crashing_stack: tuple[Stack, Path],
+    crashing_stack: tuple[Stack, Path, str],
 ) -> None:
-    stack, marker = crashing_stack
+    stack, marker, crash_point = crashing_stack
     assert stack.service is not None
     first_pid = stack.service.pid
     call = run_call_restarting_on_crash(stack)
@@ -76,7 +83,10 @@ def test_a_killed_server_restarts_and_the_call_completes_exactly_once(
     operations = [r["operation"] for r in first_time]
     assert operations.count("answer_call") == 1
     assert operations.count("start_recording") == 1
-    assert operations.count("start_recognizing_media") == len(PEOPLE)
+    prompts = [r["target"] for r in first_time if r["operation"] == "start_recognizing_media"]
+    lost = CRASH_POINTS[crash_point]
+    assert len(prompts) <= len(PEOPLE) + lost, prompts
+    assert all(1 <= prompts.count(who) <= 1 + min(lost, 1) for who in PEOPLE), prompts
     unconsented = call["unconsented_recorded_ms"]
     assert isinstance(unconsented, dict)
     assert set(unconsented.values()) == {0}

@@ -18,6 +18,7 @@ from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls import IncomingCall
 from recorder.services.keys import Role, create_key
+from recorder.services.ports import PlacedCall
 from recorder.web.app import create_app
 from tests.e2e.stack import free_port
 from tests.integration.test_call_service_db import FakeAcs, drain
@@ -29,9 +30,16 @@ A, B, C = "4:+14255550101", "4:+14255550102", "4:+14255550103"
 class NumberedAcs(FakeAcs):
     """Each answered call gets its own connection id: conn-1, conn-2, ..."""
 
-    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> str:
+    def answer_call(
+        self,
+        incoming_call_context: str,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
+    ) -> PlacedCall:
         super().answer_call(incoming_call_context, callback_url, request_id)
-        return f"conn-{sum(1 for name, _ in self.requests if name == 'answer')}"
+        return PlacedCall(f"conn-{sum(1 for name, _ in self.requests if name == 'answer')}")
 
 
 @dataclass

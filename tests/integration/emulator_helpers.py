@@ -34,8 +34,11 @@ class Receiver:
     # kid -> (key, the issuer its tokens must name), for every emulator this receiver trusts.
     trusted: dict[str, tuple[jwt.PyJWK, str]] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
-    # Path -> how many more deliveries to that path are answered 503.
+    # Path -> how many more deliveries to that path are answered with the status (503 unless said).
     failures: dict[str, int] = field(default_factory=dict)
+    failure_status: int = 503
+    validations: list[dict[str, Any]] = field(default_factory=list)  # Event Grid handshakes seen
+    answer_validation: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> Starlette:
@@ -50,15 +53,29 @@ class Receiver:
         if request.query_params.get("secret") != EVENTGRID_SECRET:
             return Response(status_code=401)
         events = await request.json()
+        if request.headers.get("aeg-event-type") == "SubscriptionValidation":
+            self.validations.append({"headers": dict(request.headers), "events": events})
+            if not self.answer_validation:
+                return Response(status_code=200)
+            return JSONResponse({"validationResponse": events[0]["data"]["validationCode"]})
+        failed = self._failure(request.url.path)
+        if failed is not None:
+            return failed
         self._store(Delivery(request.url.path, dict(request.headers), events))
         return Response(status_code=200)
 
-    async def _callback(self, request: Request) -> Response:
-        path = request.url.path
+    def _failure(self, path: str) -> Response | None:
         with self._lock:
             if self.failures.get(path, 0) > 0:
                 self.failures[path] -= 1
-                return JSONResponse({"error": "try again"}, status_code=503)
+                return JSONResponse({"error": "try again"}, status_code=self.failure_status)
+        return None
+
+    async def _callback(self, request: Request) -> Response:
+        path = request.url.path
+        failed = self._failure(path)
+        if failed is not None:
+            return failed
         delivery = Delivery(path, dict(request.headers), await request.json())
         authorization = request.headers.get("authorization", "")
         try:

@@ -18,17 +18,19 @@ from recorder.domain.model import Prompt
 from recorder.services import queries
 from recorder.services.calls import CallService, IncomingCall, Outcome
 from recorder.services.dispatcher import Dispatcher
-from recorder.services.ports import AcsError, PlacedCall
+from recorder.services.ports import AcsError, CallRead, PlacedCall
 from tests import audit_tampering
 from tests.unit.test_consent import POLICY
 
 A, B = "4:+14255550101", "4:+14255550102"
+SERVICE_IDENTITY = "8:acs:service_app"
 
 
 class FakeAcs:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str]] = []
         self.fail_next: AcsError | None = None
+        self.truth = CallRead(connected=True, participants=(), own_identities=(SERVICE_IDENTITY,))
 
     def _log(self, name: str, request_id: str) -> None:
         if self.fail_next is not None:
@@ -36,16 +38,31 @@ class FakeAcs:
             raise error
         self.requests.append((name, request_id))
 
-    def answer_call(self, incoming_call_context: str, callback_url: str, request_id: str) -> str:
+    def answer_call(
+        self,
+        incoming_call_context: str,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
+    ) -> PlacedCall:
         self._log("answer", request_id)
-        return "conn-1"
+        return PlacedCall("conn-1", own_identities=(SERVICE_IDENTITY,))
 
-    def connect_call(self, server_call_id: str, callback_url: str, request_id: str) -> str:
+    def connect_call(
+        self, server_call_id: str, callback_url: str, request_id: str, *, first_sent: datetime | None = None
+    ) -> PlacedCall:
         self._log(f"connect {server_call_id}", request_id)
-        return "conn-1"
+        return PlacedCall("conn-1", own_identities=(SERVICE_IDENTITY,))
 
     def create_call(
-        self, target: str, source_caller_id: str | None, callback_url: str, request_id: str
+        self,
+        target: str,
+        source_caller_id: str | None,
+        callback_url: str,
+        request_id: str,
+        *,
+        first_sent: datetime | None = None,
     ) -> PlacedCall:
         self._log(f"create {target}", request_id)
         return PlacedCall("conn-1", "server-placed")
@@ -73,6 +90,7 @@ class FakeAcs:
         request_id: str,
         *,
         destination_container_url: str | None = None,
+        first_sent: datetime | None = None,
     ) -> str:
         self._log("start", request_id)
         return "rec-1"
@@ -86,8 +104,21 @@ class FakeAcs:
     def stop_recording(self, recording_id: str, request_id: str) -> None:
         self._log("stop", request_id)
 
-    def hang_up(self, call_connection_id: str, request_id: str) -> None:
+    def hang_up(
+        self, call_connection_id: str, request_id: str, *, first_sent: datetime | None = None
+    ) -> None:
         self._log("hangup", request_id)
+
+    def read_call(
+        self,
+        call_connection_id: str,
+        recording_id: str | None,
+        *,
+        properties: bool,
+        direction: str = "inbound",
+    ) -> CallRead:
+        self._log("read", "")
+        return self.truth
 
 
 class Clock:

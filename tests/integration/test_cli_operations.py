@@ -32,11 +32,17 @@ def test_the_example_configuration_is_valid() -> None:
     result = recorder("config", "check", "--file", str(EXAMPLE), **SERVE_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "configuration is valid" in result.stdout
+    assert "answers IncomingCall to: 4:+18005550100 (anything else: acknowledged, ignored)" in result.stdout
     assert one_json(recorder("config", "check", "--json", "--file", str(EXAMPLE), **SERVE_ENV)) == {
         "ok": True,
         "file": str(EXAMPLE),
         "errors": [],
         "warnings": [],
+        "answer_for": ["4:+18005550100"],
+        "own_identities": [
+            "4:+18005550100",
+            "8:acs:00000000-0000-0000-0000-000000000000_00000000-0000-0000-0000-0000000000aa",
+        ],
     }
 
 

@@ -6,22 +6,15 @@ import base64
 import os
 import secrets
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
-from azure.communication.callautomation import (
-    CallAutomationClient,
-    CallConnectionProperties,
-    CallParticipant,
-    PhoneNumberIdentifier,
-    TextSource,
-)
+from azure.communication.callautomation import CallAutomationClient, PhoneNumberIdentifier, TextSource
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -30,102 +23,30 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
-from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.hmac_auth import compute_signature, content_hash, string_to_sign
-from recorder.emulator.server import serve_in_thread
-from tests.integration.emulator_helpers import EVENTGRID_SECRET, Receiver
-
-RESOURCE_ID = "6d889502-3d7a-41a8-befa-d21fd80e8767"
-ACS_NUMBER = "4:+18005550100"
-
-
-@dataclass
-class Harness:
-    emulator: RunningEmulator
-    receiver: Receiver
-    receiver_url: str
-    access_key: str
-    client: CallAutomationClient
-    control: httpx.Client
-
-    def callback_url(self, name: str = "calls") -> str:
-        return f"{self.receiver_url}/callbacks/{name}"
-
-    def start_call(self, participants: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        caller = participants[0]["raw_id"] if participants else new_phone()
-        body = {"from": caller, "to": ACS_NUMBER, "participants": participants, **extra}
-        response = self.control.post("/emulator/calls", json=body)
-        assert response.status_code == 201, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def answer(self, participants: list[dict[str, Any]], callback: str = "calls") -> Connected:
-        """Start an inbound call, wait for its IncomingCall and answer it."""
-        started = self.start_call(participants)
-        _, event = self.receiver.wait_for(
-            lambda d, e: e.get("data", {}).get("serverCallId") == started["server_call_id"]
-        )[0]
-        return connected(
-            self.client.answer_call(event["data"]["incomingCallContext"], self.callback_url(callback))
-        )
-
-    def describe(self, call_id: str) -> dict[str, Any]:
-        response = self.control.get(f"/emulator/calls/{quote(call_id, safe='')}")
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-
-@dataclass(frozen=True)
-class Connected:
-    call_connection_id: str
-    server_call_id: str
-    properties: CallConnectionProperties
-
-
-def connected(properties: CallConnectionProperties) -> Connected:
-    return Connected(required(properties.call_connection_id), required(properties.server_call_id), properties)
-
-
-def required(value: str | None) -> str:
-    assert value, "the SDK returned no value"
-    return value
-
-
-def raw_ids(participants: Iterable[CallParticipant]) -> list[str | None]:
-    return [p.identifier.raw_id if p.identifier is not None else None for p in participants]
-
-
-def new_phone() -> str:
-    return f"4:+1425{secrets.randbelow(10**7):07d}"
-
-
-def phone(raw_id: str) -> PhoneNumberIdentifier:
-    return PhoneNumberIdentifier(raw_id.removeprefix("4:"))
+from tests.integration.emulator_harness import (
+    ACS_NUMBER,
+    RESOURCE_ID,
+    Connected,
+    Harness,
+    connected,
+    new_phone,
+    phone,
+    raw_ids,
+    required,
+    running_harness,
+)
 
 
 @pytest.fixture(scope="module")
 def harness() -> Iterator[Harness]:
-    access_key = base64.b64encode(os.urandom(32)).decode()
-    receiver = Receiver(audience=RESOURCE_ID)
-    receiver_server = serve_in_thread(receiver.app())
-    receiver_url = f"http://127.0.0.1:{receiver_server.port}"
-    config = EmulatorConfig(
-        access_key=access_key,
-        resource_id=RESOURCE_ID,
-        eventgrid_webhook_url=f"{receiver_url}/eventgrid?secret={EVENTGRID_SECRET}",
-    )
-    emulator = start_emulator(config)
-    control = httpx.Client(base_url=emulator.url, trust_env=False, timeout=10.0)
-    receiver.trust(control.get("/calling/keys").json(), emulator.issuer)
-    client = CallAutomationClient(emulator.url, AzureKeyCredential(access_key))
-    try:
-        yield Harness(emulator, receiver, receiver_url, access_key, client, control)
-    finally:
-        client.close()
-        control.close()
-        emulator.stop()
-        receiver_server.stop()
+    with running_harness() as running:
+        yield running
+
+
+def callee_and_app(harness: Harness) -> list[str]:
+    return [ACS_NUMBER, harness.control.get("/emulator/self").json()["application"]]
 
 
 def test_hmac_signature_is_required(harness: Harness) -> None:
@@ -178,6 +99,10 @@ def test_inbound_call_is_announced_answered_and_connected(harness: Harness) -> N
         lambda d, e: e.get("data", {}).get("serverCallId") == started["server_call_id"]
     )[0]
     assert delivery.headers["aeg-event-type"] == "Notification"
+    # Event Grid validated the subscription before delivering anything to it
+    (validation,) = harness.receiver.validations
+    assert validation["headers"]["aeg-event-type"] == "SubscriptionValidation"
+    assert validation["events"][0]["eventType"] == "Microsoft.EventGrid.SubscriptionValidationEvent"
     assert incoming["eventType"] == "Microsoft.Communication.IncomingCall"
     assert incoming["subject"] == f"/caller/{caller}/recipient/{ACS_NUMBER}"
     assert incoming["data"]["from"] == {
@@ -191,6 +116,7 @@ def test_inbound_call_is_announced_answered_and_connected(harness: Harness) -> N
         harness.client.answer_call(started["incoming_call_context"], harness.callback_url())
     )
     assert properties.server_call_id == started["server_call_id"]
+    assert harness.describe(started["server_call_id"])["state"] == "connected"
     assert properties.properties.correlation_id == started["correlation_id"]
     with pytest.raises(ResourceExistsError):
         harness.client.answer_call(started["incoming_call_context"], harness.callback_url())
@@ -202,8 +128,11 @@ def test_inbound_call_is_announced_answered_and_connected(harness: Harness) -> N
     assert call_connected["data"]["publicEventType"] == "Microsoft.Communication.CallConnected"
     assert call_connected["data"]["serverCallId"] == started["server_call_id"]
     updated = harness.receiver.callback(connection_id, "ParticipantsUpdated")
-    assert updated["data"]["sequenceNumber"] == 1
-    assert [p["identifier"]["rawId"] for p in updated["data"]["participants"]] == [caller]
+    assert updated["data"]["sequenceNumber"] >= 1
+    # the callee number and the application's own identity are participants too, as in real payloads
+    participants = [p["identifier"]["rawId"] for p in updated["data"]["participants"]]
+    assert participants == [*callee_and_app(harness), caller]
+    assert "eventSource" not in updated["data"]  # API version 2026-03-12 payloads carry none
 
     delivery = harness.receiver.events(lambda d, e: e["id"] == call_connected["id"])[0][0]
     assert delivery.claims is not None
@@ -334,13 +263,12 @@ def test_paused_start_by_server_call_id(harness: Harness) -> None:
 
 def test_repeated_request_id_starts_one_recording(harness: Harness) -> None:
     properties = harness.answer([{"raw_id": new_phone()}])
-    request_id = secrets.token_hex(16)
-    first = harness.client.start_recording(
-        call_connection_id=properties.call_connection_id, headers={"Repeatability-Request-ID": request_id}
-    )
-    second = harness.client.start_recording(
-        call_connection_id=properties.call_connection_id, headers={"Repeatability-Request-ID": request_id}
-    )
+    headers = {
+        "Repeatability-Request-ID": str(uuid.uuid4()),
+        "Repeatability-First-Sent": format_datetime(datetime.now(UTC), usegmt=True),
+    }
+    first = harness.client.start_recording(call_connection_id=properties.call_connection_id, headers=headers)
+    second = harness.client.start_recording(call_connection_id=properties.call_connection_id, headers=headers)
     assert first.recording_id == second.recording_id
     with pytest.raises(ResourceExistsError):
         harness.client.start_recording(call_connection_id=properties.call_connection_id)
@@ -357,11 +285,12 @@ def test_participants_properties_and_hang_up(harness: Harness) -> None:
     caller, second = new_phone(), new_phone()
     properties = harness.answer([{"raw_id": caller}, {"raw_id": second, "join_at_ms": 100}])
     connection = harness.client.get_call_connection(properties.call_connection_id)
+    first = harness.receiver.callback(properties.call_connection_id, "ParticipantsUpdated")
     update = harness.receiver.callback(properties.call_connection_id, "ParticipantsUpdated", count=2)
-    assert update["data"]["sequenceNumber"] == 2
+    assert update["data"]["sequenceNumber"] > first["data"]["sequenceNumber"]
 
     participants = list(connection.list_participants())
-    assert raw_ids(participants) == [caller, second]
+    assert raw_ids(participants) == [*callee_and_app(harness), caller, second]
     # The raw id travels percent-encoded in the path, which the HMAC signature covers as sent.
     assert raw_ids([connection.get_participant(phone(second))]) == [second]
     assert all(not p.is_muted for p in participants)
@@ -374,7 +303,7 @@ def test_participants_properties_and_hang_up(harness: Harness) -> None:
     connection.remove_participant(phone(second), operation_context="bye")
     removed = harness.receiver.callback(properties.call_connection_id, "RemoveParticipantSucceeded")
     assert removed["data"]["participant"]["rawId"] == second
-    assert raw_ids(connection.list_participants()) == [caller]
+    assert raw_ids(connection.list_participants()) == [*callee_and_app(harness), caller]
 
     connection.hang_up(is_for_everyone=True)
     disconnected = harness.receiver.callback(properties.call_connection_id, "CallDisconnected")
@@ -413,23 +342,42 @@ def test_continuous_dtmf_withdrawal_and_leaving_end_the_call(harness: Harness) -
         "exempt": False,
         "answers_used": 1,
         "continuous_dtmf": False,
+        "on_hold": False,
     }
 
 
-def test_failed_callback_is_retried(harness: Harness) -> None:
-    harness.receiver.failures["/callbacks/flaky"] = 1
-    properties = harness.answer([{"raw_id": new_phone()}], callback="flaky")
-    harness.receiver.callback(properties.call_connection_id, "ParticipantsUpdated")
+def flaky_attempts(harness: Harness, server_call_id: str, count: int) -> list[tuple[str, int, int]]:
+    """The callback attempts to /callbacks/flaky, once ``count`` of them are recorded (the emulator records an
+    attempt when the receiver's answer is back, just after the receiver stored the event)."""
+    deadline = time.monotonic() + 5
+    while True:
+        attempts = [
+            (a["type"].removeprefix("Microsoft.Communication."), a["attempt"], a["status"])
+            for a in harness.describe(server_call_id)["callbacks"]
+            if a["url"].endswith("/flaky")
+        ]
+        if len(attempts) >= count or time.monotonic() > deadline:
+            return attempts
+        time.sleep(0.02)
 
-    attempts = [
-        (a["type"], a["attempt"], a["status"])
-        for a in harness.describe(properties.server_call_id)["callbacks"]
+
+def test_a_failed_callback_is_not_redelivered_unless_asked(harness: Harness) -> None:
+    harness.receiver.failures["/callbacks/flaky"] = 1
+    lost = harness.answer([{"raw_id": new_phone()}], callback="flaky")
+    harness.receiver.callback(lost.call_connection_id, "ParticipantsUpdated")
+    # ACS documents no redelivery: the CallConnected answered 503 is gone
+    assert flaky_attempts(harness, lost.server_call_id, 2) == [
+        ("CallConnected", 1, 503),
+        ("ParticipantsUpdated", 1, 200),
     ]
-    assert attempts == [
-        ("Microsoft.Communication.IncomingCall", 1, 200),
-        ("Microsoft.Communication.CallConnected", 1, 503),
-        ("Microsoft.Communication.CallConnected", 2, 200),
-        ("Microsoft.Communication.ParticipantsUpdated", 1, 200),
+
+    harness.receiver.failures["/callbacks/flaky"] = 1
+    retried = harness.answer([{"raw_id": new_phone()}], callback="flaky", behaviour={"callback_retries": 2})
+    harness.receiver.callback(retried.call_connection_id, "ParticipantsUpdated")
+    assert flaky_attempts(harness, retried.server_call_id, 3) == [
+        ("CallConnected", 1, 503),
+        ("CallConnected", 2, 200),
+        ("ParticipantsUpdated", 1, 200),
     ]
 
 
@@ -501,7 +449,12 @@ def test_start_recording_on_an_unanswered_call_fails(harness: Harness) -> None:
 
 
 def test_scripted_hang_ups_follow_the_time_scale(harness: Harness) -> None:
-    config = EmulatorConfig(access_key=harness.access_key, resource_id=RESOURCE_ID, time_scale=0.1)
+    config = EmulatorConfig(
+        access_key=harness.access_key,
+        resource_id=RESOURCE_ID,
+        time_scale=0.1,
+        eventgrid_webhook_url=harness.emulator.config.eventgrid_webhook_url,
+    )
     with (
         start_emulator(config) as fast,
         CallAutomationClient(fast.url, AzureKeyCredential(config.access_key)) as client,

@@ -61,7 +61,8 @@ def test_connect_call_joins_an_ongoing_call_once_per_request_id(
     first = acs.connect_call(server_call_id, CALLBACK, request_id)
     assert acs.connect_call(server_call_id, CALLBACK, request_id) == first  # a retry of the same command
     call = control.get(f"/emulator/calls/{server_call_id}").json()
-    assert call["call_connection_id"] == first
+    assert call["call_connection_id"] == first.call_connection_id
+    assert first.own_identities and all(i.startswith("8:acs:") for i in first.own_identities)  # answeredBy
     connects = [r for r in call["requests"] if r["operation"] == "connect_call"]
     assert [r["repeat"] for r in connects] == [False, True]
 
@@ -84,6 +85,7 @@ def test_create_call_rings_the_target_from_the_source_caller_id(
     call = control.get(f"/emulator/calls/{placed.server_call_id}").json()
     assert call["call_connection_id"] == placed.call_connection_id
     assert (call["direction"], call["from"], call["to"]) == ("outbound", "4:+18005550199", "4:+14255550902")
+    assert "4:+18005550199" in placed.own_identities  # the number it calls from is the service
 
 
 def sample(n: int, source: str = "/recorder/calls/s-1", at: datetime | None = None) -> list[OutgoingEvent]:

@@ -212,6 +212,7 @@ def test_a_registered_agent_joining_a_call_is_exempt_and_a_stranger_is_prompted(
     _, call_id = calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", "4:+14255550101", None, None))
     assert call_id is not None
     now = datetime.now(UTC)
+    calls.apply(call_id, "cb-0", "CallAnswered", ev.CallAnswered(now, "conn-1"))  # what the outbox feeds back
     calls.apply(call_id, "cb-1", "CallConnected", ev.CallConnected(now, "conn-1"))
     calls.apply(
         call_id,

@@ -88,7 +88,7 @@ def test_parsers_refuse_anything_malformed_with_bad_event_only(body: bytes) -> N
     assert 1 <= len(parsed) <= 100 and all(e.id and e.type for e in parsed)
     for file in files:
         for chunk in file.chunks:
-            assert file.byos or recording_url_problem(chunk.content_location) is None
+            assert recording_url_problem(chunk.content_location) is None
     _check_callbacks(callbacks, payload)
 
 

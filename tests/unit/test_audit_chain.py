@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -62,3 +63,18 @@ def test_a_tombstone_nobody_listed_or_a_forged_erasure_is_named() -> None:
     assert chain.verify([tombstoned(entries, 1, 3), *entries[1:]]).first_bad == 1
     assert chain.verify([entries[0], tombstoned(entries, 2, 1), entries[2]]).first_bad == 2  # erased before
     assert chain.verify([entries[0], tombstoned(entries, 2, 9), entries[2]]).first_bad == 2  # never erased
+
+
+def test_the_canonical_form_is_fixed_so_old_chains_verify_with_new_code() -> None:
+    content = chain.canonical(7, T, "acs", "call.X", "c-1", {"é": 1, "a": [True, None]})
+    assert (
+        content
+        == (
+            '{"action":"call.X","actor":"acs","at":"2026-11-28T00:00:00+00:00","call_id":"c-1",'
+            '"data":{"a":[true,null],"é":1},"seq":7}'
+        ).encode()
+    )
+    assert (
+        chain.entry_hash(chain.GENESIS, content)
+        == hashlib.sha256(chain.GENESIS.encode() + content).hexdigest()
+    )

@@ -41,7 +41,19 @@ def run(state: CallState, *events: ev.CallEvent, policy: ConsentPolicy = POLICY)
 
 def connected(*present: str) -> Decision:
     start = new_inbound_call("call-1", "server-1", "ctx", "en-US").state
-    return run(start, ev.CallConnected(at(0), "conn-1"), ev.ParticipantsUpdated(at(0), 1, present))
+    return run(
+        start,
+        ev.CallAnswered(at(0), "conn-1"),
+        ev.CallConnected(at(0), "conn-1"),
+        ev.ParticipantsUpdated(at(0), 1, present),
+    )
+
+
+def recording(*present: str) -> CallState:
+    """Everyone granted, the recording started and ACS reported it active."""
+    state = run(connected(*present).state, *(grant(p) for p in present)).state
+    started = (ev.RecordingStarted(at(2), "rec-1"), ev.RecordingStateChanged(at(2), "rec-1", True))
+    return run(state, *started).state
 
 
 def grant(raw_id: str, attempt: int = 1, when: float = 1) -> ev.RecognizeCompleted:
@@ -75,11 +87,19 @@ def test_connecting_prompts_every_participant_present_with_the_configured_prompt
 
 def test_participants_seen_before_the_call_connects_are_prompted_on_connect() -> None:
     start = new_inbound_call("call-1", "server-1", "ctx", "en-US").state
-    before = decide(start, ev.ParticipantsUpdated(at(0), 1, (A,)), POLICY)
+    before = run(start, ev.ParticipantsUpdated(at(0), 1, (A,)), ev.CallAnswered(at(0), "conn-1"))
     assert before.commands == ()
     after = decide(before.state, ev.CallConnected(at(0), "conn-1"), POLICY)
     assert kinds(after) == ["PromptParticipant"]
     assert after.state.call_connection_id == "conn-1"
+
+
+def test_nobody_is_prompted_before_the_service_knows_its_own_identities() -> None:
+    start = new_inbound_call("call-1", "server-1", "ctx", "en-US").state
+    connected_only = run(start, ev.CallConnected(at(0), "conn-1"), ev.ParticipantsUpdated(at(0), 1, (A,)))
+    assert connected_only.commands == ()
+    answered = decide(connected_only.state, ev.CallAnswered(at(0), "conn-1"), POLICY)
+    assert kinds(answered) == ["PromptParticipant"]
 
 
 def test_recording_starts_once_only_after_the_last_of_three_consents() -> None:
@@ -179,17 +199,20 @@ def test_stale_participant_snapshots_are_ignored() -> None:
     assert decide(state, ev.ParticipantsUpdated(at(1), 1, (A, B)), POLICY) == Decision(state)
 
 
-def test_a_late_joiner_pauses_recording_before_being_prompted() -> None:
-    recording = run(connected(A).state, grant(A)).state
-    decision = decide(recording, ev.ParticipantsUpdated(at(5), 2, (A, B)), POLICY)
-    assert kinds(decision) == ["PauseRecording", "PromptParticipant"]
-    resumed = decide(decision.state, grant(B, when=6), POLICY)
+def test_a_late_joiner_is_prompted_only_once_acs_reports_the_pause() -> None:
+    decision = decide(recording(A), ev.ParticipantsUpdated(at(5), 2, (A, B)), POLICY)
+    assert kinds(decision) == ["PauseRecording"]
+    accepted = decide(decision.state, ev.CommandDone(at(5), "PauseRecording"), POLICY)
+    assert accepted.commands == ()  # ACS still says it records
+    paused = decide(accepted.state, ev.RecordingStateChanged(at(5), "rec-1", False), POLICY)
+    assert kinds(paused) == ["PromptParticipant"]
+    resumed = decide(paused.state, grant(B, when=6), POLICY)
     assert "ResumeRecording" in kinds(resumed)
     assert resumed.state.recording is RecordingStatus.ACTIVE
 
 
 def test_recording_resumes_when_an_unconsented_participant_leaves() -> None:
-    paused = decide(run(connected(A).state, grant(A)).state, ev.ParticipantsUpdated(at(5), 2, (A, B)), POLICY)
+    paused = decide(recording(A), ev.ParticipantsUpdated(at(5), 2, (A, B)), POLICY)
     left = decide(paused.state, ev.ParticipantsUpdated(at(6), 3, (A,)), POLICY)
     assert kinds(left) == ["ResumeRecording"]
 
@@ -200,21 +223,31 @@ def test_a_participant_who_comes_back_without_answering_is_asked_again() -> None
     assert [(c.raw_id, c.attempt) for c in back.commands if isinstance(c, fx.PromptParticipant)] == [(B, 2)]
 
 
+def test_someone_who_granted_left_and_came_back_can_still_withdraw() -> None:
+    state = recording(A, B)
+    left = decide(state, ev.ParticipantsUpdated(at(5), 2, (B,)), POLICY)
+    back = decide(left.state, ev.ParticipantsUpdated(at(6), 3, (A, B)), POLICY)
+    assert fx.WatchForWithdrawal(A) in back.commands
+    assert not any(isinstance(c, fx.PromptParticipant) for c in back.commands)
+
+
 def test_withdrawal_pauses_and_keeps_recording_paused_while_they_stay() -> None:
-    recording = run(connected(A, B).state, grant(A), grant(B)).state
     tone = ev.ContinuousToneReceived(at(9), f"withdraw|{A}", "nine")
-    withdrawn = decide(recording, tone, POLICY)
+    withdrawn = decide(recording(A, B), tone, POLICY)
     assert kinds(withdrawn) == ["PauseRecording"]
     assert outcomes(withdrawn) == [(A, "withdrawn")]
-    still = decide(withdrawn.state, ev.ParticipantsUpdated(at(10), 2, (A, B, C)), POLICY)
+    confirmed = (ev.CommandDone(at(9), "PauseRecording"), ev.RecordingStateChanged(at(9), "rec-1", False))
+    paused = run(withdrawn.state, *confirmed).state
+    still = decide(paused, ev.ParticipantsUpdated(at(10), 2, (A, B, C)), POLICY)
+    assert kinds(still) == ["PromptParticipant"]
     assert "ResumeRecording" not in kinds(run(still.state, grant(C, when=11)))
     gone = run(still.state, grant(C, when=11), ev.ParticipantsUpdated(at(12), 3, (B, C)))
     assert "ResumeRecording" in kinds(gone)
 
 
 def test_other_continuous_tones_do_nothing() -> None:
-    recording = run(connected(A).state, grant(A)).state
-    assert decide(recording, ev.ContinuousToneReceived(at(9), f"withdraw|{A}", "five"), POLICY).commands == ()
+    tone = ev.ContinuousToneReceived(at(9), f"withdraw|{A}", "five")
+    assert decide(recording(A), tone, POLICY).commands == ()
 
 
 def test_disconnect_stops_recording_and_closes_open_consents() -> None:
@@ -224,8 +257,7 @@ def test_disconnect_stops_recording_and_closes_open_consents() -> None:
     assert outcomes(ended) == [(B, "no_response")]
     assert ended.state.phase is CallPhase.ENDED
     assert ended.commands == ()
-    recording = run(connected(A).state, grant(A)).state
-    assert kinds(decide(recording, ev.CallDisconnected(at(20)), POLICY)) == ["StopRecording"]
+    assert kinds(decide(recording(A), ev.CallDisconnected(at(20)), POLICY)) == ["StopRecording"]
 
 
 def test_nothing_but_recording_reports_changes_an_ended_call() -> None:
@@ -241,6 +273,7 @@ def test_recording_reports_become_segments_started_paused_resumed_stopped() -> N
         ev.RecordingStateChanged(at(3), "rec-1", True),
         ev.RecordingStateChanged(at(3), "rec-1", True),  # a repeat
         ev.ParticipantsUpdated(at(4), 2, (A, B)),  # a late joiner: we pause
+        ev.CommandDone(at(4), "PauseRecording"),
         ev.RecordingStateChanged(at(4), "rec-1", False),
         grant(B, when=5),  # we resume
         ev.RecordingStateChanged(at(5), "rec-1", True),

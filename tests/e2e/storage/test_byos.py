@@ -1,6 +1,7 @@
 """Bring your own storage, end to end: the service starts the recording with externalStorage naming the call's
-region container; the emulator (playing ACS) writes the file into Azurite there; on the file event the service
-finds that blob, hashes it, tags it, verifies it and registers it (listed, published), and never copies it."""
+region container; the emulator (playing ACS) writes the file into Azurite there, where ACS documents it does;
+the file event (documented shape: ACS URLs, no blob URL) makes the service find that blob by its call, hash
+it, tag it, verify it and register it (listed, published), and never copy it."""
 
 from __future__ import annotations
 
@@ -59,10 +60,13 @@ def test_acs_writes_into_the_call_region_container_and_the_service_verifies_tags
     assert listed["sha256"] == acs_file["sha256"] and listed["size"] == acs_file["size"]
 
     names = sorted(b.name for b in blobs(azurite, f"eus-{tag}"))
-    audio = next(n for n in names if n.endswith("-audio.wav"))
-    assert names == sorted([audio, audio.replace("0-audio.wav", "0-acsmetadata.json")])  # no copy of ours
-    day, _acs_call_id, folder, _ = audio.split("/")  # ACS writes <YYYYMMDD>/<callId>/<recording>-<guid>/
+    document = acs_file["document_id"]
+    audio = next(n for n in names if n.endswith(f"/0-audiowav.{document}.wav"))
+    metadata = audio.replace(f"0-audiowav.{document}.wav", f"0-acsmetadata.{document}.json")
+    assert names == sorted([audio, metadata])  # no copy of ours
+    day, acs_call_id, folder, _ = audio.split("/")  # ACS writes <YYYYMMDD>/<callId>/<recording>-<guid>/
     assert len(day) == 8 and day.isdigit() and folder.startswith(recording_id[:8])
+    assert acs_call_id == call["correlation_id"]
     assert blobs(azurite, f"weu-{tag}") == []
     blob = eastus.get_blob_client(audio)
     assert hashlib.sha256(blob.download_blob().readall()).hexdigest() == acs_file["sha256"]

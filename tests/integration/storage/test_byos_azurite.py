@@ -1,20 +1,19 @@
-"""Bring your own storage against real Azurite: ACS's blob is adopted only inside the call's own container."""
+"""Bring your own storage against real Azurite, with the event as ACS documents it: the blob ACS wrote is
+found by the call it belongs to, in the container that call is pinned to, and adopted there."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
-from recorder.services.storage import RecordingFileEvent, StoreState
-from recorder.web.parsing import envelopes
-from recorder.web.recording_files import recording_file_event
+from recorder.services.storage import StoreState
+from recorder.web.parsing import BadEvent
 from tests.integration.azurite import Azurite
+from tests.integration.storage.byos_support import acs_writes, byos_call, documented_event, parsed
 from tests.integration.storage.harness import US_CALLER, Harness, new_access_key, storage_settings
 
 
@@ -31,71 +30,68 @@ def harness(database_url: str, emulator: RunningEmulator, azurite: Azurite) -> I
     h.close()
 
 
-def byos_event(server_call_id: str, content_url: str, recording_id: str) -> RecordingFileEvent:
-    delivery: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "topic": "/subscriptions/x/providers/Microsoft.Communication/communicationServices/acs",
-        "subject": f"/recording/call/{uuid.uuid4()}/serverCallId/{server_call_id}",
-        "eventType": "Microsoft.Communication.RecordingFileStatusUpdated",
-        "data": {
-            "recordingStorageInfo": {
-                "recordingChunks": [
-                    {"documentId": "doc-1", "index": 0, "contentLocation": content_url},
-                ]
-            },
-            "recordingId": recording_id,
-            "recordingFormatType": "Wav",
-            "storageType": "AzureBlob",
-        },
-        "dataVersion": "1.0",
-        "metadataVersion": "1",
-        "eventTime": datetime.now(UTC).isoformat(),
-    }
-    return recording_file_event(envelopes(delivery, 1)[0])
-
-
-def acs_writes(harness: Harness, region: str, data: bytes) -> str:
-    """Play ACS: a blob under <YYYYMMDD>/<callId>/<recording>-<guid>/ in ``region``'s container."""
-    name = f"20260101/{uuid.uuid4()}/rec-{uuid.uuid4()}/0-audio.wav"
-    blob = harness.container(region).get_blob_client(name)
-    blob.upload_blob(data)
-    return str(blob.url)
-
-
-def test_the_blob_acs_wrote_is_hashed_tagged_and_registered_where_it_is(harness: Harness) -> None:
-    call_id, server_call_id = harness.add_call(US_CALLER)
+@pytest.mark.parametrize("storage_type", ["AzureBlob", "blobstorage", "acsstorage", None])
+def test_the_blob_acs_wrote_is_found_by_its_call_hashed_tagged_and_registered_where_it_is(
+    harness: Harness, storage_type: str | None
+) -> None:
+    call = byos_call(harness, US_CALLER)
     data = b"RIFF" + bytes(range(256)) * 5000
-    url = acs_writes(harness, "eastus", data)
-    harness.service.accept(byos_event(server_call_id, url, "rec-byos-1"))
+    document_id = f"0-eus-d1-{uuid.uuid4().hex}"
+    url = acs_writes(harness, "eastus", call, document_id, data)
+    # whatever the event says storageType is: the service asked for BYOS, so it looks for the blob
+    harness.service.accept(parsed(documented_event(call, document_id, storage_type=storage_type)))
     harness.service.run_until_idle()
 
     [row] = harness.rows()
     assert (row.state, row.mode, row.blob_url) == ("stored", "byos", url)
     assert (row.sha256, row.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert row.metadata_blob.endswith(f"/0-acsmetadata.{document_id}.json")
     blob = harness.container("eastus").get_blob_client(row.blob_name)
     assert blob.get_blob_properties().metadata["sha256"] == row.sha256
-    assert blob.get_blob_tags()["call_id"] == call_id
-    assert len(harness.blob_names("eastus")) == 1  # adopted where ACS put it, never copied
+    assert blob.get_blob_tags()["call_id"] == call.call_id
+    assert len(harness.blob_names("eastus")) == 2  # adopted where ACS put it, never copied
 
 
-def test_a_blob_in_another_region_container_is_refused_unread(harness: Harness) -> None:
-    _, server_call_id = harness.add_call(US_CALLER)  # pinned to eastus
-    url = acs_writes(harness, "westeurope", b"elsewhere")
-    harness.service.accept(byos_event(server_call_id, url, "rec-byos-2"))
-    harness.service.run_until_idle()
-
-    [row] = harness.rows()
-    assert row.state == StoreState.FAILED and "pinned to" in (row.last_error or "")
-    blob = harness.container("westeurope").get_blob_client("/".join(url.split("/")[-4:]))
-    assert blob.get_blob_tags() == {} and "sha256" not in blob.get_blob_properties().metadata  # untouched
-    assert row.sha256 is None and row.blob_url is None
+def test_a_blob_url_in_the_event_is_refused_like_any_non_acs_url(harness: Harness) -> None:
+    call = byos_call(harness, US_CALLER)
+    url = acs_writes(harness, "eastus", call, "doc-1", b"RIFF")
+    delivery = documented_event(call, "doc-1")
+    delivery["data"]["recordingStorageInfo"]["recordingChunks"][0]["contentLocation"] = url
+    with pytest.raises(BadEvent) as refused:
+        parsed(delivery)
+    assert refused.value.code == "invalid_recording_url"
 
 
-def test_a_blob_not_written_yet_is_retried_not_failed(harness: Harness) -> None:
-    _, server_call_id = harness.add_call(US_CALLER)
-    container_url = harness.container("eastus").url.rstrip("/")
-    harness.service.accept(byos_event(server_call_id, f"{container_url}/20260101/x/y/0-audio.wav", "rec-3"))
+def test_a_blob_only_in_another_region_container_is_never_looked_at(harness: Harness) -> None:
+    call = byos_call(harness, US_CALLER)  # pinned to eastus
+    url = acs_writes(harness, "westeurope", call, "doc-2", b"elsewhere")
+    harness.service.accept(parsed(documented_event(call, "doc-2")))
     harness.service.run_until_idle(rounds=1)
 
     [row] = harness.rows()
-    assert row.state == StoreState.PENDING and "not there" in (row.last_error or "")
+    assert row.state == StoreState.PENDING and "not written" in (row.last_error or "")
+    blob = harness.container("westeurope").get_blob_client("/".join(url.split("/")[-4:]))
+    assert blob.get_blob_tags() == {} and "sha256" not in blob.get_blob_properties().metadata  # untouched
+
+
+def test_a_blob_not_written_yet_is_retried_not_failed(harness: Harness) -> None:
+    call = byos_call(harness, US_CALLER)
+    harness.service.accept(parsed(documented_event(call, "doc-3")))
+    harness.service.run_until_idle(rounds=1)
+    [row] = harness.rows()
+    assert row.state == StoreState.PENDING and row.attempts == 1
+
+    acs_writes(harness, "eastus", call, "doc-3", b"RIFF later")
+    harness.service.update_row(row.id, available_at=row.created_at)  # its backoff is over
+    harness.service.run_until_idle()
+    assert harness.rows()[0].state == StoreState.STORED
+
+
+def test_a_recording_the_service_did_not_start_is_refused(harness: Harness) -> None:
+    call = byos_call(harness, US_CALLER)
+    acs_writes(harness, "eastus", call, "doc-4", b"RIFF")
+    other = f"eyJQbGF0{uuid.uuid4().hex}"
+    harness.service.accept(parsed(documented_event(call, "doc-4", recording_id=other)))
+    harness.service.run_until_idle()
+    [row] = harness.rows()
+    assert row.state == StoreState.FAILED and "did not start" in (row.last_error or "")

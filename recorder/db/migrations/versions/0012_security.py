@@ -1,7 +1,7 @@
 """security round two: call grants, registered agent exemptions, console sessions, per-key agent user ids
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-29
 
 Existing agent identities are given to the API key that created them (its actor, ``key:<id>``), as the
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

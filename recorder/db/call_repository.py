@@ -1,0 +1,160 @@
+"""Calls and their participants as the domain's ``CallState``. Never commits: the unit of work does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recorder.db import codec
+from recorder.db.tables import Call, CallParticipant
+from recorder.domain.model import CallPhase, CallState, Consent, Participant, RecordingStatus
+
+
+class CallRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._participants: dict[str, dict[str, CallParticipant]] = {}  # rows loaded by get(), for save()
+
+    def add(
+        self,
+        state: CallState,
+        now: datetime,
+        *,
+        direction: str,
+        caller: str | None = None,
+        callee: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        row = Call(
+            id=state.call_id,
+            server_call_id=state.server_call_id,
+            correlation_id=correlation_id,
+            direction=direction,
+            caller=caller,
+            callee=callee,
+            created_at=now,
+        )
+        _write_call(row, state, now)
+        self.session.add(row)
+        self.session.flush()
+
+    def get(self, call_id: str, *, lock: bool = False) -> CallState | None:
+        """Load a call; ``lock`` holds its row until commit so one call's events apply one at a time."""
+        query = select(Call).where(Call.id == call_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.session.scalars(query).one_or_none()
+        if row is None:
+            return None
+        participants = list(
+            self.session.scalars(
+                select(CallParticipant).where(CallParticipant.call_id == call_id).order_by(CallParticipant.id)
+            )
+        )
+        self._participants[call_id] = {p.raw_id: p for p in participants}
+        return _state_of(row, participants)
+
+    def live(self) -> list[tuple[CallState, str]]:
+        """Every call ACS may still be running for us (connected or answering with a connection id), with
+        its direction: one query for the calls, one for their participants. Not locked: a loop reads."""
+        rows = list(
+            self.session.scalars(
+                select(Call).where(Call.phase != CallPhase.ENDED, Call.call_connection_id.is_not(None))
+            )
+        )
+        by_call: dict[str, list[CallParticipant]] = {row.id: [] for row in rows}
+        if rows:
+            query = (
+                select(CallParticipant)
+                .where(CallParticipant.call_id.in_(list(by_call)))
+                .order_by(CallParticipant.id)
+            )
+            for p in self.session.scalars(query):
+                by_call[p.call_id].append(p)
+        return [(_state_of(row, by_call[row.id]), row.direction) for row in rows]
+
+    def save(self, state: CallState, now: datetime) -> None:
+        row = self.session.get_one(Call, state.call_id)
+        if row.phase != CallPhase.ENDED and state.phase is CallPhase.ENDED:
+            row.ended_at = now
+        _write_call(row, state, now)
+        existing = self._participants.get(state.call_id)
+        if existing is None:
+            query = select(CallParticipant).where(CallParticipant.call_id == state.call_id)
+            existing = {p.raw_id: p for p in self.session.scalars(query)}
+        for p in state.participants:
+            target = existing.get(p.raw_id) or CallParticipant(call_id=state.call_id, raw_id=p.raw_id)
+            target.present = p.present
+            target.consent = p.consent
+            target.attempts = p.attempts
+            target.prompts_sent = p.prompts_sent
+            target.prompted_at = p.prompted_at
+            target.prompt = codec.prompt_to_json(p.prompt)
+            target.exempt_reason = p.exempt_reason
+            self.session.add(target)
+        self.session.flush()
+
+    def id_for_connection(self, call_connection_id: str) -> str | None:
+        return self.session.scalar(select(Call.id).where(Call.call_connection_id == call_connection_id))
+
+    def row(self, call_id: str) -> Call | None:
+        return self.session.get(Call, call_id)
+
+
+def _write_call(row: Call, state: CallState, now: datetime) -> None:
+    row.call_connection_id = state.call_connection_id
+    row.server_call_id = state.server_call_id  # an outbound call learns it once ACS has placed it
+    row.locale = state.locale
+    row.phase = state.phase
+    row.recording = state.recording
+    row.recording_id = state.recording_id
+    row.recording_reported = state.recording_reported
+    row.recording_reported_at = state.recording_reported_at
+    row.recording_first_at = state.recording_first_at
+    row.recording_pending = state.recording_pending
+    row.recording_report_fresh = state.recording_report_fresh
+    row.participants_sequence = state.participants_sequence
+    row.participants_at = state.participants_at
+    row.participants_unclear = state.participants_unclear
+    row.own_identities = sorted(state.own_identities)
+    row.identities_known = state.identities_known
+    row.media_turn_at = state.media_turn_at
+    row.updated_at = now
+
+
+def _state_of(row: Call, participants: list[CallParticipant]) -> CallState:
+    return CallState(
+        call_id=row.id,
+        server_call_id=row.server_call_id,
+        call_connection_id=row.call_connection_id,
+        phase=CallPhase(row.phase),
+        locale=row.locale,
+        participants=tuple(
+            Participant(
+                raw_id=p.raw_id,
+                present=p.present,
+                consent=Consent(p.consent),
+                attempts=p.attempts,
+                prompts_sent=p.prompts_sent,
+                prompted_at=p.prompted_at,
+                prompt=codec.prompt_from_json(p.prompt),
+                exempt_reason=p.exempt_reason,
+            )
+            for p in participants
+        ),
+        participants_sequence=row.participants_sequence,
+        participants_at=row.participants_at,
+        participants_unclear=row.participants_unclear,
+        own_identities=frozenset(row.own_identities or ()),
+        identities_known=row.identities_known,
+        recording=RecordingStatus(row.recording),
+        recording_id=row.recording_id,
+        recording_reported=row.recording_reported,
+        recording_reported_at=row.recording_reported_at,
+        recording_first_at=row.recording_first_at,
+        recording_pending=row.recording_pending,
+        recording_report_fresh=row.recording_report_fresh,
+        media_turn_at=row.media_turn_at,
+    )
