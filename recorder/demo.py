@@ -25,7 +25,6 @@ from recorder.demo_storage import (
 from recorder.demo_storage import start_azurite as start_demo_azurite
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import RunningEmulator, serve_in_thread
-from recorder.emulator.service_compat import lenient_behaviour
 from recorder.ops_cli import require_free_port
 from recorder.services.keys import Role, create_key
 from recorder.web.app import create_app
@@ -109,7 +108,6 @@ def _with_emulator(settings: Settings, port: int) -> tuple[Settings, RunningEmul
             access_key=access_key,
             resource_id="demo-acs-resource",
             eventgrid_webhook_url=f"{public_url}/webhooks/eventgrid?secret={secret}",
-            behaviour=lenient_behaviour(),
             cognitive_services_endpoints=(SPEECH,),
         )
     )

@@ -27,8 +27,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from recorder.emulator.service_compat import lenient_cli_args
-
 RESOURCE_ID = "e2e-acs-resource"
 SPEECH = "https://e2e-speech.cognitiveservices.azure.com/"  # linked to the emulated resource: TTS works
 CONFIG = """
@@ -199,7 +197,6 @@ def start_stack(
                 *("--eventgrid-webhook-url", f"{service_url}/webhooks/eventgrid?secret={secret}"),
                 f"--events-topic-key={topic_key}",  # "=": a random key may start with "-"
                 *("--cognitive-services-endpoint", SPEECH),
-                *lenient_cli_args(),  # the knobs the service does not cope with yet: service_compat.py
                 *emulator_args,
             ]
             try:

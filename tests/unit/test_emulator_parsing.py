@@ -18,7 +18,6 @@ from recorder.emulator.recording_files import chunk_sizes
 from recorder.emulator.repeatability import Repeatability, applies
 from recorder.emulator.rest import AcsError, Reply
 from recorder.emulator.scenario import ScenarioError, parse_call_scenario
-from recorder.emulator.service_compat import LENIENT, lenient_behaviour, lenient_cli_args
 
 
 def test_the_defaults_are_the_strict_ones() -> None:
@@ -73,11 +72,6 @@ def test_cli_assignments() -> None:
     for bad in (["media_queue"], ["callback_retries=many"], ["sequence_gaps=maybe"], ["=3"]):
         with pytest.raises(BehaviourError):
             parse_assignments(bad)
-
-
-def test_the_lenient_set_names_why_and_round_trips_through_the_cli() -> None:
-    assert all(reason for _, reason in LENIENT.values())
-    assert parse_assignments([a for a in lenient_cli_args() if a != "--behaviour"]) == lenient_behaviour()
 
 
 def test_a_scenario_checks_its_behaviour() -> None:
