@@ -32,7 +32,7 @@ from recorder.services.ports import AcsError, CallRead, PlacedCall
 
 T = TypeVar("T")
 CONNECTION_STATES = {"connected": True, "disconnected": False, "disconnecting": False}
-DIRECTIONS: dict[str, dict[str, bool]] = {"inbound": {"answered": True}, "outbound": {"outbound": True}}
+
 FAIL_SAFE_RETRIES = 1  # the SDK's own retries of a pause or stop; the dispatcher retries a few times more
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -69,7 +69,7 @@ class AcsCallAutomation:
         )
         if not props.call_connection_id:
             raise AcsError("answer_call returned no call connection id", transient=False)
-        return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props, answered=True))
+        return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props))
 
     def connect_call(
         self, server_call_id: str, callback_url: str, request_id: str, *, first_sent: datetime | None = None
@@ -130,7 +130,7 @@ class AcsCallAutomation:
         ids = [_raw_id(p.identifier) for p in listed]
         participants = None if any(i is None for i in ids) else tuple(i for i in ids if i)
         connected = None if props is None else CONNECTION_STATES.get(str(props.call_connection_state).lower())
-        own = () if props is None else _own_identities(props, **DIRECTIONS.get(direction, {}))
+        own = () if props is None else _own_identities(props, outbound=direction == "outbound")
         return CallRead(connected, participants, own, self._recording_state(recording_id))
 
     def _recording_state(self, recording_id: str | None) -> str | None:
@@ -243,12 +243,12 @@ def _raw_id(identifier: Any) -> str | None:
     return str(raw) if raw else None
 
 
-def _own_identities(props: Any, *, answered: bool = False, outbound: bool = False) -> tuple[str, ...]:
-    """Who the service is in the call: the identity that answered; for a call it answered, the number it was
-    answered for; for a call it placed, its source (for an answered call, ``source`` is the caller)."""
-    found = [_raw_id(props.answered_by)]
-    if answered:
-        found.append(_raw_id(props.answered_for))
+def _own_identities(props: Any, *, outbound: bool = False) -> tuple[str, ...]:
+    """Who the service is in the call: the identity that answered or connected, and the number an incoming
+    call was for (``answeredFor``, set only for a PSTN target: the resource's own number, whether this service
+    answered the call or connected to it later); for a call it placed, its source (for an incoming call,
+    ``source`` is the caller)."""
+    found = [_raw_id(props.answered_by), _raw_id(props.answered_for)]
     if outbound:
         found += [_raw_id(props.source), _raw_id(props.source_caller_id_number)]
     return tuple(dict.fromkeys(i for i in found if i))
