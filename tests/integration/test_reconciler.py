@@ -134,7 +134,8 @@ def test_without_a_filter_a_call_to_an_agent_identity_is_not_answered(database_u
     sessions = session_factory(engine)
     agent = "8:acs:resource_agent-1"
     with sessions() as session:
-        session.add(AgentIdentity(user_id="agent-1", acs_identity=agent, created_at=Clock()()))
+        identity = AgentIdentity(owner="key:t", user_id="agent-1", acs_identity=agent, created_at=Clock()())
+        session.add(identity)
         session.commit()
     calls = CallService(lambda: UnitOfWork(sessions), POLICY, Clock())
     try:
