@@ -188,8 +188,9 @@ def _print_summary(
             print(f"   recorded without consent: {unconsented} ms")
             if container.storage is not None:  # where the recording landed
                 session.rollback()  # end this read: SQLite's lock would hold up the transfers we wait for
+                recorded = bool(timeline["recording_segments"])
                 for line in where_landed(
-                    container.storage, container.sessions, emulator_url, call["server_call_id"]
+                    container.storage, container.sessions, emulator_url, call["server_call_id"], recorded
                 ):
                     print(f"   {line}")
         key_id, key = create_key(session, Role.AUDITOR, "demo auditor", container.clock())

@@ -123,10 +123,15 @@ def demo_storage_settings(azurite: DemoAzurite) -> StorageSettings:
 
 
 def where_landed(
-    storage: StorageService, sessions: sessionmaker[Session], emulator_url: str, server_call_id: str
+    storage: StorageService,
+    sessions: sessionmaker[Session],
+    emulator_url: str,
+    server_call_id: str,
+    recorded: bool,
 ) -> list[str]:
     """One line per stored chunk: region, container, blob, and whether the blob's sha256 (read back from the
-    container now) matches the file ACS (the emulator) had."""
+    container now) matches the file ACS (the emulator) had. For a ``recorded`` call, waits for ACS's file
+    event, which comes a while after the recording stopped."""
     deadline = time.monotonic() + 20
     while True:
         with sessions() as session:
@@ -137,11 +142,16 @@ def where_landed(
                     .order_by(StoredRecording.chunk_index)
                 )
             )
-        if all(r.state != "pending" for r in rows) or time.monotonic() > deadline:
+        settled = (rows or not recorded) and all(r.state != "pending" for r in rows)
+        if settled or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     if not rows:
-        return ["nothing stored (nothing was recorded)"]
+        return [
+            "nothing stored (no recording file arrived)"
+            if recorded
+            else "nothing stored (nothing was recorded)"
+        ]
     files = httpx.get(f"{emulator_url}/emulator/recording-files", timeout=10).json()
     acs_sha = {f["recording_id"]: f["sha256"] for f in files if f["server_call_id"] == server_call_id}
     lines = []
