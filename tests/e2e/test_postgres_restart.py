@@ -3,7 +3,8 @@ them again, so only the reconciliation loop brings those calls forward. Judged b
 no call left stuck, nobody recorded without consent, every effect once.
 
 It restarts the machine's PostgreSQL cluster, which every other test using it would feel: it runs under CI
-(alone on its machine) or with RECORDER_TEST_RESTART_POSTGRES=1.
+or with RECORDER_TEST_RESTART_POSTGRES=1, and is marked ``exclusive``, which ``scripts/check`` runs on its own
+after the parallel run.
 """
 
 from __future__ import annotations
@@ -22,15 +23,20 @@ from tests.e2e.acs_control import STRICT, requests_of
 from tests.e2e.stack import Stack, start_stack
 
 CALLS = 20
-RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"]
 pytestmark = [
     pytest.mark.postgres,
+    pytest.mark.exclusive,
     pytest.mark.skipif(
         not (os.environ.get("CI") == "true" or os.environ.get("RECORDER_TEST_RESTART_POSTGRES") == "1"),
         reason="restarts the shared PostgreSQL cluster: CI=true or RECORDER_TEST_RESTART_POSTGRES=1",
     ),
     pytest.mark.skipif(shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster (Debian)"),
 ]
+
+
+def restart_command() -> list[str]:
+    (version,) = os.listdir("/etc/postgresql")
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
 
 
 @pytest.fixture
@@ -52,7 +58,7 @@ def test_a_postgres_restart_under_load_leaves_no_call_stuck_and_nobody_recorded_
         ]
         people[stack.place_call(script)] = pair
     time.sleep(1.0)  # calls answered, prompts and answers under way
-    restarted = subprocess.run(RESTART, capture_output=True, text=True, timeout=120, check=False)
+    restarted = subprocess.run(restart_command(), capture_output=True, text=True, timeout=120, check=False)
     assert restarted.returncode == 0, restarted.stderr
     calls = {sid: stack.wait_until_ended(sid, timeout=60) for sid in people}
     for server_call_id, call in calls.items():
