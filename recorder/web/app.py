@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -71,7 +72,11 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             Middleware(CutAbortedStreams),
             Middleware(BodyGuard, read_seconds=container.settings.security.http.body_timeout_seconds),
         ],
-        exception_handlers={**body_exception_handlers(), Exception: _unexpected},
+        exception_handlers={
+            **body_exception_handlers(),
+            OperationalError: _database_unavailable,
+            Exception: _unexpected,
+        },
     )
     app.state.container = container
     app.state.drain = drain
@@ -113,6 +118,15 @@ async def readyz(request: Request) -> Response:
     if checks["database"]:
         body["outbox"] = await run_in_threadpool(outbox)
     return JSONResponse(body, status_code=status)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is down, restarting or locked: nothing was changed, and a retry can succeed."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    log.warning("http.database_unavailable", extra={"error": detail[0] if detail else repr(exc)})
+    response = error(503, "database_unavailable", "the database cannot be reached right now; retry")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -49,7 +49,7 @@ class World:
     app: Starlette
     keys: dict[str, str] = field(default_factory=dict)
 
-    def get(self, path: str, role: str | None = "auditor", **params: str) -> object:
+    def get(self, path: str, role: str | None = "auditor", **params: str) -> httpx.Response:
         return self.client.get(path, params=params, headers=self.auth(role))
 
     def auth(self, role: str | None) -> dict[str, str]:

@@ -135,7 +135,7 @@ def test_a_legal_hold_blocks_erasure_until_it_is_released(world: World) -> None:
     refused = call(world, "POST", "/api/erasures", {"participant": A}, "operator")
     assert refused.status_code == 409
     assert refused.json()["error"] | {"calls": ["conn-1"]} == refused.json()["error"]
-    assert world.get("/api/consents", participant=A).json()["items"]  # type: ignore[attr-defined]
+    assert world.get("/api/consents", participant=A).json()["items"]
     assert call(world, "DELETE", HOLD, {"reason": "settled"}, "admin").status_code == 200
     assert call(world, "DELETE", HOLD, None, "admin").status_code == 409
     assert call(world, "POST", "/api/calls/nope/legal-hold", {"reason": "x"}, "admin").status_code == 404
@@ -148,7 +148,7 @@ def test_erasure_removes_the_identity_and_the_chain_still_verifies(world: World)
     assert erased.status_code == 200, erased.text
     result = erased.json()
     assert result["ledger_rows"] == 1 and result["audit_entries"] >= 2
-    verify = world.get("/api/audit/verify").json()  # type: ignore[attr-defined]
+    verify = world.get("/api/audit/verify").json()
     assert verify["ok"] is True and verify["first_bad"] is None
     with world.container.sessions() as session:
         everything = json.dumps([r.data for r in session.scalars(select(AuditEntry))])
@@ -165,7 +165,7 @@ def test_admins_create_list_and_revoke_keys(world: World) -> None:
     )
     assert created.status_code == 201
     new_key, key_id = created.json()["key"], created.json()["id"]
-    listed = world.get("/api/keys", role="admin").json()["items"]  # type: ignore[attr-defined]
+    listed = world.get("/api/keys", role="admin").json()["items"]
     assert {k["id"]: k["state"] for k in listed}[key_id] == "active"
     assert new_key not in json.dumps(listed)
     headers = {"Authorization": f"Bearer {new_key}"}
