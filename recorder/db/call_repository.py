@@ -115,6 +115,7 @@ def _write_call(row: Call, state: CallState, now: datetime) -> None:
     row.recording_first_at = state.recording_first_at
     row.recording_pending = state.recording_pending
     row.recording_report_fresh = state.recording_report_fresh
+    row.recording_answered_at = state.recording_answered_at
     row.participants_sequence = state.participants_sequence
     row.participants_at = state.participants_at
     row.participants_unclear = state.participants_unclear
@@ -156,5 +157,6 @@ def _state_of(row: Call, participants: list[CallParticipant]) -> CallState:
         recording_first_at=row.recording_first_at,
         recording_pending=row.recording_pending,
         recording_report_fresh=row.recording_report_fresh,
+        recording_answered_at=row.recording_answered_at,
         media_turn_at=row.media_turn_at,
     )

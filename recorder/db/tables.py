@@ -73,6 +73,7 @@ class Call(Base):
     recording_first_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recording_pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     recording_report_fresh: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    recording_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     participants_sequence: Mapped[int] = mapped_column(Integer, default=0)
     participants_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     participants_unclear: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -125,8 +125,9 @@ def recording_read(state: CallState, read: ev.StateRead) -> tuple[CallState, tup
     if not newer:
         return state, ()
     if read.recording == state.recording_reported:
-        if state.recording_report_fresh or state.recording_pending:
-            return state, ()  # nothing new, or our command has not been answered yet
+        answered = state.recording_answered_at
+        if state.recording_report_fresh or state.recording_pending or (answered and read.at < answered):
+            return state, ()  # nothing new, our command has not been answered yet, or asked before it was
         # our last command was accepted, yet ACS still says what it said before it: it stands, as reported now
         return replace(state, recording_reported_at=read.at, recording_report_fresh=True), ()
     applied, records = recording_reported(state, read.recording_id, read.recording == "active", read.at)
@@ -138,11 +139,14 @@ def recording_command_done(state: CallState, event: ev.CommandDone | ev.Recordin
     pending = max(0, state.recording_pending - 1)
     if isinstance(event, ev.RecordingStarted):
         return replace(
-            state, recording_pending=pending, recording_id=state.recording_id or event.recording_id
+            state,
+            recording_pending=pending,
+            recording_id=state.recording_id or event.recording_id,
+            recording_answered_at=event.at,
         )
     if event.command not in RECORDING_COMMANDS:
         return state
-    return replace(state, recording_pending=pending)
+    return replace(state, recording_pending=pending, recording_answered_at=event.at)
 
 
 def recording_command_failed(state: CallState, event: ev.CommandFailed, policy: ConsentPolicy) -> Decision:

@@ -117,6 +117,8 @@ class CallState:
     recording_first_at: datetime | None = None  # the earliest report's time: tells a start from a resume
     recording_pending: int = 0  # recording commands sent to the outbox and not yet answered by ACS
     recording_report_fresh: bool = False  # a report arrived after our last recording command was issued
+    # when ACS last accepted a recording command: a read asked before then may predate what it did
+    recording_answered_at: datetime | None = None
     # when the head of the call's media queue got its turn, as far as we know (prompts run one at a time)
     media_turn_at: datetime | None = None
 

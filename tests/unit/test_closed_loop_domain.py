@@ -83,6 +83,16 @@ def test_a_read_that_still_says_active_after_our_pause_was_accepted_pauses_again
     assert kinds(decide(paused_for(B), read, POLICY)) == ["PauseRecording"]
 
 
+def test_a_read_asked_before_acs_accepted_our_pause_does_not_contradict_it() -> None:
+    pausing = run(recording(A), ev.ParticipantsUpdated(at(5), 2, (A, B))).state
+    accepted = run(pausing, ev.CommandDone(at(7), "PauseRecording")).state
+    asked_before = ev.StateRead(at(6), connected=True, recording_id="rec-1", recording="active")
+    decision = decide(accepted, asked_before, POLICY)
+    assert kinds(decision) == [] and incidents(decision) == []
+    asked_after = ev.StateRead(at(8), connected=True, recording_id="rec-1", recording="active")
+    assert kinds(decide(decision.state, asked_after, POLICY)) == ["PauseRecording"]
+
+
 def test_a_read_saying_inactive_settles_a_lost_report_and_the_newcomer_is_asked() -> None:
     read = ev.StateRead(at(8), connected=True, recording_id="rec-1", recording="inactive")
     decision = decide(paused_for(B), read, POLICY)
