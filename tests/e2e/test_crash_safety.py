@@ -16,10 +16,11 @@ import httpx
 import pytest
 
 from tests.conftest import drop_postgres_database, fresh_postgres_database
-from tests.e2e.acs_control import STRICT
+from tests.e2e.acs_control import STRICT, act
 from tests.e2e.stack import CONFIG, Stack, start_stack
 
 CRASH_CONFIG = CONFIG + "\n[outbox]\nlease_seconds = 2\n"
+SETTLE_SECONDS = 4.0  # an outbox lease (2 s) and a reconciliation pass (1 s) after the restart, and some
 PEOPLE = ("4:+14255550601", "4:+14255550602")
 
 
@@ -35,23 +36,36 @@ def crashing_stack(
     drop_postgres_database(postgres_server, name)
 
 
-def run_call_restarting_on_crash(stack: Stack, timeout: float = 60) -> dict[str, object]:
+def run_call_restarting_on_crash(stack: Stack, marker: Path, timeout: float = 60) -> dict[str, object]:
+    """Restart the service whenever it died; once ACS records and the restarted service has had time to retry
+    what was in doubt (a lease and a reconciliation pass), hang up. Nobody leaves on a timer, so a slow
+    machine makes the test slower, never wrong."""
     server_call_id = stack.place_call(
         [
-            {"raw_id": who, "answers": ["1", "1"], "answer_delay_ms": 150 * (i + 1), "leave_at_ms": 12000}
+            {"raw_id": who, "answers": ["1", "1"], "answer_delay_ms": 150 * (i + 1), "leave_at_ms": 120_000}
             for i, who in enumerate(PEOPLE)
         ]
     )
     deadline = time.monotonic() + timeout
+    restarted_at: float | None = None
+    hung_up = False
     while time.monotonic() < deadline:
         assert stack.service is not None and stack.start_service is not None
         if stack.service.poll() is not None:
             stack.service = stack.start_service()
-        if stack.emulated_call(server_call_id)["state"] == "disconnected":
+            restarted_at = time.monotonic()
+        call = stack.emulated_call(server_call_id)
+        if call["state"] == "disconnected":
             time.sleep(1.0)
             return stack.emulated_call(server_call_id) | {"server_call_id": server_call_id}
+        settled = restarted_at is not None and time.monotonic() - restarted_at > SETTLE_SECONDS
+        recording = call["recording"]
+        active = recording is not None and recording["state"] == "active"
+        if settled and marker.exists() and active and not hung_up:
+            act(stack, server_call_id, action="hang_up")
+            hung_up = True
         time.sleep(0.05)
-    raise TimeoutError("the call did not end")
+    raise TimeoutError(f"the call was not recorded within {timeout} s of its start")
 
 
 # crash point -> how many answers the crash loses (each is asked for again by the reconciliation loop)
@@ -73,7 +87,7 @@ def test_a_killed_server_restarts_and_the_call_completes_exactly_once(
     stack, marker, crash_point = crashing_stack
     assert stack.service is not None
     first_pid = stack.service.pid
-    call = run_call_restarting_on_crash(stack)
+    call = run_call_restarting_on_crash(stack, marker)
     assert marker.exists(), "the crash point was never reached"
     assert stack.service is not None
     assert stack.service.pid != first_pid, "the service was not restarted"
