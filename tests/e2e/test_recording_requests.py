@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from recorder.services.event_log import event_id
+from tests.e2e.acs_control import act
 from tests.e2e.stack import BACKENDS, Stack, published, stack_on_backend
 
 
@@ -92,13 +93,21 @@ def assert_well_formed(events: list[dict[str, Any]], server_call_id: str) -> Non
 
 
 PEOPLE = ["4:+14255550701", "4:+14255550702", "4:+14255550703"]
+# people in the calls that must be recorded stay until the test hangs up: a timed leave is a cliff a slow
+# machine falls off (the call ends before consent is complete, and the test waits for a recording in vain)
+UNTIL_HUNG_UP_MS = 120_000
 
 
 def test_an_app_asks_for_an_ongoing_three_person_call_to_be_recorded(stack: Stack, app_key: str) -> None:
     server_call_id = ongoing_call(
         stack,
         [
-            {"raw_id": who, "answers": ["1"], "answer_delay_ms": 100 + 150 * i, "leave_at_ms": 5000}
+            {
+                "raw_id": who,
+                "answers": ["1"],
+                "answer_delay_ms": 100 + 150 * i,
+                "leave_at_ms": UNTIL_HUNG_UP_MS,
+            }
             for i, who in enumerate(PEOPLE)
         ],
     )
@@ -137,6 +146,7 @@ def test_an_app_asks_for_an_ongoing_three_person_call_to_be_recorded(stack: Stac
     assert stopped.status_code == 200
     assert stopped.json()["state"] == "stopped"
     until(lambda: requests_of(stack.emulated_call(server_call_id), "stop_recording"), "stop_recording")
+    act(stack, server_call_id, action="hang_up")
     stack.wait_until_ended(server_call_id)
     events = until(
         lambda: (e := published(stack, server_call_id)) and e[-1]["type"] == "recorder.call.ended" and e,
@@ -197,7 +207,7 @@ def test_a_call_that_does_not_exist_ends_failed_with_the_reason(stack: Stack, ap
 
 def test_an_outbound_call_that_is_answered_and_consented_is_recorded(stack: Stack, app_key: str) -> None:
     target = "4:+14255550721"
-    scripts = {"participants": [{"raw_id": target, "answers": ["1"], "leave_at_ms": 3000}]}
+    scripts = {"participants": [{"raw_id": target, "answers": ["1"], "leave_at_ms": UNTIL_HUNG_UP_MS}]}
     httpx.post(f"{stack.emulator_url}/emulator/scripts", json=scripts, timeout=10).raise_for_status()
     body = {"target": target, "source_caller_id": "+18005550100", "external_reference": "campaign-7"}
     created = api(stack, app_key, "POST", "/api/calls", json=body, headers={"Idempotency-Key": "out-1"})
@@ -216,6 +226,7 @@ def test_an_outbound_call_that_is_answered_and_consented_is_recorded(stack: Stac
     events = until(lambda: (e := published(stack, server_call_id)) and len(e) >= 2 and e, "2 events")
     assert types_of(events)[:2] == ["consent.granted", "recording.started"]
     assert_well_formed(events, server_call_id)
+    act(stack, server_call_id, action="hang_up")
 
 
 def test_events_wait_out_a_topic_outage_and_a_restart_then_arrive_complete_and_in_order(
@@ -227,12 +238,12 @@ def test_events_wait_out_a_topic_outage_and_a_restart_then_arrive_complete_and_i
             ongoing_call(
                 stack,
                 [
-                    {"raw_id": f"4:+1425555080{i}", "answers": ["1"], "leave_at_ms": 2500},
+                    {"raw_id": f"4:+1425555080{i}", "answers": ["1"], "leave_at_ms": UNTIL_HUNG_UP_MS},
                     {
                         "raw_id": f"4:+1425555081{i}",
                         "answers": ["1"],
                         "answer_delay_ms": 250,
-                        "leave_at_ms": 2500,
+                        "leave_at_ms": UNTIL_HUNG_UP_MS,
                     },
                 ],
             )
@@ -244,8 +255,9 @@ def test_events_wait_out_a_topic_outage_and_a_restart_then_arrive_complete_and_i
         ]
         # the consent flow and recording do not wait for the topic
         for request_id in ids:
-            wait_state(stack, app_key, request_id, "recording", timeout=10)
+            wait_state(stack, app_key, request_id, "recording", timeout=30)
         for server_call_id in calls:
+            act(stack, server_call_id, action="hang_up")
             stack.wait_until_ended(server_call_id)
         until(
             lambda: httpx.get(f"{stack.emulator_url}/emulator/published").json()["refused"] > 0,
