@@ -23,6 +23,7 @@ import pytest
 
 from recorder.metrics_dir import MULTIPROC_ENV
 from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.e2e.acs_control import act
 from tests.e2e.stack import Stack, free_port, start_stack, wait_http
 from tests.integration.test_operations import metric
 
@@ -81,23 +82,32 @@ def people(n: int) -> list[str]:
 
 
 def place(stack: Stack, n: int) -> str:
+    """Both stay until the test hangs up (a timed leave is a cliff a loaded machine falls off)."""
     return stack.place_call(
         [
-            {"raw_id": who, "answers": ["1"], "answer_delay_ms": 100 + 150 * i, "leave_at_ms": 9000}
+            {"raw_id": who, "answers": ["1"], "answer_delay_ms": 100 + 150 * i, "leave_at_ms": 300_000}
             for i, who in enumerate(people(n))
         ]
     )
 
 
-def wait_all_ended(
+def hang_up_once_recorded(
     stack: Stack, server_call_ids: list[str], timeout: float = 180
 ) -> dict[str, dict[str, Any]]:
+    """Hang up each call once ACS records it; every call's final state after all have ended."""
     deadline = time.monotonic() + timeout
-    pending = set(server_call_ids)
+    pending, hung_up = set(server_call_ids), set()
     while pending and time.monotonic() < deadline:
-        pending = {s for s in pending if stack.emulated_call(s)["state"] != "disconnected"}
+        for server_call_id in sorted(pending):
+            call = stack.emulated_call(server_call_id)
+            recording = call["recording"]
+            if call["state"] == "disconnected":
+                pending.discard(server_call_id)
+            elif server_call_id not in hung_up and recording is not None and recording["state"] == "active":
+                act(stack, server_call_id, action="hang_up")
+                hung_up.add(server_call_id)
         time.sleep(0.5)
-    assert not pending, f"{len(pending)} calls did not end"
+    assert not pending, f"{len(pending)} calls were not recorded within {timeout} s"
     time.sleep(1.5)  # the last callbacks and commands are on their way
     return {s: stack.emulated_call(s) for s in server_call_ids}
 
@@ -108,7 +118,7 @@ def test_thirty_concurrent_calls_on_two_instances_get_every_effect_exactly_once(
     stack = instances.stack
     with ThreadPoolExecutor(max_workers=CALLS) as pool:
         server_call_ids = list(pool.map(lambda n: place(stack, n), range(CALLS)))
-    calls = wait_all_ended(stack, server_call_ids)
+    calls = hang_up_once_recorded(stack, server_call_ids)
 
     for n, server_call_id in enumerate(server_call_ids):
         call = calls[server_call_id]
