@@ -279,7 +279,10 @@ def test_events_wait_out_a_topic_outage_and_a_restart_then_arrive_complete_and_i
             return events if len(events) >= len(expected) else None
 
         events = until(arrived, "events after the outage", timeout=90)
-        assert types_of(events) == expected
+        # hung up while recording: ACS reports the recording's end and the call's end in two callbacks whose
+        # order is not guaranteed, and the events follow the order the service learned them in
+        assert types_of(events)[:3] == expected[:3]
+        assert sorted(types_of(events)[3:]) == sorted(expected[3:])
         assert_well_formed(events, server_call_id)
 
 
