@@ -3,6 +3,8 @@ lacks granted or exempt consent."""
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,7 +52,7 @@ def commanded_on_is_safe(state: CallState) -> bool:
     return all(p.consent in ALLOWS_RECORDING for p in state.present) and bool(state.present)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=int(os.environ.get("RECORDER_MODEL_EXAMPLES", "2000")), deadline=None)
 @given(st.lists(events(), max_size=40))
 def test_recording_is_never_commanded_on_without_everyones_consent(sequence: list[ev.CallEvent]) -> None:
     state = new_inbound_call("call", "server", "ctx", "en-US").state
