@@ -32,7 +32,8 @@ from azure.storage.blob import BlobServiceClient
 
 from recorder.adapters.blob_store import AzureBlobStore
 from recorder.adapters.recording_download import AcsRecordingSource
-from recorder.config import is_loopback
+from recorder.config.settings import is_loopback
+from recorder.config.storage import load_storage
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import upgrade
 from recorder.db.unit_of_work import UnitOfWork
@@ -40,7 +41,6 @@ from recorder.domain.consent import new_inbound_call
 from recorder.emulator.recording_files import RecordingFile
 from recorder.services.storage import RecordingChunk, RecordingFileEvent, StorageService
 from recorder.services.storage_ports import BlobStore
-from recorder.storage_config import load_storage
 from tests.e2e.stack import free_port, wait_http
 from tests.integration.azurite import start_azurite
 

@@ -22,8 +22,8 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
 
+from recorder.config.storage import StorageRegion
 from recorder.services.storage_ports import BlobExists, BlobInfo, StorageError
-from recorder.storage_config import StorageRegion
 
 log = logging.getLogger("recorder.blob_store")
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential
 
-from recorder.config import Settings
+from recorder.config.settings import Settings
 
 
 class SecretUnavailable(Exception):

@@ -10,12 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from recorder import crashpoints, metrics
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.consent import Decision, decide, new_inbound_call
 from recorder.domain.model import CallState, ConsentPolicy
+from recorder.observability import crashpoints, metrics
 from recorder.services import agents
 
 log = logging.getLogger("recorder.calls")

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.adapters.callback_auth import CallbackVerifier
-from recorder.config import Settings
+from recorder.config.settings import Settings
 from recorder.services.anchoring import AnchorScheduler, AnchorStore
 from recorder.services.holds import BlobHold
 

@@ -16,12 +16,12 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from recorder import crashpoints, logs, metrics
 from recorder.db import codec
 from recorder.db.tables import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
+from recorder.observability import crashpoints, logs, metrics
 from recorder.services.calls import CallService
 from recorder.services.ports import AcsError, CallAutomation, CallRead
 from recorder.services.worker_loop import WorkerLoop

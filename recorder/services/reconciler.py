@@ -18,11 +18,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from recorder import metrics
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import decide
 from recorder.domain.model import CallPhase, CallState, RecordingStatus
 from recorder.domain.overdue import overdue_answer
+from recorder.observability import metrics
 from recorder.services.calls import CallService
 from recorder.services.dispatcher import state_read
 from recorder.services.ports import AcsError, CallAutomation

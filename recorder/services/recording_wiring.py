@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from recorder.config import Settings
+from recorder.config.settings import Settings
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.calls import CallService
 from recorder.services.event_log import EventLog

@@ -22,11 +22,12 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from recorder import crashpoints, metrics
+from recorder.config.storage import StorageMode, StorageRegion, StorageSettings, choose_region
 from recorder.db.recording_request_tables import RecordingRequest
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.tables import Call, ConsentEntry
 from recorder.db.unit_of_work import UnitOfWork
+from recorder.observability import crashpoints, metrics
 from recorder.services import transfer
 from recorder.services.blob_holds import apply_blob_legal_hold, apply_legal_hold
 from recorder.services.storage_model import (
@@ -39,7 +40,6 @@ from recorder.services.storage_model import (
 )
 from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError
 from recorder.services.storage_register import StoredObserver, register
-from recorder.storage_config import StorageMode, StorageRegion, StorageSettings, choose_region
 
 # Re-exported: the webhook, retention, the compliance API (apply_blob_legal_hold) and tests import them here.
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from recorder.config import Settings
+from recorder.config.settings import Settings
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.storage import StorageService
 from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from recorder import crashpoints
+from recorder.observability import crashpoints
 from recorder.services.storage_ports import BlobExists, BlobStore, RecordingSource, StorageError
 
 log = logging.getLogger("recorder.transfer")

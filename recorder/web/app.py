@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recorder import bootstrap, crashpoints, logs
-from recorder.config import load_settings
+from recorder import bootstrap
+from recorder.config.settings import load_settings
 from recorder.db.migrate import schema_problem
+from recorder.observability import crashpoints, logs
 from recorder.web import access_api, api, compliance_api, console, operations, recordings, tokens, webhooks
 from recorder.web.body_guard import BodyGuard, body_exception_handlers
 from recorder.web.exports import CutAbortedStreams

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from recorder.security_config import EventWindow
+from recorder.config.security import EventWindow
 from recorder.web.parsing import BadEvent, Envelope, event_time
 
 __all__ = ["check_window", "event_time"]

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recorder import logs, metrics
+from recorder.observability import logs, metrics
 from recorder.web.responses import error
 
 log = logging.getLogger("recorder.operations")

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recorder.config import Settings
+from recorder.config.settings import Settings
 
 HSTS = "max-age=31536000; includeSubDomains"
 # The console is server-rendered HTML with one inline <style> block and no script at all: scripts are not

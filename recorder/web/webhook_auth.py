@@ -19,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from recorder import metrics
 from recorder.adapters.callback_auth import CallbackAuthError, KeysUnavailable
 from recorder.bootstrap import Container
+from recorder.config.security import EventGridEntra
 from recorder.db.tables import Call
-from recorder.security_config import EventGridEntra
+from recorder.observability import metrics
 from recorder.web.parsing import CallbackEvent
 from recorder.web.responses import error
 

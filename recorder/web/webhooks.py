@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from recorder import logs, metrics
 from recorder.bootstrap import Container
+from recorder.observability import logs, metrics
 from recorder.services.calls import IncomingCall, Outcome
 from recorder.web import webhook_auth
 from recorder.web.event_window import check_window

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from azure.storage.blob import BlobServiceClient
 
-from recorder.demo_storage import INSTALL_HINT
+from recorder.cli.demo_storage import INSTALL_HINT
 from tests.e2e.stack import free_port
 from tests.integration.azurite import DEV_ACCOUNT, DEV_KEY
 

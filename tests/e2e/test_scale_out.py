@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recorder.metrics_dir import MULTIPROC_ENV
+from recorder.observability.metrics_dir import MULTIPROC_ENV
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.e2e.acs_control import act
 from tests.e2e.stack import Stack, free_port, start_stack, wait_http

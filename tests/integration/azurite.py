@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from recorder.demo_storage import DEV_ACCOUNT, DEV_KEY
-from recorder.demo_storage import AzuriteAccount as Azurite
+from recorder.cli.demo_storage import DEV_ACCOUNT, DEV_KEY
+from recorder.cli.demo_storage import AzuriteAccount as Azurite
 
 __all__ = ["DEV_ACCOUNT", "DEV_KEY", "Azurite", "start_azurite"]
 

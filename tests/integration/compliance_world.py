@@ -13,7 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from recorder import bootstrap
-from recorder.config import Settings
+from recorder.config.settings import Settings
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls import IncomingCall

@@ -11,8 +11,8 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from recorder import bootstrap
-from recorder.compliance_config import AuditSettings
-from recorder.config import Settings
+from recorder.config.compliance import AuditSettings
+from recorder.config.settings import Settings
 from recorder.services import anchoring
 from tests import audit_tampering
 from tests.integration.azurite import Azurite, start_azurite

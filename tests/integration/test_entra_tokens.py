@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from recorder.compliance_config import DEFAULT_ENTRA_ROLES, EntraSettings
-from recorder.config import Settings
+from recorder.config.compliance import DEFAULT_ENTRA_ROLES, EntraSettings
+from recorder.config.settings import Settings
 from tests.e2e.stack import free_port
 from tests.integration.compliance_world import World, make_world
 from tests.unit.test_consent import POLICY

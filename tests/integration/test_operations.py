@@ -14,12 +14,12 @@ from sqlalchemy import select, text
 from starlette.applications import Starlette
 
 from recorder import bootstrap
-from recorder.config import Settings
+from recorder.config.operations import OperationsSettings
+from recorder.config.settings import Settings
 from recorder.db.tables import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.emulator.server import serve_in_thread
-from recorder.ops_config import OperationsSettings
 from recorder.services.calls import IncomingCall
 from recorder.web.app import create_app
 from tests.integration.compliance_world import NumberedAcs

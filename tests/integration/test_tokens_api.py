@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from recorder import bootstrap
-from recorder.config import Settings
+from recorder.config.settings import Settings
 from recorder.db.identity_tables import AgentIdentity
 from recorder.db.tables import AuditEntry
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from recorder import metrics
-from recorder.security_config import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
+from recorder.config.security import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
+from recorder.observability import metrics
 from recorder.services import console_sessions
 from recorder.services.keys import Role, create_key
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from recorder.config import ConfigError, load_settings
-from recorder.config_show import REDACTED, scrub, show
+from recorder.config.settings import ConfigError, load_settings
+from recorder.config.show import REDACTED, scrub, show
 
 ACCESS_KEY = base64.b64encode(b"k" * 32).decode()
 SECRET = "eventgrid-secret-VERY-SECRET-1"

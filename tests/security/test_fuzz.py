@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from recorder.config.security import EventWindow
 from recorder.db.migrate import upgrade
-from recorder.security_config import EventWindow
 from recorder.services.recording_urls import recording_url_problem
 from recorder.web.event_window import check_window
 from recorder.web.parsing import BadEvent, CallbackEvent, callback_events, envelopes, load_json

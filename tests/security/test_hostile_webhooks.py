@@ -9,7 +9,7 @@ import logging
 import pytest
 from prometheus_client import REGISTRY
 
-from recorder.security_config import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
+from recorder.config.security import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
 from recorder.web.responses import MAX_BODY_BYTES
 from tests.security.jwks import Jwks
 from tests.security.world import AUDIENCE, ISSUER, World, incoming_call, make_world, now_iso

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from recorder.adapters.callback_auth import CallbackAuthError, CallbackVerifier
-from recorder.compliance_config import DEFAULT_ENTRA_ROLES, EntraSettings
-from recorder.security_config import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
+from recorder.config.compliance import DEFAULT_ENTRA_ROLES, EntraSettings
+from recorder.config.security import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
 from tests.security.jwks import Jwks, jwks_server
 from tests.security.world import AUDIENCE, ISSUER, incoming_call, make_world, now_iso, settings_for
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from recorder.adapters.credentials import SecretUnavailable, access_key_and_credential, key_from_vault
-from recorder.config import Settings, load_settings
+from recorder.config.settings import Settings, load_settings
 from tests.security.key_vault_standin import StaticToken, Vault, key_vault
 
 ACS_KEY = base64.b64encode(secrets.token_bytes(32)).decode()

@@ -173,7 +173,7 @@ def test_the_server_still_serves_after_all_of_that(server: Server) -> None:
 
 
 def test_the_limits_are_the_documented_defaults_when_unset() -> None:
-    from recorder.security_config import HttpLimits, load_security
+    from recorder.config.security import HttpLimits, load_security
 
     problems: list[str] = []
     assert load_security({}, {}, problems).http == HttpLimits(256, 5, 10, 20)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from recorder.config import ConfigError, load_settings
-from recorder.security_config import SecuritySettings
+from recorder.config.security import SecuritySettings
+from recorder.config.settings import ConfigError, load_settings
 from recorder.web.security import API_CSP, CONSOLE_CSP, HSTS, forwarded_allow_ips
 from tests.security.jwks import Jwks, jwks_server
 from tests.security.world import World, make_world, settings_for

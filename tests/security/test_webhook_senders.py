@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from recorder.security_config import (
+from recorder.config.security import (
     EVENTGRID_APP_ID_GOVERNMENT,
     EVENTGRID_APP_ID_PUBLIC_CLOUD,
     EventGridEntra,

@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 
 from recorder import bootstrap
 from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, CallbackVerifier
-from recorder.config import Settings
-from recorder.security_config import SecuritySettings
+from recorder.config.security import SecuritySettings
+from recorder.config.settings import Settings
 from recorder.services.tokens import IdentityProvider
 from recorder.web.app import create_app
 from tests.integration.test_call_service_db import FakeAcs

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from recorder import logs
+from recorder.observability import logs
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from recorder import metrics
+from recorder.observability import metrics
 
 
 def value(name: str, **labels: str) -> float:

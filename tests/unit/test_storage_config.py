@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from recorder.config import ConfigError, is_loopback, load_settings
-from recorder.storage_config import StorageMode, choose_region, load_storage
+from recorder.config.settings import ConfigError, is_loopback, load_settings
+from recorder.config.storage import StorageMode, choose_region, load_storage
 
 GOOD = """
 [storage]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.config import ConfigError, load_settings
+from recorder.config.settings import ConfigError, load_settings
 from recorder.services.tokens import TokenError, check_identity, check_user_id
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 
 from recorder.adapters.blob_store import AzureBlobStore
 from recorder.adapters.recording_download import AcsRecordingSource
-from recorder.config import is_loopback
+from recorder.config.settings import is_loopback
+from recorder.config.storage import StorageSettings, load_storage
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.tables import AuditEntry
@@ -25,7 +26,6 @@ from recorder.domain.consent import new_inbound_call
 from recorder.emulator import RunningEmulator
 from recorder.services.storage import RecordingFileEvent, StorageService
 from recorder.services.storage_ports import BlobStore
-from recorder.storage_config import StorageSettings, load_storage
 from recorder.web.parsing import envelopes
 from recorder.web.recording_files import recording_file_event
 from tests.integration.azurite import Azurite

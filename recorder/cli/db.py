@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
+from recorder.cli.common import UNREACHABLE, CommandError, emit, unreachable
 from recorder.db import migrate
 from recorder.db.urls import parse, shown
-from recorder.ops_cli import UNREACHABLE, CommandError, emit, unreachable
 
 
 def require_migrated(url: str) -> None:

@@ -11,21 +11,22 @@ from typing import Any
 
 import httpx
 
-from recorder import bootstrap, logs
-from recorder.config import Settings, load_settings
-from recorder.db.urls import shown
-from recorder.db_cli import migrate_to_head
-from recorder.demo_storage import (
+from recorder import bootstrap
+from recorder.cli.common import require_free_port
+from recorder.cli.db import migrate_to_head
+from recorder.cli.demo_storage import (
     INSTALL_HINT,
     DemoAzurite,
     azurite_command,
     demo_storage_settings,
     where_landed,
 )
-from recorder.demo_storage import start_azurite as start_demo_azurite
+from recorder.cli.demo_storage import start_azurite as start_demo_azurite
+from recorder.config.settings import Settings, load_settings
+from recorder.db.urls import shown
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import RunningEmulator, serve_in_thread
-from recorder.ops_cli import require_free_port
+from recorder.observability import logs
 from recorder.services.keys import Role, create_key
 from recorder.web.app import create_app
 

@@ -10,8 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from recorder.config import Settings
-from recorder.ops_cli import emit
+from recorder.cli.common import emit
+from recorder.config.settings import Settings
 
 
 def add_commands(commands: Any) -> None:

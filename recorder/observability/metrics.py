@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 
-from recorder.metrics_dir import MULTIPROC_ENV
+from recorder.observability.metrics_dir import MULTIPROC_ENV
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Event types that may become a label (without their Microsoft.Communication. / Microsoft.EventGrid. prefix):

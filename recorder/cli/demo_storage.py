@@ -19,11 +19,11 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from recorder.config import is_loopback
+from recorder.config.settings import is_loopback
+from recorder.config.storage import StorageSettings, load_storage
 from recorder.db.storage_tables import StoredRecording
 from recorder.services.storage import StorageService
 from recorder.services.transfer import hash_blob
-from recorder.storage_config import StorageSettings, load_storage
 
 AZURITE_VERSION = "3.35.0"  # the newest that runs on Node 20
 INSTALL_HINT = f"npm install -g azurite@{AZURITE_VERSION}"

@@ -15,9 +15,10 @@ from types import FrameType
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from recorder import logs, metrics_dir, ops_cli
-from recorder.config import load_settings
-from recorder.db_cli import require_migrated
+from recorder.cli import common
+from recorder.cli.db import require_migrated
+from recorder.config.settings import load_settings
+from recorder.observability import logs, metrics_dir
 from recorder.web.http_protocol import HTTP_PROTOCOL
 from recorder.web.security import forwarded_allow_ips, server_limits
 
@@ -26,9 +27,9 @@ APP = "recorder.web.app:app_from_environment"
 
 def serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
-        raise ops_cli.usage_error(f"--workers must be 1 or more (got {args.workers})")
+        raise common.usage_error(f"--workers must be 1 or more (got {args.workers})")
     settings = load_settings(os.environ, for_serving=True)  # fail fast, with every problem listed
-    ops_cli.require_free_port(args.host, args.port)
+    common.require_free_port(args.host, args.port)
     require_migrated(settings.database_url)
     logs.configure()
     metrics_files = metrics_dir.prepare_multiprocess_dir(args.workers, os.environ)
@@ -49,7 +50,7 @@ def serve(args: argparse.Namespace) -> int:
         metrics_dir.remove_multiprocess_dir(metrics_files, os.environ)
     if interrupted:
         raise KeyboardInterrupt  # reported like any interrupted command: "interrupted", exit code 130
-    return ops_cli.OK
+    return common.OK
 
 
 def _run(config: uvicorn.Config) -> bool:
@@ -75,7 +76,7 @@ def _run(config: uvicorn.Config) -> bool:
             signal.signal(signum, handler)
     if not server.started and not seen:  # uvicorn logged why (the app failed to start)
         line = "error: the server did not start; the log above says why"
-        raise ops_cli.CommandError(ops_cli.CHECK_FAILED, line, {"error": "start_failed"})
+        raise common.CommandError(common.CHECK_FAILED, line, {"error": "start_failed"})
     return signal.SIGINT in seen
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from recorder.config import Settings
+from recorder.config.settings import Settings
 
 REDACTED = "<redacted>"
 SECRET_NAME = re.compile(r"(^|_)(key|secret|token|password|connection_string|credential)s?$", re.IGNORECASE)

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from recorder.calls_config import CallsSettings, load_calls
-from recorder.compliance_config import AuditSettings, EntraSettings, load_audit, load_entra
+from recorder.config.calls import CallsSettings, load_calls
+from recorder.config.compliance import AuditSettings, EntraSettings, load_audit, load_entra
+from recorder.config.operations import OperationsSettings, load_operations
+from recorder.config.security import SecuritySettings, load_security
+from recorder.config.storage import StorageSettings, load_storage
 from recorder.db.urls import database_url_problem
 from recorder.domain.model import ConsentPolicy, Prompt, RefusalAction
-from recorder.ops_config import OperationsSettings, load_operations
-from recorder.security_config import SecuritySettings, load_security
-from recorder.storage_config import StorageSettings, load_storage
 
 log = logging.getLogger(__name__)
 

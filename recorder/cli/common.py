@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from recorder.calls_config import CallsSettings
-from recorder.config import ConfigError, load_settings
+from recorder.config.calls import CallsSettings
+from recorder.config.settings import ConfigError, load_settings
 
 # Exit codes, the same for every command (README: "Command line").
 OK, CHECK_FAILED, USAGE_OR_CONFIG, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 130

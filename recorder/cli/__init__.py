@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from recorder import agents_cli, compliance_cli, db_cli, ops_cli
-from recorder.config import ConfigError, Settings, is_loopback, load_settings
-from recorder.db_cli import first_line
+from recorder.cli import agents, common, compliance, db
+from recorder.cli.db import first_line
+from recorder.config.settings import ConfigError, Settings, is_loopback, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,34 +25,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except ConfigError as exc:
-        return ops_cli.report_config_error(args, exc.problems)
-    except ops_cli.CommandError as exc:
-        return ops_cli.report_error(args, exc)
+        return common.report_config_error(args, exc.problems)
+    except common.CommandError as exc:
+        return common.report_error(args, exc)
     except OperationalError as exc:  # the database went away after the checks
-        return ops_cli.report_error(args, ops_cli.unreachable("database", first_line(exc)))
+        return common.report_error(args, common.unreachable("database", first_line(exc)))
     except KeyboardInterrupt:
-        return ops_cli.report_error(args, ops_cli.INTERRUPTED_ERROR)
+        return common.report_error(args, common.INTERRUPTED_ERROR)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = ops_cli.Parser(
+    parser = common.Parser(
         prog="recorder",
         description=__doc__,
-        epilog=ops_cli.EPILOG,
+        epilog=common.EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the webhook and compliance API server")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=ops_cli.port_number, default=8080)
+    serve.add_argument("--port", type=common.port_number, default=8080)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (metrics summed)")
 
     config = commands.add_parser("config", help="check or show the configuration").add_subparsers(
         dest="config_command", required=True, metavar="COMMAND"
     )
     config.add_parser("show", help="print the effective configuration as JSON, every secret redacted")
-    ops_cli.add_config_check(config)
+    common.add_config_check(config)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True, metavar="COMMAND"
@@ -74,11 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         "verify",
         help="recompute the hash chain and compare its anchors; exit 1 if broken, 3 if anchors unreadable",
     )
-    compliance_cli.add_commands(keys, audit)
-    agents_cli.add_commands(commands)
+    compliance.add_commands(keys, audit)
+    agents.add_commands(commands)
 
     _add_local_commands(commands)
-    ops_cli.add_json_flags(parser)
+    common.add_json_flags(parser)
     return parser
 
 
@@ -86,7 +86,7 @@ def _add_local_commands(commands: Any) -> None:
     """``emulator``, ``retention`` and ``demo`` (argparse's private _SubParsersAction)."""
     emulator = commands.add_parser("emulator", help="run the local ACS Call Automation emulator")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=ops_cli.port_number, default=8799)
+    emulator.add_argument("--port", type=common.port_number, default=8799)
     emulator.add_argument("--access-key", default=os.environ.get("RECORDER_ACS_ACCESS_KEY", ""))
     emulator.add_argument("--resource-id", default=os.environ.get("RECORDER_ACS_RESOURCE_ID", "emulator"))
     emulator.add_argument("--eventgrid-webhook-url", default=None)
@@ -109,7 +109,7 @@ def _add_local_commands(commands: Any) -> None:
     retention.add_parser("run", help="delete expired recordings not on legal hold (each deletion audited)")
 
     demo = commands.add_parser("demo", help="service + emulator + simulated calls on the embedded defaults")
-    demo.add_argument("--port", type=ops_cli.port_number, default=8080)
+    demo.add_argument("--port", type=common.port_number, default=8080)
     demo.add_argument("--exit", action="store_true", help="exit after the simulated calls instead of serving")
 
 
@@ -119,58 +119,58 @@ def _settings(for_serving: bool = False) -> Settings:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
-        from recorder.serve_cli import serve
+        from recorder.cli.serve import serve
 
         return serve(args)
     if args.command == "config" and args.config_command == "check":
-        return ops_cli.config_check(args)
+        return common.config_check(args)
     if args.command == "config" and args.config_command == "show":
-        from recorder.config_show import show
+        from recorder.config.show import show
 
         shown = show(_settings())  # JSON either way; --json: on one line, as every --json output
-        print(json.dumps(json.loads(shown), sort_keys=True) if ops_cli.wants_json(args) else shown)
+        print(json.dumps(json.loads(shown), sort_keys=True) if common.wants_json(args) else shown)
         return 0
     if args.command == "db":
-        return db_cli.upgrade(args, _settings().database_url)
+        return db.upgrade(args, _settings().database_url)
     if args.command in ("keys", "audit"):
         settings = _settings()
-        db_cli.require_migrated(settings.database_url)
-        return compliance_cli.run(args, settings)
+        db.require_migrated(settings.database_url)
+        return compliance.run(args, settings)
     if args.command == "agents":
         settings = _settings()
-        db_cli.require_migrated(settings.database_url)
-        return agents_cli.run(args, settings)
+        db.require_migrated(settings.database_url)
+        return agents.run(args, settings)
     if args.command == "emulator":
         return _emulator(args)
     if args.command == "retention":
-        from recorder.services.retention_cli import run_retention_command
+        from recorder.cli.retention import run_retention_command
 
         settings = _settings()
-        db_cli.require_migrated(settings.database_url)
-        return run_retention_command(settings, ops_cli.wants_json(args))
+        db.require_migrated(settings.database_url)
+        return run_retention_command(settings, common.wants_json(args))
     if args.command == "demo":
-        from recorder.demo import run_demo
+        from recorder.cli.demo import run_demo
 
         return run_demo(port=args.port, keep_serving=not args.exit)
     raise AssertionError(args.command)
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from recorder import logs
     from recorder.emulator import EmulatorConfig
     from recorder.emulator.behaviour import BehaviourError, parse_assignments
     from recorder.emulator.server import run_forever
+    from recorder.observability import logs
 
     if not args.access_key:
-        raise ops_cli.usage_error("--access-key (or RECORDER_ACS_ACCESS_KEY) is required")
+        raise common.usage_error("--access-key (or RECORDER_ACS_ACCESS_KEY) is required")
     if not is_loopback(args.host):  # its control API has no authentication
-        raise ops_cli.usage_error(
+        raise common.usage_error(
             f"--host: the emulator listens on loopback addresses only (got {args.host!r})"
         )
     try:
         behaviour = parse_assignments(args.behaviour)
     except BehaviourError as exc:
-        raise ops_cli.usage_error(f"--behaviour: {exc}") from None
+        raise common.usage_error(f"--behaviour: {exc}") from None
     try:
         config = EmulatorConfig(
             access_key=args.access_key,
@@ -184,8 +184,8 @@ def _emulator(args: argparse.Namespace) -> int:
             eventgrid_token_audience=args.eventgrid_token_audience,
         )
     except ValueError as exc:  # e.g. "access_key must be base64"
-        raise ops_cli.usage_error(f"--{str(exc).replace('_', '-')}") from None
-    ops_cli.require_free_port(args.host, args.port)
+        raise common.usage_error(f"--{str(exc).replace('_', '-')}") from None
+    common.require_free_port(args.host, args.port)
     logs.configure()
     run_forever(config, args.host, args.port)
     return 0

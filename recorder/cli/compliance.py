@@ -7,8 +7,16 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from recorder.config import Settings
-from recorder.ops_cli import UNREACHABLE, USAGE_OR_CONFIG, CommandError, emit, split, unreachable, usage_error
+from recorder.cli.common import (
+    UNREACHABLE,
+    USAGE_OR_CONFIG,
+    CommandError,
+    emit,
+    split,
+    unreachable,
+    usage_error,
+)
+from recorder.config.settings import Settings
 
 
 def add_commands(keys: Any, audit: Any) -> None:
