@@ -29,7 +29,9 @@ from sqlalchemy.engine import make_url
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import upgrade
 from recorder.domain import audit_chain
-from recorder.services import anchoring, compliance_queries, queries
+from recorder.services.compliance import anchoring
+from recorder.services.queries import compliance as compliance_queries
+from recorder.services.queries import ledger as queries
 
 ADMIN_URL = os.environ.get("RECORDER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=366)  # a year of rows up to now

@@ -15,16 +15,16 @@ from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, C
 from recorder.config.settings import Settings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.audit_sealer import AuditSealer
-from recorder.services.calls import CallService
-from recorder.services.compliance_wiring import ComplianceServices, build_compliance
-from recorder.services.dispatcher import Dispatcher
+from recorder.services.calls.consent_flow import CallService
+from recorder.services.calls.dispatcher import Dispatcher
+from recorder.services.calls.reconciler import Reconciler
+from recorder.services.compliance.audit_sealer import AuditSealer
+from recorder.services.compliance.wiring import ComplianceServices, build_compliance
 from recorder.services.ports import CallAutomation, EventPublisher
-from recorder.services.reconciler import Reconciler
-from recorder.services.recording_wiring import RecordingServices, build_recordings
-from recorder.services.storage import StorageService
-from recorder.services.storage_wiring import build_storage
-from recorder.services.tokens import IdentityProvider, TokenService
+from recorder.services.publishing.wiring import RecordingServices, build_recordings
+from recorder.services.storage.service import StorageService
+from recorder.services.storage.wiring import build_storage
+from recorder.services.tokens.user_tokens import IdentityProvider, TokenService
 
 log = logging.getLogger("recorder.bootstrap")
 

@@ -23,7 +23,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
 
 from recorder.config.storage import StorageRegion
-from recorder.services.storage_ports import BlobExists, BlobInfo, StorageError
+from recorder.services.storage.ports import BlobExists, BlobInfo, StorageError
 
 log = logging.getLogger("recorder.blob_store")
 T = TypeVar("T")

@@ -34,7 +34,7 @@ def add_commands(commands: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from recorder.db.engine import make_engine, session_factory
     from recorder.db.unit_of_work import UnitOfWork
-    from recorder.services import agents
+    from recorder.services.calls import agents
 
     engine = make_engine(settings.database_url)
     now = datetime.now(UTC)

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _keys(args: argparse.Namespace, session: Any) -> int:
     from recorder.db.repository import AuditRepository
-    from recorder.services.keys import Role, create_key, list_keys, revoke_key
+    from recorder.services.tokens.api_keys import Role, create_key, list_keys, revoke_key
 
     now = datetime.now(UTC)
     if args.keys_command == "create":
@@ -86,8 +86,8 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
 
 
 def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
-    from recorder.services import anchoring
-    from recorder.services.compliance_wiring import anchor_store
+    from recorder.services.compliance import anchoring
+    from recorder.services.compliance.wiring import anchor_store
 
     store = anchor_store(settings)
     if args.audit_command == "anchor":

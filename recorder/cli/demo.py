@@ -27,7 +27,7 @@ from recorder.db.urls import shown
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import RunningEmulator, serve_in_thread
 from recorder.observability import logs
-from recorder.services.keys import Role, create_key
+from recorder.services.tokens.api_keys import Role, create_key
 from recorder.web.app import create_app
 
 CENTER = "4:+18005550100"
@@ -172,7 +172,7 @@ def _wait_until_ended(emulator_url: str, calls: list[tuple[str, str]], timeout: 
 def _print_summary(
     results: list[Any], settings: Settings, container: bootstrap.Container, emulator_url: str
 ) -> None:
-    from recorder.services import queries
+    from recorder.services.queries import ledger as queries
 
     with container.sessions() as session:
         for title, call in results:

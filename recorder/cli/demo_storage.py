@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from recorder.config.settings import is_loopback
 from recorder.config.storage import StorageSettings, load_storage
 from recorder.db.storage_tables import StoredRecording
-from recorder.services.storage import StorageService
-from recorder.services.transfer import hash_blob
+from recorder.services.storage.service import StorageService
+from recorder.services.storage.transfer import hash_blob
 
 AZURITE_VERSION = "3.35.0"  # the newest that runs on Node 20
 INSTALL_HINT = f"npm install -g azurite@{AZURITE_VERSION}"

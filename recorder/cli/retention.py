@@ -11,8 +11,8 @@ from recorder.config.settings import Settings
 from recorder.config.storage import StorageSettings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.retention import progress_bar, run_retention
-from recorder.services.storage_wiring import build_storage
+from recorder.services.storage.retention import progress_bar, run_retention
+from recorder.services.storage.wiring import build_storage
 
 
 def run_retention_command(settings: Settings, as_json: bool = False) -> int:

@@ -10,8 +10,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
-from recorder.services import agents, call_access
-from recorder.services.keys import Principal
+from recorder.services.calls import agents, call_access
+from recorder.services.tokens.api_keys import Principal
 from recorder.web.api import ApiError, audited_read, route
 
 BODY_LIMIT = 4096

@@ -16,10 +16,10 @@ from starlette.routing import Route
 
 from recorder.adapters.callback_auth import KeysUnavailable
 from recorder.bootstrap import Container
-from recorder.services import queries
-from recorder.services.keys import Principal, Role, authenticate
-from recorder.services.recordings import RequestError
-from recorder.services.tokens import TokenError
+from recorder.services.calls.recording_requests import RequestError
+from recorder.services.queries import ledger as queries
+from recorder.services.tokens.api_keys import Principal, Role, authenticate
+from recorder.services.tokens.user_tokens import TokenError
 from recorder.web import bodies, query_params, roles
 from recorder.web.entra import EntraRejected, entra_principal, looks_like_jwt
 from recorder.web.errors import ApiError
@@ -148,7 +148,7 @@ def _call(container: Container, request: Request, principal: Principal, body: di
 
 def _verify(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
     """Recompute the audit chain and compare it with its anchors."""
-    from recorder.services import anchoring
+    from recorder.services.compliance import anchoring
 
     store = container.compliance.anchors
     result = audited_read(

@@ -12,9 +12,11 @@ from starlette.routing import Route
 
 from recorder.bootstrap import Container
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.services import compliance_queries as cq
-from recorder.services import erasure, holds, keys, queries
-from recorder.services.keys import Principal, Role
+from recorder.services.compliance import erasure, holds
+from recorder.services.queries import compliance as cq
+from recorder.services.queries import ledger as queries
+from recorder.services.tokens import api_keys as keys
+from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web import openapi, query_params
 from recorder.web.api import LEDGER_PARAMS, ApiError, audited_read, ledger_filter, route
 from recorder.web.exports import export_response
@@ -99,7 +101,7 @@ def _evidence(container: Container, request: Request, principal: Principal, body
 def blob_legal_hold(container: Container, uow: UnitOfWork | None = None) -> holds.BlobHold | None:
     """storage's apply_blob_legal_hold when that feature provides it, else the Container's hook."""
     try:
-        storage = importlib.import_module("recorder.services.storage")
+        storage = importlib.import_module("recorder.services.storage.service")
     except ImportError:
         return container.compliance.blob_legal_hold
     apply = getattr(storage, "apply_blob_legal_hold", None)

@@ -25,9 +25,11 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from recorder.bootstrap import Container
-from recorder.services import anchoring, console_sessions, queries
-from recorder.services import compliance_queries as cq
-from recorder.services.keys import Principal, authenticate
+from recorder.services.compliance import anchoring
+from recorder.services.queries import compliance as cq
+from recorder.services.queries import ledger as queries
+from recorder.services.tokens import console_sessions
+from recorder.services.tokens.api_keys import Principal, authenticate
 from recorder.web import bodies
 from recorder.web.api import LEDGER_PARAMS, READERS, ledger_filter
 from recorder.web.errors import ApiError

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from recorder.adapters.callback_auth import CallbackAuthError, CallbackVerifier, KeysUnavailable
-from recorder.services.keys import Principal, Role
+from recorder.services.tokens.api_keys import Principal, Role
 
 PRECEDENCE = (Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.SERVICE)
 

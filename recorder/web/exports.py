@@ -18,8 +18,8 @@ from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from recorder.bootstrap import Container
-from recorder.services import compliance_queries as cq
-from recorder.services.queries import LedgerFilter
+from recorder.services.queries import compliance as cq
+from recorder.services.queries.ledger import LedgerFilter
 from recorder.web.errors import ApiError
 
 log = logging.getLogger("recorder.exports")

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from recorder.services.queries import BadQuery, in_stored_range
+from recorder.services.queries.ledger import BadQuery, in_stored_range
 
 OUTCOMES = frozenset({"granted", "declined", "no_response", "withdrawn", "exempt"})
 MAX_LIMIT = 500

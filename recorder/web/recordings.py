@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
-from recorder.services.keys import Principal, Role
-from recorder.services.recordings import Caller, NewRequest, RecordingRequests
+from recorder.services.calls.recording_requests import Caller, NewRequest, RecordingRequests
+from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web.api import ApiError, route
 
 MAX_BODY = 16 * 1024

@@ -9,7 +9,7 @@ A route missing from this table cannot be built (``allowed`` raises), so none is
 
 from __future__ import annotations
 
-from recorder.services.keys import Role
+from recorder.services.tokens.api_keys import Role
 
 ADMIN = frozenset({Role.ADMIN})
 MANAGE = frozenset({Role.ADMIN, Role.OPERATOR})

@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
-from recorder.services.keys import Principal
-from recorder.services.tokens import check_identity, check_user_id
+from recorder.services.tokens.api_keys import Principal
+from recorder.services.tokens.user_tokens import check_identity, check_user_id
 from recorder.web.api import route
 
 MAX_BODY = 4096

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from recorder.bootstrap import Container
 from recorder.observability import logs, metrics
-from recorder.services.calls import IncomingCall, Outcome
+from recorder.services.calls.consent_flow import IncomingCall, Outcome
 from recorder.web import webhook_auth
 from recorder.web.event_window import check_window
 from recorder.web.parsing import BadEvent, callback_events, envelopes, load_json, raw_id, text

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recorder.services.event_log import event_id
+from recorder.services.publishing.event_log import event_id
 from tests.e2e.acs_control import act
 from tests.e2e.stack import BACKENDS, Stack, published, stack_on_backend
 

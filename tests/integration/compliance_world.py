@@ -16,9 +16,9 @@ from recorder import bootstrap
 from recorder.config.settings import Settings
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
-from recorder.services.calls import IncomingCall
-from recorder.services.keys import Role, create_key
+from recorder.services.calls.consent_flow import IncomingCall
 from recorder.services.ports import PlacedCall
+from recorder.services.tokens.api_keys import Role, create_key
 from recorder.web.app import create_app
 from tests.e2e.stack import free_port
 from tests.integration.test_call_service_db import FakeAcs, drain

@@ -13,7 +13,7 @@ from azure.storage.blob import BlobServiceClient
 from recorder import bootstrap
 from recorder.config.compliance import AuditSettings
 from recorder.config.settings import Settings
-from recorder.services import anchoring
+from recorder.services.compliance import anchoring
 from tests import audit_tampering
 from tests.integration.azurite import Azurite, start_azurite
 from tests.integration.compliance_world import NumberedAcs, record_call

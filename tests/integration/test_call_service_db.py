@@ -15,10 +15,10 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.model import Prompt
-from recorder.services import queries
-from recorder.services.calls import CallService, IncomingCall, Outcome
-from recorder.services.dispatcher import Dispatcher
+from recorder.services.calls.consent_flow import CallService, IncomingCall, Outcome
+from recorder.services.calls.dispatcher import Dispatcher
 from recorder.services.ports import AcsError, CallRead, PlacedCall
+from recorder.services.queries import ledger as queries
 from tests import audit_tampering
 from tests.unit.test_consent import POLICY
 

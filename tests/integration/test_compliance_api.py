@@ -14,7 +14,7 @@ from sqlalchemy import select
 from starlette.routing import Route
 
 from recorder.db.tables import AuditEntry, ConsentEntry
-from recorder.services import queries
+from recorder.services.queries import ledger as queries
 from recorder.web import openapi
 from tests.integration.compliance_world import A, B, C, World, make_world
 

@@ -20,7 +20,7 @@ from recorder.db.tables import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.emulator.server import serve_in_thread
-from recorder.services.calls import IncomingCall
+from recorder.services.calls.consent_flow import IncomingCall
 from recorder.web.app import create_app
 from tests.integration.compliance_world import NumberedAcs
 from tests.unit.test_consent import POLICY

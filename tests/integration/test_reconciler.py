@@ -14,10 +14,10 @@ from recorder.db.identity_tables import AgentIdentity
 from recorder.db.tables import AuditPending, OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import events as ev
-from recorder.services.calls import CallService, IncomingCall, Outcome
-from recorder.services.dispatcher import Dispatcher
+from recorder.services.calls.consent_flow import CallService, IncomingCall, Outcome
+from recorder.services.calls.dispatcher import Dispatcher
+from recorder.services.calls.reconciler import Reconciler
 from recorder.services.ports import CallRead
-from recorder.services.reconciler import Reconciler
 from tests.integration.test_call_service_db import SERVICE_IDENTITY, Clock, FakeAcs, drain
 from tests.unit.test_consent import POLICY
 

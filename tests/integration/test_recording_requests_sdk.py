@@ -23,9 +23,9 @@ from recorder.db.recording_request_tables import OutgoingEventRow
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import new_connected_call
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
-from recorder.services.event_log import EventLog
 from recorder.services.ports import AcsError, OutgoingEvent, PublishError
-from recorder.services.publisher import Publisher
+from recorder.services.publishing.event_log import EventLog
+from recorder.services.publishing.publisher import Publisher
 
 TOPIC_KEY = "emulated-topic-key-0123456789"
 CALLBACK = "http://127.0.0.1:9/callbacks/x"  # nothing listens: the emulator's callbacks just fail

@@ -25,10 +25,10 @@ from recorder.db.tables import AuditEntry, ConsentEntry
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import events as ev
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
-from recorder.services import agents
-from recorder.services.agents import AGENT_REASON, exempting_known_agents
-from recorder.services.calls import CallService, IncomingCall
-from recorder.services.tokens import AccessToken, TokenError, TokenService
+from recorder.services.calls import agents
+from recorder.services.calls.agents import AGENT_REASON, exempting_known_agents
+from recorder.services.calls.consent_flow import CallService, IncomingCall
+from recorder.services.tokens.user_tokens import AccessToken, TokenError, TokenService
 from tests.unit.test_consent import POLICY
 
 RESOURCE_ID = "token-service-test"

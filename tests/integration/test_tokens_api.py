@@ -18,7 +18,7 @@ from recorder.db.identity_tables import AgentIdentity
 from recorder.db.tables import AuditEntry
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from recorder.emulator.server import serve_in_thread
-from recorder.services.keys import Role, create_key
+from recorder.services.tokens.api_keys import Role, create_key
 from recorder.web.app import create_app
 
 RESOURCE_ID = "tokens-api-test"

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from recorder.db.tables import ApiKey
-from recorder.services import console_sessions
-from recorder.services.keys import Role, create_key
+from recorder.services.tokens import console_sessions
+from recorder.services.tokens.api_keys import Role, create_key
 from tests.security.world import AUDIENCE, ISSUER, SECRET, World, incoming_call, now_iso
 
 FORGER = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # a key nobody trusts

@@ -20,8 +20,8 @@ from prometheus_client import REGISTRY
 
 from recorder.config.security import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
 from recorder.observability import metrics
-from recorder.services import console_sessions
-from recorder.services.keys import Role, create_key
+from recorder.services.tokens import console_sessions
+from recorder.services.tokens.api_keys import Role, create_key
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call
 from tests.security.fuzz import FuzzReport, send
 from tests.security.jwks import Jwks

@@ -23,8 +23,8 @@ from recorder.db.repository import AuditRepository
 from recorder.db.tables import AuditEntry, ConsentEntry
 from recorder.domain import events as ev
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
-from recorder.services.calls import IncomingCall
-from recorder.services.keys import Role, create_key
+from recorder.services.calls.consent_flow import IncomingCall
+from recorder.services.tokens.api_keys import Role, create_key
 from tests.integration.compliance_world import NumberedAcs
 from tests.integration.test_call_service_db import drain
 from tests.security.jwks import Jwks

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from recorder.db.recording_request_tables import RecordingRequest
 from recorder.db.tables import AuditEntry
-from recorder.services.keys import Role, create_key
+from recorder.services.tokens.api_keys import Role, create_key
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call
 from tests.security.jwks import Jwks
 from tests.security.world import World, make_world

@@ -14,9 +14,9 @@ import pytest
 
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
-from recorder.services import console_sessions
-from recorder.services.calls import IncomingCall
-from recorder.services.keys import Role, create_key
+from recorder.services.calls.consent_flow import IncomingCall
+from recorder.services.tokens import console_sessions
+from recorder.services.tokens.api_keys import Role, create_key
 from tests.integration.compliance_world import NumberedAcs
 from tests.integration.test_call_service_db import drain
 from tests.security.jwks import Jwks

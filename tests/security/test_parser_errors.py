@@ -22,7 +22,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from recorder.db.migrate import upgrade
-from recorder.services.keys import Role, create_key
+from recorder.services.tokens.api_keys import Role, create_key
 from recorder.web.exports import CutAbortedStreams, guarded_rows
 from tests.e2e.stack import free_port, wait_http
 from tests.security.jwks import Jwks

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from recorder.adapters.recording_download import AcsRecordingSource
-from recorder.services.storage_ports import RecordingUrlRejected, StorageError
+from recorder.services.storage.ports import RecordingUrlRejected, StorageError
 from tests.e2e.stack import free_port, wait_http
 from tests.security.world import World, now_iso
 

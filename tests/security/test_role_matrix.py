@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from recorder.adapters.identity import AcsIdentities, build_identity_client
 from recorder.emulator import EmulatorConfig, start_emulator
-from recorder.services.keys import Role, create_key
+from recorder.services.tokens.api_keys import Role, create_key
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call
 from tests.security.jwks import jwks_server
 from tests.security.world import World, make_world

@@ -18,7 +18,7 @@ from recorder.config.security import (
     EventGridEntra,
     SecuritySettings,
 )
-from recorder.services.calls import IncomingCall
+from recorder.services.calls.consent_flow import IncomingCall
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call
 from tests.security.jwks import Jwks
 from tests.security.world import AUDIENCE, ISSUER, World, incoming_call, make_world, now_iso

@@ -6,7 +6,7 @@ from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.consent import decide, new_connected_call, new_outbound_call
 from recorder.domain.model import CallPhase, RecordingStatus
-from recorder.services.event_log import event_id
+from recorder.services.publishing.event_log import event_id
 from tests.unit.test_consent import POLICY, A, B, at, connected, grant, kinds, run
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from recorder.config.settings import ConfigError, load_settings
-from recorder.services.tokens import TokenError, check_identity, check_user_id
+from recorder.services.tokens.user_tokens import TokenError, check_identity, check_user_id
 
 
 def test_the_token_lifetime_defaults_to_60_minutes() -> None:

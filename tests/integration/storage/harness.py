@@ -24,8 +24,8 @@ from recorder.db.tables import AuditEntry
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import new_inbound_call
 from recorder.emulator import RunningEmulator
-from recorder.services.storage import RecordingFileEvent, StorageService
-from recorder.services.storage_ports import BlobStore
+from recorder.services.storage.ports import BlobStore
+from recorder.services.storage.service import RecordingFileEvent, StorageService
 from recorder.web.parsing import envelopes
 from recorder.web.recording_files import recording_file_event
 from tests.integration.azurite import Azurite

@@ -15,10 +15,10 @@ from sqlalchemy import update
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.emulator import RunningEmulator
-from recorder.services.retention import run_retention
-from recorder.services.storage import Accepted, StoreState
-from recorder.services.storage_ports import BlobStore, RecordingUrlRejected
-from recorder.services.transfer import block_id
+from recorder.services.storage.ports import BlobStore, RecordingUrlRejected
+from recorder.services.storage.retention import run_retention
+from recorder.services.storage.service import Accepted, StoreState
+from recorder.services.storage.transfer import block_id
 from recorder.web.parsing import BadEvent
 from tests.integration.azurite import Azurite
 from tests.integration.storage.harness import (

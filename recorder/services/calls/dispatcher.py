@@ -22,7 +22,7 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.observability import crashpoints, logs, metrics
-from recorder.services.calls import CallService
+from recorder.services.calls.consent_flow import CallService
 from recorder.services.ports import AcsError, CallAutomation, CallRead
 from recorder.services.worker_loop import WorkerLoop
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.adapters.callback_auth import CallbackVerifier
 from recorder.config.settings import Settings
-from recorder.services.anchoring import AnchorScheduler, AnchorStore
-from recorder.services.holds import BlobHold
+from recorder.services.compliance.anchoring import AnchorScheduler, AnchorStore
+from recorder.services.compliance.holds import BlobHold
 
 
 @dataclass
@@ -19,8 +19,8 @@ class ComplianceServices:
     anchors: AnchorStore | None = None
     anchor_scheduler: AnchorScheduler | None = None
     entra: CallbackVerifier | None = None
-    # Sets the Blob legal hold on a call's stored recordings. Used only when recorder.services.storage has
-    # no apply_blob_legal_hold(container, call_id, on) of its own; None: holds live in the database only.
+    # Sets the Blob legal hold on a call's stored recordings. Used only when the storage service has no
+    # apply_blob_legal_hold(container, call_id, on) of its own; None: holds live in the database only.
     blob_legal_hold: BlobHold | None = None
 
     def start(self) -> None:

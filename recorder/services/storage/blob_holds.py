@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.storage_model import StoreState
+from recorder.services.storage.model import StoreState
 
 if TYPE_CHECKING:
-    from recorder.services.storage import StorageService
+    from recorder.services.storage.service import StorageService
 
 
 class HasStorage(Protocol):

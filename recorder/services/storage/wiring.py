@@ -7,9 +7,9 @@ from datetime import datetime
 
 from recorder.config.settings import Settings
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.storage import StorageService
-from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError
-from recorder.services.storage_register import StoredObserver
+from recorder.services.storage.ports import BlobStore, RecordingSource, StorageError
+from recorder.services.storage.register import StoredObserver
+from recorder.services.storage.service import StorageService
 
 
 def build_storage(

@@ -25,7 +25,7 @@ from recorder.db.compliance_tables import ErasureTombstone
 from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import audit_chain
-from recorder.services.holds import is_on_hold
+from recorder.services.compliance.holds import is_on_hold
 
 
 class ErasureRefused(Exception):

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from recorder.observability import crashpoints
-from recorder.services.storage_ports import BlobExists, BlobStore, RecordingSource, StorageError
+from recorder.services.storage.ports import BlobExists, BlobStore, RecordingSource, StorageError
 
 log = logging.getLogger("recorder.transfer")
 

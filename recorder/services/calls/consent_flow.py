@@ -16,7 +16,7 @@ from recorder.domain import events as ev
 from recorder.domain.consent import Decision, decide, new_inbound_call
 from recorder.domain.model import CallState, ConsentPolicy
 from recorder.observability import crashpoints, metrics
-from recorder.services import agents
+from recorder.services.calls import agents
 
 log = logging.getLogger("recorder.calls")
 

@@ -16,12 +16,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from recorder.db.tables import Call
-from recorder.services import transfer
-from recorder.services.storage_ports import BlobStore, StorageError
+from recorder.services.storage import transfer
+from recorder.services.storage.ports import BlobStore, StorageError
 
 if TYPE_CHECKING:
     from recorder.db.storage_tables import StoredRecording
-    from recorder.services.storage import StorageService
+    from recorder.services.storage.service import StorageService
 
 READ_CHUNK = 4 * 1024 * 1024
 DAYS_BACK = 3  # a recording can start up to a day or two before its file is announced

@@ -15,9 +15,9 @@ from typing import TextIO
 from sqlalchemy import select, update
 
 from recorder.db.storage_tables import StoredRecording
-from recorder.services.holds import is_on_hold
-from recorder.services.storage import StorageService, StoreState
-from recorder.services.storage_ports import StorageError
+from recorder.services.compliance.holds import is_on_hold
+from recorder.services.storage.ports import StorageError
+from recorder.services.storage.service import StorageService, StoreState
 
 
 @dataclass

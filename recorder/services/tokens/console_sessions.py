@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from recorder.db.security_tables import ConsoleSession
 from recorder.db.tables import ApiKey
-from recorder.services.keys import Principal, Role, key_state
+from recorder.services.tokens.api_keys import Principal, Role, key_state
 
 IDLE = timedelta(minutes=30)
 LIFETIME = timedelta(hours=8)

@@ -23,8 +23,8 @@ from recorder.domain.consent import decide
 from recorder.domain.model import CallPhase, CallState, RecordingStatus
 from recorder.domain.overdue import overdue_answer
 from recorder.observability import metrics
-from recorder.services.calls import CallService
-from recorder.services.dispatcher import state_read
+from recorder.services.calls.consent_flow import CallService
+from recorder.services.calls.dispatcher import state_read
 from recorder.services.ports import AcsError, CallAutomation
 from recorder.services.worker_loop import WorkerLoop
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from recorder.db.repository import AuditRepository
 from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain
-from recorder.services.storage_queries import stored_recordings
+from recorder.services.queries.recordings import stored_recordings
 
 LEDGER_FIELDS = (
     "id",

@@ -28,9 +28,9 @@ from recorder.db.storage_tables import StoredRecording
 from recorder.db.tables import Call, ConsentEntry
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.observability import crashpoints, metrics
-from recorder.services import transfer
-from recorder.services.blob_holds import apply_blob_legal_hold, apply_legal_hold
-from recorder.services.storage_model import (
+from recorder.services.storage import transfer
+from recorder.services.storage.blob_holds import apply_blob_legal_hold, apply_legal_hold
+from recorder.services.storage.model import (
     CONTENT_TYPES,
     Accepted,
     RecordingChunk,
@@ -38,8 +38,8 @@ from recorder.services.storage_model import (
     StoreState,
     blob_name,
 )
-from recorder.services.storage_ports import BlobStore, RecordingSource, StorageError
-from recorder.services.storage_register import StoredObserver, register
+from recorder.services.storage.ports import BlobStore, RecordingSource, StorageError
+from recorder.services.storage.register import StoredObserver, register
 
 # Re-exported: the webhook, retention, the compliance API (apply_blob_legal_hold) and tests import them here.
 __all__ = [
@@ -297,7 +297,7 @@ class StorageService:
         store = self.store_for(row.region, row.container)
         metadata_base = self._metadata(row)
         if row.mode == "byos":
-            from recorder.services.byos import adopt_blob
+            from recorder.services.storage.byos import adopt_blob
 
             return adopt_blob(self, store, row, metadata_base)
         plan = transfer.TransferPlan(self.settings.block_size, self.settings.range_size)

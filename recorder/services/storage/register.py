@@ -17,17 +17,17 @@ from sqlalchemy import update
 from recorder.db.storage_tables import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import CallState
-from recorder.services.storage_model import StoreState
-from recorder.services.transfer import Transferred
+from recorder.services.storage.model import StoreState
+from recorder.services.storage.transfer import Transferred
 
 if TYPE_CHECKING:
-    from recorder.services.storage import StorageService
+    from recorder.services.storage.service import StorageService
 
 log = logging.getLogger("recorder.storage")
 
 
 class StoredObserver(Protocol):
-    """``recorder.services.event_log.EventLog`` in the service: publishes ``recorder.recording.stored``."""
+    """``publishing.event_log.EventLog`` in the service: publishes ``recorder.recording.stored``."""
 
     def recording_stored(
         self, uow: UnitOfWork, state: CallState, recording_id: str, details: dict[str, Any], at: datetime

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain
 from recorder.domain.model import ConsentPolicy
-from recorder.services import holds, queries
-from recorder.services.queries import LEDGER_FIELDS, BadQuery, LedgerFilter, ledger_conditions
+from recorder.services.compliance import holds
+from recorder.services.queries import ledger as queries
+from recorder.services.queries.ledger import LEDGER_FIELDS, BadQuery, LedgerFilter, ledger_conditions
 
 EXPORT_BATCH = 5000
 

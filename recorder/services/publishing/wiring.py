@@ -8,11 +8,11 @@ from datetime import datetime
 
 from recorder.config.settings import Settings
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.calls import CallService
-from recorder.services.event_log import EventLog
+from recorder.services.calls.consent_flow import CallService
+from recorder.services.calls.recording_requests import RecordingRequests
 from recorder.services.ports import EventPublisher
-from recorder.services.publisher import Publisher
-from recorder.services.recordings import RecordingRequests
+from recorder.services.publishing.event_log import EventLog
+from recorder.services.publishing.publisher import Publisher
 
 
 @dataclass

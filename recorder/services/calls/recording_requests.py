@@ -22,8 +22,8 @@ from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.consent import new_connected_call, new_outbound_call
 from recorder.domain.model import CallPhase, CallState, RecordingStatus
-from recorder.services.call_access import may_act
-from recorder.services.calls import CallService
+from recorder.services.calls.call_access import may_act
+from recorder.services.calls.consent_flow import CallService
 
 log = logging.getLogger("recorder.recordings")
 

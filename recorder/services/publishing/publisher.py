@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 
 from recorder.db.recording_request_tables import OutgoingEventRow
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.event_log import PENDING, PUBLISHED
 from recorder.services.ports import EventPublisher, OutgoingEvent, PublishError
+from recorder.services.publishing.event_log import PENDING, PUBLISHED
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.publisher")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recorder.db.storage_tables import StoredRecording
-from recorder.services.storage_model import StoreState
+from recorder.services.storage.model import StoreState
 
 SHOWN = (StoreState.STORED, StoreState.DELETED)  # pending or failed transfers are not stored recordings
 

@@ -1,0 +1,1 @@
+"""The events this service publishes: the event log written with each decision, and its publisher."""

@@ -1,0 +1,1 @@
+"""Read models: the ledger, call timelines, search, exports and evidence, where recordings landed."""

@@ -1,0 +1,1 @@
+"""Recordings into region-pinned Blob storage: intake, transfer, registration, retention, holds."""

@@ -1,0 +1,1 @@
+"""Credentials this service hands out: ACS user tokens, API keys, console sessions."""
