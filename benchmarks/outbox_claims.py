@@ -20,7 +20,7 @@ from sqlalchemy import insert
 
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import upgrade
-from recorder.db.tables import Call, OutboxCommand
+from recorder.db.tables.calls import Call, OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from tests.conftest import POSTGRES_ADMIN_URL, drop_postgres_database, fresh_postgres_database
 

@@ -156,7 +156,7 @@ def run(emulator_url: str, key: str, connection_string: str, size: int, work: Pa
     transfer_s = time.perf_counter() - started
     peak_growth = peak_rss_mib() - rss_before
     with sessions() as session:
-        from recorder.db.storage_tables import StoredRecording
+        from recorder.db.tables.storage import StoredRecording
 
         row = session.query(StoredRecording).one()
         assert row.state == "stored", row.last_error

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.config.settings import is_loopback
 from recorder.config.storage import StorageSettings, load_storage
-from recorder.db.storage_tables import StoredRecording
+from recorder.db.tables.storage import StoredRecording
 from recorder.services.storage.service import StorageService
 from recorder.services.storage.transfer import hash_blob
 

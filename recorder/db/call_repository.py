@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recorder.db import codec
-from recorder.db.tables import Call, CallParticipant
+from recorder.db.tables.calls import Call, CallParticipant
 from recorder.domain.model import CallPhase, CallState, Consent, Participant, RecordingStatus
 
 

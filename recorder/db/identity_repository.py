@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from recorder.db.identity_tables import AgentIdentity
+from recorder.db.tables.identities import AgentIdentity
 
 
 def identity_for(session: Session, owner: str, user_id: str) -> str | None:

@@ -14,14 +14,8 @@ from sqlalchemy.orm import Session
 
 from recorder.db import codec
 from recorder.db.call_repository import CallRepository
-from recorder.db.tables import (
-    AuditEntry,
-    AuditPending,
-    ConsentEntry,
-    InboxEvent,
-    OutboxCommand,
-    RecordingSegment,
-)
+from recorder.db.tables.audit import AuditEntry, AuditPending
+from recorder.db.tables.calls import ConsentEntry, InboxEvent, OutboxCommand, RecordingSegment
 from recorder.domain import audit_chain
 from recorder.domain import effects as fx
 from recorder.domain.model import CallState

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from recorder.adapters.callback_auth import CallbackAuthError, KeysUnavailable
 from recorder.bootstrap import Container
 from recorder.config.security import EventGridEntra
-from recorder.db.tables import Call
+from recorder.db.tables.calls import Call
 from recorder.observability import metrics
 from recorder.web.parsing import CallbackEvent
 from recorder.web.responses import error

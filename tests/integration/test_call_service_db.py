@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from recorder.db.engine import make_engine, session_factory
-from recorder.db.tables import AuditEntry, ConsentEntry, OutboxCommand
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import ConsentEntry, OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 from starlette.routing import Route
 
-from recorder.db.tables import AuditEntry, ConsentEntry
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import ConsentEntry
 from recorder.services.queries import ledger as queries
 from recorder.web import openapi
 from tests.integration.compliance_world import A, B, C, World, make_world

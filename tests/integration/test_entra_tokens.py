@@ -80,7 +80,7 @@ def test_app_roles_map_to_our_roles(world: World) -> None:
     with world.container.sessions() as session:
         from sqlalchemy import select
 
-        from recorder.db.tables import AuditEntry
+        from recorder.db.tables.audit import AuditEntry
 
         actors = set(
             session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "api.consents.read"))

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from recorder.db.engine import make_engine
 from recorder.db.migrate import alembic_config, downgrade, upgrade
-from recorder.db.tables import Base
+from recorder.db.tables.base import Base
 
 
 def test_models_match_the_migrated_schema(database_url: str) -> None:

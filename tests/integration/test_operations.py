@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from recorder import bootstrap
 from recorder.config.operations import OperationsSettings
 from recorder.config.settings import Settings
-from recorder.db.tables import OutboxCommand
+from recorder.db.tables.calls import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.emulator.server import serve_in_thread

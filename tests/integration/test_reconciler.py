@@ -10,8 +10,9 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from recorder.db.engine import make_engine, session_factory
-from recorder.db.identity_tables import AgentIdentity
-from recorder.db.tables import AuditPending, OutboxCommand
+from recorder.db.tables.audit import AuditPending
+from recorder.db.tables.calls import OutboxCommand
+from recorder.db.tables.identities import AgentIdentity
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import events as ev
 from recorder.services.calls.consent_flow import CallService, IncomingCall, Outcome

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from recorder.adapters.acs import AcsCallAutomation
 from recorder.adapters.event_publisher import EventGridPublisher
 from recorder.db.engine import make_engine, session_factory
-from recorder.db.recording_request_tables import OutgoingEventRow
+from recorder.db.tables.recording_requests import OutgoingEventRow
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import new_connected_call
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.adapters.identity import AcsIdentities, build_identity_client
 from recorder.db.engine import make_engine, session_factory
-from recorder.db.identity_tables import AgentIdentity
-from recorder.db.tables import AuditEntry, ConsentEntry
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import ConsentEntry
+from recorder.db.tables.identities import AgentIdentity
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import events as ev
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from recorder import bootstrap
 from recorder.config.settings import Settings
-from recorder.db.identity_tables import AgentIdentity
-from recorder.db.tables import AuditEntry
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.identities import AgentIdentity
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from recorder.emulator.server import serve_in_thread
 from recorder.services.tokens.api_keys import Role, create_key

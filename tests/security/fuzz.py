@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from recorder.db.tables import ApiKey
+from recorder.db.tables.access import ApiKey
 from recorder.services.tokens import console_sessions
 from recorder.services.tokens.api_keys import Role, create_key
 from tests.security.world import AUDIENCE, ISSUER, SECRET, World, incoming_call, now_iso

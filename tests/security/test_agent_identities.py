@@ -20,7 +20,8 @@ from recorder.adapters.identity import AcsIdentities, build_identity_client
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import upgrade
 from recorder.db.repository import AuditRepository
-from recorder.db.tables import AuditEntry, ConsentEntry
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import ConsentEntry
 from recorder.domain import events as ev
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from recorder.services.calls.consent_flow import IncomingCall

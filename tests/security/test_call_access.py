@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from recorder.db.recording_request_tables import RecordingRequest
-from recorder.db.tables import AuditEntry
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.recording_requests import RecordingRequest
 from recorder.services.tokens.api_keys import Role, create_key
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call
 from tests.security.jwks import Jwks

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from recorder.db.security_tables import ConsoleSession
+from recorder.db.tables.access import ConsoleSession
 from recorder.services.tokens.api_keys import Role, create_key, revoke_key
 from tests.security.jwks import Jwks
 from tests.security.world import World, make_world

@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import text
 
 from recorder.db.engine import make_engine
-from recorder.db.tables import Base
+from recorder.db.tables.base import Base
 
 MIGRATION_LOCK_ID = 0x7265636F72  # "recor"
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from recorder.db import identity_repository
-from recorder.db.security_tables import AgentExemption
+from recorder.db.tables.access import AgentExemption
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import ConsentPolicy
 

@@ -11,9 +11,8 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
-from recorder.db.recording_request_tables import RecordingRequest
-from recorder.db.security_tables import CallGrant
-from recorder.db.tables import ApiKey
+from recorder.db.tables.access import ApiKey, CallGrant
+from recorder.db.tables.recording_requests import RecordingRequest
 from recorder.db.unit_of_work import UnitOfWork
 
 STARTING_KINDS = ("connect", "outbound")  # the request that made the service join or place the call

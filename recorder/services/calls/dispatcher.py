@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from recorder.db import codec
-from recorder.db.tables import OutboxCommand
+from recorder.db.tables.calls import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev

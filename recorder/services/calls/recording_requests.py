@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from recorder.db.recording_request_tables import OutgoingEventRow, RecordingRequest
-from recorder.db.tables import Call, CallParticipant
+from recorder.db.tables.calls import Call, CallParticipant
+from recorder.db.tables.recording_requests import OutgoingEventRow, RecordingRequest
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev

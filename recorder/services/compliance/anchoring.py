@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.db.repository import AuditRepository
-from recorder.db.tables import AuditEntry
+from recorder.db.tables.audit import AuditEntry
 from recorder.domain import audit_chain
 
 log = logging.getLogger("recorder.anchoring")

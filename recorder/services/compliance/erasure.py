@@ -21,8 +21,9 @@ from urllib.parse import quote, quote_plus
 
 from sqlalchemy import Text, cast, or_, select, update
 
-from recorder.db.compliance_tables import ErasureTombstone
-from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry
+from recorder.db.tables.compliance import ErasureTombstone
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import audit_chain
 from recorder.services.compliance.holds import is_on_hold

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recorder.db.compliance_tables import LegalHold
+from recorder.db.tables.compliance import LegalHold
 from recorder.db.unit_of_work import UnitOfWork
 
 log = logging.getLogger("recorder.holds")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from recorder.db.recording_request_tables import OutgoingEventRow, RecordingRequest
+from recorder.db.tables.recording_requests import OutgoingEventRow, RecordingRequest
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain.model import CallState

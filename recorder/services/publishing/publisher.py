@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from recorder.db.recording_request_tables import OutgoingEventRow
+from recorder.db.tables.recording_requests import OutgoingEventRow
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.ports import EventPublisher, OutgoingEvent, PublishError
 from recorder.services.publishing.event_log import PENDING, PUBLISHED

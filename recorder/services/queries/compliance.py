@@ -15,7 +15,8 @@ from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry, RecordingSegment
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain
 from recorder.domain.model import ConsentPolicy
 from recorder.services.compliance import holds

@@ -13,7 +13,8 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from recorder.db.repository import AuditRepository
-from recorder.db.tables import AuditEntry, Call, CallParticipant, ConsentEntry, RecordingSegment
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain
 from recorder.services.queries.recordings import stored_recordings
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recorder.db.storage_tables import StoredRecording
+from recorder.db.tables.storage import StoredRecording
 from recorder.services.storage.model import StoreState
 
 SHOWN = (StoreState.STORED, StoreState.DELETED)  # pending or failed transfers are not stored recordings

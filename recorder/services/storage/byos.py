@@ -15,12 +15,12 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from recorder.db.tables import Call
+from recorder.db.tables.calls import Call
 from recorder.services.storage import transfer
 from recorder.services.storage.ports import BlobStore, StorageError
 
 if TYPE_CHECKING:
-    from recorder.db.storage_tables import StoredRecording
+    from recorder.db.tables.storage import StoredRecording
     from recorder.services.storage.service import StorageService
 
 READ_CHUNK = 4 * 1024 * 1024

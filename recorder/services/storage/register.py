@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import update
 
-from recorder.db.storage_tables import StoredRecording
+from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import CallState
 from recorder.services.storage.model import StoreState

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from sqlalchemy import select, update
 
-from recorder.db.storage_tables import StoredRecording
+from recorder.db.tables.storage import StoredRecording
 from recorder.services.compliance.holds import is_on_hold
 from recorder.services.storage.ports import StorageError
 from recorder.services.storage.service import StorageService, StoreState

@@ -23,9 +23,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from recorder.config.storage import StorageMode, StorageRegion, StorageSettings, choose_region
-from recorder.db.recording_request_tables import RecordingRequest
-from recorder.db.storage_tables import StoredRecording
-from recorder.db.tables import Call, ConsentEntry
+from recorder.db.tables.calls import Call, ConsentEntry
+from recorder.db.tables.recording_requests import RecordingRequest
+from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.observability import crashpoints, metrics
 from recorder.services.storage import transfer

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recorder.db.tables import ApiKey
+from recorder.db.tables.access import ApiKey
 
 
 class Role(StrEnum):

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from recorder.db.security_tables import ConsoleSession
-from recorder.db.tables import ApiKey
+from recorder.db.tables.access import ApiKey, ConsoleSession
 from recorder.services.tokens.api_keys import Principal, Role, key_state
 
 IDLE = timedelta(minutes=30)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from recorder.db.recording_request_tables import OutgoingEventRow
+from recorder.db.tables.recording_requests import OutgoingEventRow
 from tests.e2e.stack import Stack, published, start_stack
 from tests.e2e.storage.support import (
     US_CALLER,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from recorder.db.tables import Call
+from recorder.db.tables.calls import Call
 from recorder.services.storage.service import RecordingFileEvent
 from recorder.web.parsing import envelopes
 from recorder.web.recording_files import recording_file_event

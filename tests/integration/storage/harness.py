@@ -19,8 +19,8 @@ from recorder.adapters.recording_download import AcsRecordingSource
 from recorder.config.settings import is_loopback
 from recorder.config.storage import StorageSettings, load_storage
 from recorder.db.engine import make_engine, session_factory
-from recorder.db.storage_tables import StoredRecording
-from recorder.db.tables import AuditEntry
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import new_inbound_call
 from recorder.emulator import RunningEmulator

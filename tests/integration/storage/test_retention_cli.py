@@ -13,7 +13,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from sqlalchemy import update
 
-from recorder.db.storage_tables import StoredRecording
+from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.emulator import RunningEmulator
 from tests.integration.azurite import Azurite

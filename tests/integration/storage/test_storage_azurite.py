@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from recorder.db.storage_tables import StoredRecording
+from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.emulator import RunningEmulator
 from recorder.services.storage.ports import BlobStore, RecordingUrlRejected
@@ -235,6 +235,6 @@ def test_a_region_whose_container_changed_is_never_written_elsewhere(
 
 
 def _place_hold(uow: UnitOfWork, call_id: str, now: datetime) -> None:
-    from recorder.db.compliance_tables import LegalHold
+    from recorder.db.tables.compliance import LegalHold
 
     uow.session.add(LegalHold(call_id=call_id, reason="litigation", set_by="test", set_at=now))

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables import Base, UTCDateTime
+from recorder.db.tables.base import Base, UTCDateTime
 
 
 class StoredRecording(Base):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables import Base, UTCDateTime
+from recorder.db.tables.base import Base, UTCDateTime
 
 
 class RecordingRequest(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables import Base, UTCDateTime
+from recorder.db.tables.base import Base, UTCDateTime
 
 
 class AgentIdentity(Base):

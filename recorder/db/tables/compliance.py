@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables import Base, CallParticipant, UTCDateTime
+from recorder.db.tables.base import Base, UTCDateTime
+from recorder.db.tables.calls import CallParticipant
 
 
 class LegalHold(Base):

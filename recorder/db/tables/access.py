@@ -1,5 +1,5 @@
-"""Access decisions kept in the database: which API keys were granted which calls, which identities an admin
-registered as consent-exempt agents, and the console's server-side sessions."""
+"""Access decisions kept in the database: the API keys, which keys were granted which calls, which identities
+an admin registered as consent-exempt agents, and the console's server-side sessions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables import Base, UTCDateTime
+from recorder.db.tables.base import Base, UTCDateTime
 
 PRINCIPAL_ID = 160  # an API key id (uuid) or "entra:<object id>"
 
@@ -45,4 +45,17 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # absolute end, whatever the activity
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,57 +1,25 @@
-"""The schema as SQLAlchemy models. Alembic migrations are the source of truth; a test keeps them in step."""
+"""Calls, their participants, the consent ledger, recording segments, the inbox and the command outbox."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     false,
     true,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC, returns aware datetimes on every backend (SQLite keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+from recorder.db.tables.base import Base, UTCDateTime
 
 
 class Call(Base):
@@ -175,54 +143,3 @@ class OutboxCommand(Base):
     first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # set when claimed: the previous attempt never came back (a crash), so ACS may have run it already
     in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-
-
-class AuditEntry(Base):
-    """Append-only hash chain: hash = sha256(prev_hash + canonical JSON of the entry)."""
-
-    __tablename__ = "audit_log"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    actor: Mapped[str] = mapped_column(String(128))
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    call_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-
-
-class AuditPending(Base):
-    """Audit entries written with a state change, not yet linked into the chain by the sealer.
-
-    Linking takes a global lock until commit; doing it in the event's own transaction serialized every
-    event's commit (and its fsync) behind one lock. The sealer links pending entries in batches instead.
-    """
-
-    __tablename__ = "audit_pending"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    actor: Mapped[str] = mapped_column(String(128))
-    action: Mapped[str] = mapped_column(String(64))
-    call_id: Mapped[str | None] = mapped_column(String(36))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-class ApiKey(Base):
-    __tablename__ = "api_keys"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    name: Mapped[str] = mapped_column(String(128))
-    role: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-from recorder.db import compliance_tables, identity_tables, storage_tables  # noqa: E402,F401
-
-# isort: split
-from recorder.db import recording_request_tables, security_tables  # noqa: E402,F401
