@@ -19,12 +19,17 @@ from recorder import bootstrap
 from recorder.config.settings import load_settings
 from recorder.db.migrate import schema_problem
 from recorder.observability import crashpoints, logs
-from recorder.web import access_api, api, compliance_api, console, operations, recordings, tokens, webhooks
+from recorder.web import console, operations
+from recorder.web.api import access as access_api
+from recorder.web.api import compliance as compliance_api
+from recorder.web.api import ledger as api
+from recorder.web.api import recordings, tokens
+from recorder.web.api.exports import CutAbortedStreams
 from recorder.web.body_guard import BodyGuard, body_exception_handlers
-from recorder.web.exports import CutAbortedStreams
 from recorder.web.responses import error
 from recorder.web.security import SecurityHeaders
-from recorder.web.webhook_auth import ReplayWindow
+from recorder.web.webhooks import endpoints as webhooks
+from recorder.web.webhooks.auth import ReplayWindow
 
 log = logging.getLogger("recorder.app")
 

@@ -30,11 +30,11 @@ from recorder.services.queries import compliance as cq
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens import console_sessions
 from recorder.services.tokens.api_keys import Principal, authenticate
-from recorder.web import bodies
-from recorder.web.api import LEDGER_PARAMS, READERS, ledger_filter
+from recorder.web.api import bodies
+from recorder.web.api.exports import export_response
+from recorder.web.api.ledger import LEDGER_PARAMS, READERS, ledger_filter
+from recorder.web.api.query_params import OUTCOMES
 from recorder.web.errors import ApiError
-from recorder.web.exports import export_response
-from recorder.web.query_params import OUTCOMES
 
 SESSION_COOKIE = "recorder_console"
 LOGIN_CSRF_COOKIE = "recorder_console_csrf"

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import ConsentEntry
 from recorder.services.queries import ledger as queries
-from recorder.web import openapi
+from recorder.web.api import openapi
 from tests.integration.compliance_world import A, B, C, World, make_world
 
 HOLD = "/api/calls/conn-1/legal-hold"

@@ -23,9 +23,9 @@ from starlette.routing import Route
 from recorder.config.security import EventWindow
 from recorder.db.migrate import upgrade
 from recorder.services.storage.recording_urls import recording_url_problem
-from recorder.web.event_window import check_window
-from recorder.web.parsing import BadEvent, CallbackEvent, callback_events, envelopes, load_json
-from recorder.web.recording_files import recording_file_event
+from recorder.web.webhooks.event_window import check_window
+from recorder.web.webhooks.parsing import BadEvent, CallbackEvent, callback_events, envelopes, load_json
+from recorder.web.webhooks.recording_files import recording_file_event
 from tests.security.fuzz import (
     FuzzReport,
     api_keys,

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from recorder.db.migrate import upgrade
 from recorder.services.tokens.api_keys import Role, create_key
-from recorder.web.exports import CutAbortedStreams, guarded_rows
+from recorder.web.api.exports import CutAbortedStreams, guarded_rows
 from tests.e2e.stack import free_port, wait_http
 from tests.security.jwks import Jwks
 from tests.security.world import World, make_world

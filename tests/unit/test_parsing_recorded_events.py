@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recorder.domain import events as ev
-from recorder.web.parsing import BadEvent, callback_events, envelopes, load_json, raw_id
+from recorder.web.webhooks.parsing import BadEvent, callback_events, envelopes, load_json, raw_id
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "acs-recorded-events"
 FILES = sorted(RECORDED.glob("*.event.json"))

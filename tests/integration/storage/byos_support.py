@@ -12,8 +12,8 @@ from sqlalchemy import update
 
 from recorder.db.tables.calls import Call
 from recorder.services.storage.service import RecordingFileEvent
-from recorder.web.parsing import envelopes
-from recorder.web.recording_files import recording_file_event
+from recorder.web.webhooks.parsing import envelopes
+from recorder.web.webhooks.recording_files import recording_file_event
 from tests.integration.storage.harness import Harness
 
 ACS_HOST = "https://us-storage.asm.skype.com"

@@ -26,8 +26,8 @@ from recorder.domain.consent import new_inbound_call
 from recorder.emulator import RunningEmulator
 from recorder.services.storage.ports import BlobStore
 from recorder.services.storage.service import RecordingFileEvent, StorageService
-from recorder.web.parsing import envelopes
-from recorder.web.recording_files import recording_file_event
+from recorder.web.webhooks.parsing import envelopes
+from recorder.web.webhooks.recording_files import recording_file_event
 from tests.integration.azurite import Azurite
 
 EU_CALLER = "4:+442071234567"

@@ -11,7 +11,7 @@ import pytest
 
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from recorder.services.storage.service import StoreState
-from recorder.web.parsing import BadEvent
+from recorder.web.webhooks.parsing import BadEvent
 from tests.integration.azurite import Azurite
 from tests.integration.storage.byos_support import acs_writes, byos_call, documented_event, parsed
 from tests.integration.storage.harness import US_CALLER, Harness, new_access_key, storage_settings

@@ -19,7 +19,7 @@ from recorder.services.storage.ports import BlobStore, RecordingUrlRejected
 from recorder.services.storage.retention import run_retention
 from recorder.services.storage.service import Accepted, StoreState
 from recorder.services.storage.transfer import block_id
-from recorder.web.parsing import BadEvent
+from recorder.web.webhooks.parsing import BadEvent
 from tests.integration.azurite import Azurite
 from tests.integration.storage.harness import (
     EU_CALLER,

@@ -20,8 +20,8 @@ from recorder.services.calls.recording_requests import RequestError
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens.api_keys import Principal, Role, authenticate
 from recorder.services.tokens.user_tokens import TokenError
-from recorder.web import bodies, query_params, roles
-from recorder.web.entra import EntraRejected, entra_principal, looks_like_jwt
+from recorder.web.api import bodies, query_params, roles
+from recorder.web.api.entra import EntraRejected, entra_principal, looks_like_jwt
 from recorder.web.errors import ApiError
 from recorder.web.responses import error
 

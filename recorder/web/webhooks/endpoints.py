@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 from recorder.bootstrap import Container
 from recorder.observability import logs, metrics
 from recorder.services.calls.consent_flow import IncomingCall, Outcome
-from recorder.web import webhook_auth
-from recorder.web.event_window import check_window
-from recorder.web.parsing import BadEvent, callback_events, envelopes, load_json, raw_id, text
-from recorder.web.recording_files import recording_file_event
 from recorder.web.responses import BodyTooLarge, error, read_body
+from recorder.web.webhooks import auth as webhook_auth
+from recorder.web.webhooks.event_window import check_window
+from recorder.web.webhooks.parsing import BadEvent, callback_events, envelopes, load_json, raw_id, text
+from recorder.web.webhooks.recording_files import recording_file_event
 
 log = logging.getLogger("recorder.webhooks")
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from recorder.config.security import EventWindow
-from recorder.web.parsing import BadEvent, Envelope, event_time
+from recorder.web.webhooks.parsing import BadEvent, Envelope, event_time
 
 __all__ = ["check_window", "event_time"]
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recorder.web import roles
+from recorder.web.api import roles
 
 DOCUMENTED_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz")
 ERROR = {"$ref": "#/components/schemas/Error"}

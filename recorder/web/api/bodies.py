@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 
 from recorder.web.errors import ApiError
-from recorder.web.parsing import BadEvent, load_json
 from recorder.web.responses import BodyTooLarge, read_body
+from recorder.web.webhooks.parsing import BadEvent, load_json
 
 
 async def raw(request: Request, limit: int) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 
 from recorder.services.storage.recording_urls import recording_url_problem
 from recorder.services.storage.service import RecordingChunk, RecordingFileEvent
-from recorder.web.parsing import BadEvent, Envelope, text
+from recorder.web.webhooks.parsing import BadEvent, Envelope, text
 
 MAX_CHUNKS = 1000
 FORMATS = {"wav": "wav", "mp3": "mp3", "mp4": "mp4"}

@@ -17,9 +17,9 @@ from recorder.services.queries import compliance as cq
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens import api_keys as keys
 from recorder.services.tokens.api_keys import Principal, Role
-from recorder.web import openapi, query_params
-from recorder.web.api import LEDGER_PARAMS, ApiError, audited_read, ledger_filter, route
-from recorder.web.exports import export_response
+from recorder.web.api import openapi, query_params
+from recorder.web.api.exports import export_response
+from recorder.web.api.ledger import LEDGER_PARAMS, ApiError, audited_read, ledger_filter, route
 
 BODY_LIMIT = 64 * 1024
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from recorder.bootstrap import Container
 from recorder.services.tokens.api_keys import Principal
 from recorder.services.tokens.user_tokens import check_identity, check_user_id
-from recorder.web.api import route
+from recorder.web.api.ledger import route
 
 MAX_BODY = 4096
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -24,8 +24,8 @@ from recorder.bootstrap import Container
 from recorder.config.security import EventGridEntra
 from recorder.db.tables.calls import Call
 from recorder.observability import metrics
-from recorder.web.parsing import CallbackEvent
 from recorder.web.responses import error
+from recorder.web.webhooks.parsing import CallbackEvent
 
 log = logging.getLogger("recorder.webhooks")
 RETRY_AFTER_SECONDS = 5

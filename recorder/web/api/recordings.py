@@ -20,7 +20,7 @@ from starlette.routing import Route
 from recorder.bootstrap import Container
 from recorder.services.calls.recording_requests import Caller, NewRequest, RecordingRequests
 from recorder.services.tokens.api_keys import Principal, Role
-from recorder.web.api import ApiError, route
+from recorder.web.api.ledger import ApiError, route
 
 MAX_BODY = 16 * 1024
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from recorder.bootstrap import Container
 from recorder.services.calls import agents, call_access
 from recorder.services.tokens.api_keys import Principal
-from recorder.web.api import ApiError, audited_read, route
+from recorder.web.api.ledger import ApiError, audited_read, route
 
 BODY_LIMIT = 4096
 CALL = "/api/calls/{call_connection_id}"
