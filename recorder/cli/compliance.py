@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys(args: argparse.Namespace, session: Any) -> int:
-    from recorder.db.repository import AuditRepository
+    from recorder.db.repositories.audit import AuditRepository
     from recorder.services.tokens.api_keys import Role, create_key, list_keys, revoke_key
 
     now = datetime.now(UTC)

@@ -6,13 +6,10 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from recorder.db.repository import (
-    AuditRepository,
-    CallRepository,
-    InboxRepository,
-    LedgerRepository,
-    OutboxRepository,
-)
+from recorder.db.repositories.audit import AuditRepository
+from recorder.db.repositories.calls import CallRepository
+from recorder.db.repositories.ledger import InboxRepository, LedgerRepository
+from recorder.db.repositories.outbox import OutboxRepository
 
 
 class UnitOfWork:

@@ -19,7 +19,7 @@ from recorder import cli
 from recorder.adapters.identity import AcsIdentities, build_identity_client
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import upgrade
-from recorder.db.repository import AuditRepository
+from recorder.db.repositories.audit import AuditRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import ConsentEntry
 from recorder.domain import events as ev

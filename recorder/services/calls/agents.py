@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from recorder.db import identity_repository
+from recorder.db.repositories import identities as identity_repository
 from recorder.db.tables.access import AgentExemption
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import ConsentPolicy

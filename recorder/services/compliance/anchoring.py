@@ -12,7 +12,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from recorder.db.repository import AuditRepository
+from recorder.db.repositories.audit import AuditRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.domain import audit_chain
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from recorder.db.repository import AuditRepository
+from recorder.db.repositories.audit import AuditRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain

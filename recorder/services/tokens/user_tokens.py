@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from recorder.db import identity_repository as identities
+from recorder.db.repositories import identities
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.ports import AcsError
 

@@ -74,7 +74,7 @@ def _export(container: Container, request: Request, principal: Principal, body: 
 
 def _call_id(container: Container, connection_id: str) -> str:
     with container.sessions() as session:
-        from recorder.db.repository import CallRepository
+        from recorder.db.repositories.calls import CallRepository
 
         call_id = CallRepository(session).id_for_connection(connection_id)
     if call_id is None:

@@ -1,0 +1,102 @@
+"""The audit hash chain: pending entries, linking under one lock, reading it back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from recorder.db.tables.audit import AuditEntry, AuditPending
+from recorder.domain import audit_chain
+
+AUDIT_LOCK_ID = 0x61756474  # "audt": serializes chain appends across PostgreSQL connections
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(
+        self, actor: str, action: str, call_id: str | None, data: dict[str, Any], now: datetime
+    ) -> int:
+        seq, prev = self._lock_and_read_head()
+        self._link(seq + 1, prev, now, actor, action, call_id, data)
+        self.session.flush()
+        return seq + 1
+
+    def defer(
+        self, actor: str, action: str, call_id: str | None, data: dict[str, Any], now: datetime
+    ) -> None:
+        """Write an entry for the sealer to chain: no global lock held until this transaction commits."""
+        pending = AuditPending.metadata.tables["audit_pending"]
+        self.session.execute(
+            insert(pending).values(at=now, actor=actor, action=action, call_id=call_id, data=data)
+        )
+
+    def pending(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(AuditPending)) or 0)
+
+    def seal(self, limit: int = 1000) -> int:
+        """Chain the oldest pending entries, in the order they were written; the caller commits."""
+        if self.session.scalar(select(AuditPending.id).limit(1)) is None:
+            return 0
+        seq, prev = self._lock_and_read_head()
+        rows = self.session.scalars(select(AuditPending).order_by(AuditPending.id).limit(limit)).all()
+        for row in rows:
+            seq += 1
+            prev = self._link(seq, prev, row.at, row.actor, row.action, row.call_id, row.data)
+        self.session.flush()
+        self.session.execute(delete(AuditPending).where(AuditPending.id.in_([r.id for r in rows])))
+        return len(rows)
+
+    def _lock_and_read_head(self) -> tuple[int, str]:
+        """Serialize chain appends across connections, then read the last (seq, hash)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
+        last = self.session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
+        ).first()
+        return (int(last[0]), str(last[1])) if last else (0, audit_chain.GENESIS)
+
+    def _link(
+        self,
+        seq: int,
+        prev: str,
+        at: datetime,
+        actor: str,
+        action: str,
+        call_id: str | None,
+        data: dict[str, Any],
+    ) -> str:
+        """Add the entry at ``seq`` after the one whose hash is ``prev``; returns its own hash."""
+        digest = audit_chain.entry_hash(prev, audit_chain.canonical(seq, at, actor, action, call_id, data))
+        self.session.add(
+            AuditEntry(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                call_id=call_id,
+                data=data,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        return digest
+
+    def entries(self, batch: int = 5000) -> Iterator[audit_chain.ChainEntry]:
+        last = 0
+        while True:
+            rows = self.session.scalars(
+                select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+            ).all()
+            if not rows:
+                return
+            for r in rows:
+                yield audit_chain.ChainEntry(
+                    r.seq, r.at, r.actor, r.action, r.call_id, r.data, r.prev_hash, r.hash
+                )
+            last = rows[-1].seq

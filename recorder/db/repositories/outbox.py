@@ -1,0 +1,135 @@
+"""The command outbox: queued with the state change, claimed under a lease, settled by the dispatcher."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.orm import Session
+
+from recorder.db import codec
+from recorder.db.tables.calls import OutboxCommand
+from recorder.domain import effects as fx
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, call_id: str, command: fx.Command, now: datetime) -> str:
+        kind, payload = codec.encode(command)
+        command_id = str(uuid.uuid4())
+        self.session.add(
+            OutboxCommand(
+                id=command_id,
+                call_id=call_id,
+                kind=kind,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                available_at=now,
+                created_at=now,
+            )
+        )
+        return command_id
+
+    def next_ready(self, now: datetime, limit: int) -> list[OutboxCommand]:
+        """The first unfinished command of each call whose turn has come and that nobody is running."""
+        first_per_call = (
+            select(func.min(OutboxCommand.seq))
+            .where(OutboxCommand.status == "pending")
+            .group_by(OutboxCommand.call_id)
+            .scalar_subquery()
+        )
+        query = (
+            select(OutboxCommand)
+            .where(OutboxCommand.seq.in_(first_per_call))
+            .where(OutboxCommand.available_at <= now)
+            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .order_by(OutboxCommand.seq)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
+
+    def claim_ready(self, now: datetime, limit: int, lease: timedelta) -> list[tuple[str, str]]:
+        """Claim up to ``limit`` ready commands, at most one per call: ``[(command id, call id)]``.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so instances polling together take different rows instead
+        of queueing on each other's locks; ``status = 'pending'`` is in the outer query because PostgreSQL
+        re-checks it on a row another instance has just finished. A call's next command is never ready
+        while its first is pending or leased (claimed, in flight), so per-call order holds across
+        instances. SQLite: the unit of work's BEGIN IMMEDIATE already serialises whole claims.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            rows = self.next_ready(now, limit)
+            return [(c.id, c.call_id) for c in rows if self.claim(c.id, now, lease)]
+        first_per_call = (
+            select(func.min(OutboxCommand.seq))
+            .where(OutboxCommand.status == "pending")
+            .group_by(OutboxCommand.call_id)
+            .scalar_subquery()
+        )
+        ready = self.session.execute(
+            select(OutboxCommand.id, OutboxCommand.call_id)
+            .where(OutboxCommand.seq.in_(first_per_call), OutboxCommand.status == "pending")
+            .where(OutboxCommand.available_at <= now)
+            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .order_by(OutboxCommand.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if ready:
+            self.session.execute(
+                update(OutboxCommand)
+                .where(OutboxCommand.id.in_([command_id for command_id, _ in ready]))
+                .values(**_claimed(now, lease))
+            )
+        return [(command_id, call_id) for command_id, call_id in ready]
+
+    def claim(self, command_id: str, now: datetime, lease: timedelta) -> bool:
+        result = self.session.execute(
+            update(OutboxCommand)
+            .where(OutboxCommand.id == command_id, OutboxCommand.status == "pending")
+            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .values(**_claimed(now, lease))
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "completed_at": now, "claimed_until": None}
+        if error is not None:
+            values["last_error"] = error
+        self.session.execute(update(OutboxCommand).where(OutboxCommand.id == command_id).values(**values))
+
+    def retry_later(self, command_id: str, available_at: datetime, error: str) -> None:
+        self.session.execute(
+            update(OutboxCommand)
+            .where(OutboxCommand.id == command_id)
+            .values(available_at=available_at, claimed_until=None, last_error=error)
+        )
+
+    def stats(self, now: datetime) -> tuple[int, float]:
+        """Pending depth and the age in seconds of the oldest pending command."""
+        depth, oldest = self.session.execute(
+            select(func.count(), func.min(OutboxCommand.created_at)).where(OutboxCommand.status == "pending")
+        ).one()
+        if oldest is None:
+            return int(depth), 0.0
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=now.tzinfo)
+        return int(depth), max(0.0, (now - oldest).total_seconds())
+
+
+def _claimed(now: datetime, lease: timedelta) -> dict[str, Any]:
+    """A claim's SET clause; its right-hand sides read the row as it was before the claim."""
+    return {
+        "claimed_until": now + lease,
+        "attempts": OutboxCommand.attempts + 1,
+        "first_attempt_at": func.coalesce(
+            OutboxCommand.first_attempt_at, literal(now, type_=OutboxCommand.first_attempt_at.type)
+        ),
+        # still leased by an attempt that never reported back: it crashed, maybe after ACS ran the command
+        "in_doubt": OutboxCommand.claimed_until.is_not(None),
+    }
