@@ -39,8 +39,9 @@ from recorder.db.migrate import upgrade
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import new_inbound_call
 from recorder.emulator.recording_files import RecordingFile
+from recorder.services.storage.model import RecordingChunk, RecordingFileEvent
 from recorder.services.storage.ports import BlobStore
-from recorder.services.storage.service import RecordingChunk, RecordingFileEvent, StorageService
+from recorder.services.storage.service import StorageService
 from tests.e2e.stack import free_port, wait_http
 from tests.integration.azurite import start_azurite
 

@@ -1,9 +1,14 @@
-"""Wires settings to adapters and services. Tests call ``build`` with fakes for the ports they replace."""
+"""The composition root: the one place that turns settings into adapters and services and wires them together.
+
+Every service gets what it needs through its constructor; none is changed after it is built. Tests call
+``build`` with fakes for the ports they replace.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -18,15 +23,50 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.dispatcher import Dispatcher
 from recorder.services.calls.reconciler import Reconciler
+from recorder.services.calls.recording_requests import FailedCallRequests, RecordingRequests
+from recorder.services.compliance.anchoring import AnchorScheduler, AnchorStore
 from recorder.services.compliance.audit_sealer import AuditSealer
-from recorder.services.compliance.wiring import ComplianceServices, build_compliance
 from recorder.services.ports import CallAutomation, EventPublisher
-from recorder.services.publishing.wiring import RecordingServices, build_recordings
+from recorder.services.publishing.event_log import EventLog
+from recorder.services.publishing.publisher import Publisher
+from recorder.services.storage.ports import BlobStore, RecordingSource, StorageError
+from recorder.services.storage.register import StoredObserver
 from recorder.services.storage.service import StorageService
-from recorder.services.storage.wiring import build_storage
 from recorder.services.tokens.user_tokens import IdentityProvider, TokenService
 
 log = logging.getLogger("recorder.bootstrap")
+
+
+@dataclass
+class ComplianceServices:
+    anchors: AnchorStore | None = None
+    anchor_scheduler: AnchorScheduler | None = None
+    entra: CallbackVerifier | None = None
+
+    def start(self) -> None:
+        if self.anchor_scheduler is not None:
+            self.anchor_scheduler.start()
+
+    def stop(self) -> None:
+        if self.anchor_scheduler is not None:
+            self.anchor_scheduler.stop()
+        if self.entra is not None:
+            self.entra.close()
+
+
+@dataclass
+class RecordingServices:
+    requests: RecordingRequests
+    events: EventLog
+    publisher: Publisher | None
+
+    def start(self) -> None:
+        if self.publisher is not None:
+            self.publisher.start()
+
+    def stop(self) -> None:
+        if self.publisher is not None:
+            self.publisher.stop()
 
 
 def utc_now() -> datetime:
@@ -88,8 +128,21 @@ def build(
     def uow() -> UnitOfWork:
         return UnitOfWork(sessions)
 
-    calls = CallService(uow, settings.policy, clock, answer_for=settings.calls.answer_for)
     acs = acs or real_call_automation(settings)
+    publisher = build_publisher(settings, uow, clock, topic)
+    events = EventLog(
+        publishing=publisher is not None, events_written=publisher.wake if publisher else lambda: None
+    )
+    storage = build_storage(settings, uow, clock, events=events)
+    outbox_ready = threading.Event()  # set by whoever queues a command; the dispatcher wakes on it
+    calls = CallService(
+        uow,
+        settings.policy,
+        clock,
+        commands_queued=outbox_ready.set,
+        observers=[events, FailedCallRequests()],
+        answer_for=settings.calls.answer_for,
+    )
     dispatcher = Dispatcher(
         uow,
         acs,
@@ -97,12 +150,11 @@ def build(
         partial(callback_url, settings),
         clock,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
+        wakeup=outbox_ready,
+        # bring-your-own-storage: start_recording names the call's region container
+        recording_destination=storage.recording_destination if storage else lambda call_id: None,
     )
-    calls.commands_queued = dispatcher.wake
-    recordings = build_recordings(settings, uow, calls, dispatcher.wake, clock, topic)
-    storage = build_storage(settings, uow, clock, events=recordings.events)
-    if storage is not None:  # bring-your-own-storage: start_recording names the call's region container
-        dispatcher.recording_destination = storage.recording_destination
+    requests = RecordingRequests(uow, calls, clock, outbox_ready.set)
     return Container(
         settings=settings,
         engine=engine,
@@ -116,10 +168,47 @@ def build(
         ),
         compliance=build_compliance(settings, sessions, clock),
         storage=storage,
-        recordings=recordings,
+        recordings=RecordingServices(requests, events, publisher),
         eventgrid_verifier=eventgrid_verifier(settings),
         audit_sealer=AuditSealer(uow),
         reconciler=Reconciler(uow, acs, calls, clock, period=settings.calls.reconcile_seconds),
+    )
+
+
+def build_publisher(
+    settings: Settings,
+    uow: Callable[[], UnitOfWork],
+    clock: Callable[[], datetime],
+    topic: EventPublisher | None,
+) -> Publisher | None:
+    if topic is None and settings.events_topic_endpoint:
+        from recorder.adapters.event_publisher import build_event_publisher
+
+        topic = build_event_publisher(settings.events_topic_endpoint, settings.events_topic_key)
+    return Publisher(uow, topic, clock) if topic is not None else None
+
+
+def build_compliance(
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
+) -> ComplianceServices:
+    anchors = anchor_store(settings)
+    interval = settings.audit.anchor_interval_seconds
+    entra = settings.entra
+    return ComplianceServices(
+        anchors=anchors,
+        anchor_scheduler=None if anchors is None else AnchorScheduler(sessions, anchors, clock, interval),
+        entra=None if entra is None else CallbackVerifier(entra.jwks_url, entra.issuer, entra.audience),
+    )
+
+
+def anchor_store(settings: Settings) -> AnchorStore | None:
+    audit = settings.audit
+    if not audit.anchoring:
+        return None
+    from recorder.adapters.audit_anchor import BlobAnchorStore
+
+    return BlobAnchorStore.from_settings(
+        audit.anchor_account_url, audit.anchor_container, audit.anchor_connection_string
     )
 
 
@@ -152,3 +241,59 @@ def real_identities(settings: Settings) -> IdentityProvider:
 
     key, credential = access_key_and_credential(settings)
     return AcsIdentities(build_identity_client(settings.acs_endpoint, key, credential))
+
+
+def build_storage(
+    settings: Settings,
+    unit_of_work: Callable[[], UnitOfWork],
+    clock: Callable[[], datetime],
+    *,
+    source: bool = True,
+    provision: bool = True,
+    events: StoredObserver | None = None,
+) -> StorageService | None:
+    """None when no ``[storage]`` is configured: recording file events are then only logged.
+
+    ``source=False`` (the retention command) builds no ACS client: nothing is downloaded; ``provision=False``
+    (the retention command too) creates no container, even for local development. ``events``
+    publishes ``recorder.recording.stored`` when a recording is registered.
+    """
+    storage = settings.storage
+    if storage is None:
+        return None
+    from recorder.adapters.blob_store import AzureBlobStore
+    from recorder.adapters.credentials import access_key_and_credential
+    from recorder.adapters.recording_download import AcsRecordingSource
+
+    stores: dict[str, BlobStore] = {}
+    for name, region in storage.regions.items():
+        store = AzureBlobStore(region)
+        if provision and region.connection_string:  # local development: make it; real ones are provisioned
+            store.ensure_container()
+        stores[name] = store
+    recordings: RecordingSource = NoRecordingSource()
+    if source:
+        key, credential = access_key_and_credential(settings)
+        recordings = AcsRecordingSource(
+            settings.acs_endpoint, key, credential, emulator_mode=settings.emulator_mode
+        )
+    return StorageService(
+        unit_of_work,
+        storage,
+        stores,
+        recordings,
+        clock,
+        acs_resource_id=settings.acs_resource_id or None,
+        events=events,
+    )
+
+
+class NoRecordingSource:
+    def read_range(self, url: str, start: int, end: int) -> tuple[int, Iterator[bytes]]:
+        raise StorageError("no ACS client in this process", transient=True)
+
+    def read_small(self, url: str, limit: int) -> bytes:
+        raise StorageError("no ACS client in this process", transient=True)
+
+    def delete(self, url: str) -> None:
+        raise StorageError("no ACS client in this process", transient=True)

@@ -86,8 +86,8 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
 
 
 def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
+    from recorder.bootstrap import anchor_store
     from recorder.services.compliance import anchoring
-    from recorder.services.compliance.wiring import anchor_store
 
     store = anchor_store(settings)
     if args.audit_command == "anchor":

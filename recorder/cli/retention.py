@@ -6,13 +6,13 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from recorder.bootstrap import build_storage
 from recorder.cli.common import CommandError, unreachable
 from recorder.config.settings import Settings
 from recorder.config.storage import StorageSettings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.storage.retention import progress_bar, run_retention
-from recorder.services.storage.wiring import build_storage
 
 
 def run_retention_command(settings: Settings, as_json: bool = False) -> int:

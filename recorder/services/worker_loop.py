@@ -9,12 +9,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 class WorkerLoop:
-    def __init__(self, name: str, workers: int, poll_interval: float, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        name: str,
+        workers: int,
+        poll_interval: float,
+        log: logging.Logger,
+        wakeup: threading.Event | None = None,
+    ) -> None:
+        """``wakeup``: an event producers set when they queued work (given by the composition root, so the
+        producers need not know this loop); None: only ``wake()`` and the poll interval."""
         self._name = name
         self._poll_interval = poll_interval
         self._log = log
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        self._wake = threading.Event()
+        self._wake = wakeup or threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 

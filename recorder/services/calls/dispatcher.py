@@ -7,6 +7,7 @@ recognised by ACS as the same request and never doubles a recording or a prompt.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ class Dispatcher(WorkerLoop):
         workers: int = 8,
         poll_interval: float = 0.5,
         lease: timedelta = timedelta(seconds=30),
+        wakeup: threading.Event | None = None,
+        recording_destination: Callable[[str], str | None] = lambda call_id: None,
     ) -> None:
         self._uow = unit_of_work
         self._acs = acs
@@ -61,12 +64,12 @@ class Dispatcher(WorkerLoop):
         self._clock = clock
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
-        super().__init__("outbox", workers, poll_interval, log)
+        super().__init__("outbox", workers, poll_interval, log, wakeup)
         self._lease = lease  # how long a crashed instance's claim blocks a retry
         self._workers = workers
         self.last_loop_at: datetime | None = None
         # bring-your-own-storage: call id -> the container ACS writes the recording into (None: ACS keeps it)
-        self.recording_destination: Callable[[str], str | None] = lambda call_id: None
+        self.recording_destination = recording_destination
 
     def progressed(self) -> None:
         self.last_loop_at = self._clock()

@@ -215,7 +215,10 @@ class RecordingRequests:
             raise RequestError(404, "not_found", "no recording request with that id")  # nor someone else's
         return row
 
-    # DecisionObserver: a call that could not be connected or placed fails its requests, with the reason.
+
+class FailedCallRequests:
+    """DecisionObserver: a call that could not be connected or placed fails its requests, with the reason."""
+
     def decided(self, uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime) -> None:
         for record in records:
             if isinstance(record, fx.CallEnded) and record.failed:

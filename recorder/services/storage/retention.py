@@ -16,8 +16,9 @@ from sqlalchemy import select, update
 
 from recorder.db.tables.storage import StoredRecording
 from recorder.services.compliance.holds import is_on_hold
+from recorder.services.storage.model import StoreState
 from recorder.services.storage.ports import StorageError
-from recorder.services.storage.service import StorageService, StoreState
+from recorder.services.storage.service import StorageService
 
 
 @dataclass

@@ -29,28 +29,16 @@ from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.observability import crashpoints, metrics
 from recorder.services.storage import transfer
-from recorder.services.storage.blob_holds import apply_blob_legal_hold, apply_legal_hold
+from recorder.services.storage.blob_holds import apply_legal_hold
 from recorder.services.storage.model import (
     CONTENT_TYPES,
     Accepted,
-    RecordingChunk,
     RecordingFileEvent,
     StoreState,
     blob_name,
 )
 from recorder.services.storage.ports import BlobStore, RecordingSource, StorageError
 from recorder.services.storage.register import StoredObserver, register
-
-# Re-exported: the webhook, retention, the compliance API (apply_blob_legal_hold) and tests import them here.
-__all__ = [
-    "Accepted",
-    "RecordingChunk",
-    "RecordingFileEvent",
-    "StorageService",
-    "StoreState",
-    "apply_blob_legal_hold",
-    "blob_name",
-]
 
 log = logging.getLogger("recorder.storage")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.compliance import erasure, holds
 from recorder.services.queries import compliance as cq
 from recorder.services.queries import ledger as queries
+from recorder.services.storage.blob_holds import apply_blob_legal_hold
 from recorder.services.tokens import api_keys as keys
 from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web.api import openapi, query_params
@@ -98,16 +98,9 @@ def _evidence(container: Container, request: Request, principal: Principal, body
     return bundle
 
 
-def blob_legal_hold(container: Container, uow: UnitOfWork | None = None) -> holds.BlobHold | None:
-    """storage's apply_blob_legal_hold when that feature provides it, else the Container's hook."""
-    try:
-        storage = importlib.import_module("recorder.services.storage.service")
-    except ImportError:
-        return container.compliance.blob_legal_hold
-    apply = getattr(storage, "apply_blob_legal_hold", None)
-    if apply is not None:
-        return lambda call_id, on: str(apply(container, call_id, on, uow))  # in the request's transaction
-    return container.compliance.blob_legal_hold
+def blob_legal_hold(container: Container, uow: UnitOfWork) -> holds.BlobHold:
+    """The Blob legal hold on the call's stored recordings, in the request's transaction."""
+    return lambda call_id, on: apply_blob_legal_hold(container, call_id, on, uow)
 
 
 def _legal_hold(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:

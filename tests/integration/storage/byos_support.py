@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import update
 
 from recorder.db.tables.calls import Call
-from recorder.services.storage.service import RecordingFileEvent
+from recorder.services.storage.model import RecordingFileEvent
 from recorder.web.webhooks.parsing import envelopes
 from recorder.web.webhooks.recording_files import recording_file_event
 from tests.integration.storage.harness import Harness

@@ -24,8 +24,9 @@ from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import new_inbound_call
 from recorder.emulator import RunningEmulator
+from recorder.services.storage.model import RecordingFileEvent
 from recorder.services.storage.ports import BlobStore
-from recorder.services.storage.service import RecordingFileEvent, StorageService
+from recorder.services.storage.service import StorageService
 from recorder.web.webhooks.parsing import envelopes
 from recorder.web.webhooks.recording_files import recording_file_event
 from tests.integration.azurite import Azurite

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
-from recorder.services.storage.service import StoreState
+from recorder.services.storage.model import StoreState
 from recorder.web.webhooks.parsing import BadEvent
 from tests.integration.azurite import Azurite
 from tests.integration.storage.byos_support import acs_writes, byos_call, documented_event, parsed

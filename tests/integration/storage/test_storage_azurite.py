@@ -15,9 +15,9 @@ from sqlalchemy import update
 from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.emulator import RunningEmulator
+from recorder.services.storage.model import Accepted, StoreState
 from recorder.services.storage.ports import BlobStore, RecordingUrlRejected
 from recorder.services.storage.retention import run_retention
-from recorder.services.storage.service import Accepted, StoreState
 from recorder.services.storage.transfer import block_id
 from recorder.web.webhooks.parsing import BadEvent
 from tests.integration.azurite import Azurite
