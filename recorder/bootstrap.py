@@ -24,15 +24,17 @@ from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.dispatcher import Dispatcher
 from recorder.services.calls.reconciler import Reconciler
 from recorder.services.calls.recording_requests import FailedCallRequests, RecordingRequests
-from recorder.services.compliance.anchoring import AnchorScheduler, AnchorStore
+from recorder.services.compliance.anchoring import AnchorScheduler
 from recorder.services.compliance.audit_sealer import AuditSealer
+from recorder.services.compliance.ports import AnchorStore
 from recorder.services.ports import CallAutomation, EventPublisher
 from recorder.services.publishing.event_log import EventLog
 from recorder.services.publishing.publisher import Publisher
 from recorder.services.storage.ports import BlobStore, RecordingSource, StorageError
 from recorder.services.storage.register import StoredObserver
 from recorder.services.storage.service import StorageService
-from recorder.services.tokens.user_tokens import IdentityProvider, TokenService
+from recorder.services.tokens.ports import IdentityProvider
+from recorder.services.tokens.user_tokens import TokenService
 
 log = logging.getLogger("recorder.bootstrap")
 

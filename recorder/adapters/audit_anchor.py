@@ -15,7 +15,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
-from recorder.services.compliance.anchoring import Anchor, AnchorStoreError
+from recorder.services.compliance.ports import Anchor, AnchorStoreError
 
 PREFIX = "anchors/"
 

@@ -19,7 +19,7 @@ from azure.core.credentials import TokenCredential
 from recorder.adapters.acs import _call as translated
 from recorder.adapters.credentials import client_credential
 from recorder.services.ports import AcsError
-from recorder.services.tokens.user_tokens import AccessToken
+from recorder.services.tokens.ports import AccessToken
 
 
 def build_identity_client(

@@ -27,12 +27,8 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline import PipelineRequest
 
+from recorder.adapters.recording_urls import BadRecordingUrl, checked_recording_url, recording_url_problem
 from recorder.services.storage.ports import RecordingUrlRejected, StorageError
-from recorder.services.storage.recording_urls import (
-    BadRecordingUrl,
-    checked_recording_url,
-    recording_url_problem,
-)
 
 T = TypeVar("T")
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})

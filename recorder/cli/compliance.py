@@ -88,6 +88,7 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
 def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
     from recorder.bootstrap import anchor_store
     from recorder.services.compliance import anchoring
+    from recorder.services.compliance.ports import AnchorStoreError
 
     store = anchor_store(settings)
     if args.audit_command == "anchor":
@@ -100,7 +101,7 @@ def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
             )
         try:
             seq = anchoring.anchor_head(session, store, datetime.now(UTC))
-        except anchoring.AnchorStoreError as exc:
+        except AnchorStoreError as exc:
             raise unreachable("audit anchor store", str(exc)) from None
         emit(args, {"ok": True, "seq": seq}, f"anchored the chain head at seq {seq}")
         return 0

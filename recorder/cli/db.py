@@ -10,8 +10,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
 from recorder.cli.common import UNREACHABLE, CommandError, emit, unreachable
+from recorder.config.database_urls import parse, shown
 from recorder.db import migrate
-from recorder.db.urls import parse, shown
 
 
 def require_migrated(url: str) -> None:

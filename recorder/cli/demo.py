@@ -22,8 +22,8 @@ from recorder.cli.demo_storage import (
     where_landed,
 )
 from recorder.cli.demo_storage import start_azurite as start_demo_azurite
+from recorder.config.database_urls import shown
 from recorder.config.settings import Settings, load_settings
-from recorder.db.urls import shown
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import RunningEmulator, serve_in_thread
 from recorder.observability import logs

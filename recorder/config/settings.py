@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 from recorder.config.calls import CallsSettings, load_calls
 from recorder.config.compliance import AuditSettings, EntraSettings, load_audit, load_entra
+from recorder.config.database_urls import database_url_problem
 from recorder.config.operations import OperationsSettings, load_operations
 from recorder.config.security import SecuritySettings, load_security
 from recorder.config.storage import StorageSettings, load_storage
-from recorder.db.urls import database_url_problem
 from recorder.domain.model import ConsentPolicy, Prompt, RefusalAction
 
 log = logging.getLogger(__name__)

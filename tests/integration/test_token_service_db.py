@@ -29,7 +29,8 @@ from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from recorder.services.calls import agents
 from recorder.services.calls.agents import AGENT_REASON, exempting_known_agents
 from recorder.services.calls.consent_flow import CallService, IncomingCall
-from recorder.services.tokens.user_tokens import AccessToken, TokenError, TokenService
+from recorder.services.tokens.ports import AccessToken
+from recorder.services.tokens.user_tokens import TokenError, TokenService
 from tests.unit.test_consent import POLICY
 
 RESOURCE_ID = "token-service-test"

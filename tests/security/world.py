@@ -18,7 +18,7 @@ from recorder import bootstrap
 from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, CallbackVerifier
 from recorder.config.security import SecuritySettings
 from recorder.config.settings import Settings
-from recorder.services.tokens.user_tokens import IdentityProvider
+from recorder.services.tokens.ports import IdentityProvider
 from recorder.web.app import create_app
 from tests.integration.test_call_service_db import FakeAcs
 from tests.security.jwks import Jwks

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,25 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from recorder.db.repositories.audit import AuditRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.domain import audit_chain
+from recorder.services.compliance.ports import Anchor, AnchorStore, AnchorStoreError
 
 log = logging.getLogger("recorder.anchoring")
-
-
-@dataclass(frozen=True)
-class Anchor:
-    seq: int
-    hash: str
-    at: datetime
-
-
-class AnchorStoreError(Exception):
-    """The anchor store could not be read or written; the message is safe to log."""
-
-
-class AnchorStore(Protocol):
-    def append(self, anchor: Anchor) -> str: ...
-
-    def anchors(self) -> list[Anchor]: ...
 
 
 @dataclass(frozen=True)

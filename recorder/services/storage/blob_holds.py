@@ -6,20 +6,33 @@ configured) cannot hold blobs; the outcome is recorded on the rows and audited.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 
 from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.storage.model import StoreState
+from recorder.services.storage.ports import BlobStore
 
-if TYPE_CHECKING:
-    from recorder.services.storage.service import StorageService
+
+class Holder(Protocol):
+    """What a Blob legal hold needs of the storage service."""
+
+    @property
+    def unit_of_work(self) -> Callable[[], UnitOfWork]: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    def store_for(self, region: str, container: str) -> BlobStore: ...
 
 
 class HasStorage(Protocol):
-    storage: StorageService | None
+    @property
+    def storage(self) -> Holder | None: ...
 
 
 def apply_blob_legal_hold(
@@ -32,7 +45,7 @@ def apply_blob_legal_hold(
     return apply_legal_hold(container.storage, call_id, on, uow)
 
 
-def apply_legal_hold(service: StorageService, call_id: str, on: bool, uow: UnitOfWork | None = None) -> str:
+def apply_legal_hold(service: Holder, call_id: str, on: bool, uow: UnitOfWork | None = None) -> str:
     if uow is not None:
         return _hold(service, uow, call_id, on)
     with service.unit_of_work() as own:
@@ -41,7 +54,7 @@ def apply_legal_hold(service: StorageService, call_id: str, on: bool, uow: UnitO
     return outcome
 
 
-def _hold(service: StorageService, uow: UnitOfWork, call_id: str, on: bool) -> str:
+def _hold(service: Holder, uow: UnitOfWork, call_id: str, on: bool) -> str:
     rows = list(
         uow.session.scalars(
             select(StoredRecording).where(

@@ -12,16 +12,17 @@ credential only, never the ACS one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from recorder.db.tables.calls import Call
+from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.storage import transfer
 from recorder.services.storage.ports import BlobStore, StorageError
 
 if TYPE_CHECKING:
     from recorder.db.tables.storage import StoredRecording
-    from recorder.services.storage.service import StorageService
 
 READ_CHUNK = 4 * 1024 * 1024
 DAYS_BACK = 3  # a recording can start up to a day or two before its file is announced
@@ -69,8 +70,19 @@ def find_acs_blobs(store: BlobStore, call: Call, row: StoredRecording) -> tuple[
     return name, next((m for m in metadata if m.rsplit("/", 1)[0] == folder), None)
 
 
+class Adopter(Protocol):
+    """What adopting ACS's blob needs of the storage service."""
+
+    @property
+    def unit_of_work(self) -> Callable[[], UnitOfWork]: ...
+
+    def tags_for(self, row: StoredRecording, sha256: str) -> dict[str, str]: ...
+
+    def rename(self, row: StoredRecording, blob: str, metadata_blob: str) -> None: ...
+
+
 def adopt_blob(
-    service: StorageService, store: BlobStore, row: StoredRecording, metadata: dict[str, str]
+    service: Adopter, store: BlobStore, row: StoredRecording, metadata: dict[str, str]
 ) -> transfer.Transferred:
     with service.unit_of_work() as uow:
         call = uow.session.get_one(Call, row.call_id)

@@ -9,8 +9,9 @@ transaction, under the call's lock (its per-call sequence needs one writer per c
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import update
 
@@ -19,9 +20,6 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import CallState
 from recorder.services.storage.model import StoreState
 from recorder.services.storage.transfer import Transferred
-
-if TYPE_CHECKING:
-    from recorder.services.storage.service import StorageService
 
 log = logging.getLogger("recorder.storage")
 
@@ -34,7 +32,20 @@ class StoredObserver(Protocol):
     ) -> str: ...
 
 
-def register(service: StorageService, row: StoredRecording, stored: Transferred) -> bool:
+class Registrar(Protocol):
+    """What registering needs of the storage service."""
+
+    @property
+    def unit_of_work(self) -> Callable[[], UnitOfWork]: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def events(self) -> StoredObserver | None: ...
+
+
+def register(service: Registrar, row: StoredRecording, stored: Transferred) -> bool:
     """True when this call registered the row; False when another worker already had."""
     now = service.clock()
     with service.unit_of_work() as uow:

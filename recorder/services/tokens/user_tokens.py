@@ -13,11 +13,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from recorder.db.repositories import identities
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.ports import AcsError
+from recorder.services.tokens.ports import IdentityProvider
 
 log = logging.getLogger("recorder.tokens")
 T = TypeVar("T")
@@ -27,30 +28,10 @@ IDENTITY_PATTERN = re.compile(r"8:(acs|spool|dod-acs|gcch-acs):[A-Za-z0-9._-]{1,
 
 
 @dataclass(frozen=True)
-class AccessToken:
-    token: str = field(repr=False)
-    expires_on: datetime
-
-
-@dataclass(frozen=True)
 class IssuedToken:
     token: str = field(repr=False)
     expires_on: datetime
     identity: str
-
-
-class IdentityProvider(Protocol):
-    """The ACS identity operations this service needs; errors are ``AcsError``."""
-
-    def create_identity(self) -> str:
-        """A new ACS identity; returns its raw id (``8:acs:...``)."""
-        ...
-
-    def issue_voip_token(self, identity: str, lifetime: timedelta) -> AccessToken: ...
-
-    def revoke_tokens(self, identity: str) -> None: ...
-
-    def delete_identity(self, identity: str) -> None: ...
 
 
 class TokenError(Exception):

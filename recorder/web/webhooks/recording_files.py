@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from recorder.adapters.recording_urls import recording_url_problem
 from recorder.services.storage.model import RecordingChunk, RecordingFileEvent
-from recorder.services.storage.recording_urls import recording_url_problem
 from recorder.web.webhooks.parsing import BadEvent, Envelope, text
 
 MAX_CHUNKS = 1000
