@@ -26,6 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from recorder.bootstrap import Container
 from recorder.services.compliance import anchoring
+from recorder.services.errors import ServiceError
 from recorder.services.queries import compliance as cq
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens import console_sessions
@@ -34,7 +35,7 @@ from recorder.web.api import bodies
 from recorder.web.api.exports import export_response
 from recorder.web.api.ledger import LEDGER_PARAMS, READERS, ledger_filter
 from recorder.web.api.query_params import OUTCOMES
-from recorder.web.errors import ApiError
+from recorder.web.errors import ApiError, status_of
 
 SESSION_COOKIE = "recorder_console"
 LOGIN_CSRF_COOKIE = "recorder_console_csrf"
@@ -164,13 +165,10 @@ def _guarded(work: Callable[[Request, Container, Principal, str], Response]) -> 
             return _page(request, "base.html", 403, message="Your role cannot use the console.")
         try:
             return await run_in_threadpool(work, request, container, principal, token)
-        except queries.BadQuery as exc:
+        except ServiceError as exc:
+            status = status_of(exc)
             return _page(
-                request, "base.html", 400, principal=principal, csrf=_csrf_for(token), message=str(exc)
-            )
-        except ApiError as exc:
-            return _page(
-                request, "base.html", exc.status, principal=principal, csrf=_csrf_for(token), message=str(exc)
+                request, "base.html", status, principal=principal, csrf=_csrf_for(token), message=str(exc)
             )
 
     return endpoint

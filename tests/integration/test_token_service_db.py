@@ -29,8 +29,9 @@ from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from recorder.services.calls import agents
 from recorder.services.calls.agents import AGENT_REASON, exempting_known_agents
 from recorder.services.calls.consent_flow import CallService, IncomingCall
+from recorder.services.errors import NotFound, ServiceError, UpstreamFailed
 from recorder.services.tokens.ports import AccessToken
-from recorder.services.tokens.user_tokens import TokenError, TokenService
+from recorder.services.tokens.user_tokens import TokenService
 from tests.unit.test_consent import POLICY
 
 RESOURCE_ID = "token-service-test"
@@ -174,9 +175,9 @@ def test_identities_this_service_did_not_issue_are_not_revoked(
 ) -> None:
     foreign = acs.create_identity()
     foreign_token = acs.issue_voip_token(foreign, timedelta(minutes=60))
-    with pytest.raises(TokenError) as refused:
+    with pytest.raises(ServiceError) as refused:
         service(sessions, acs).revoke(foreign, "key:test-operator")
-    assert (refused.value.status, refused.value.code) == (404, "unknown_identity")
+    assert (type(refused.value), refused.value.code) == (NotFound, "unknown_identity")
     assert verify(emulator, foreign_token.token)["valid"] is True
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
@@ -189,9 +190,9 @@ def test_acs_being_unreachable_is_a_502_and_writes_nothing(sessions: sessionmake
     unreachable = AcsIdentities(
         build_identity_client(closed, base64.b64encode(b"k" * 32).decode(), None),
     )
-    with pytest.raises(TokenError) as failed:
+    with pytest.raises(ServiceError) as failed:
         service(sessions, unreachable).issue("agent-offline", ACTOR)
-    assert (failed.value.status, failed.value.code) == (502, "acs_unavailable")
+    assert (type(failed.value), failed.value.code) == (UpstreamFailed, "acs_unavailable")
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(AgentIdentity)) == 0
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0

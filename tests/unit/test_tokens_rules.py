@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from recorder.config.settings import ConfigError, load_settings
-from recorder.services.tokens.user_tokens import TokenError, check_identity, check_user_id
+from recorder.services.errors import Invalid, ServiceError
+from recorder.services.tokens.user_tokens import check_identity, check_user_id
 
 
 def test_the_token_lifetime_defaults_to_60_minutes() -> None:
@@ -48,9 +49,9 @@ def test_user_ids_an_app_would_use_are_accepted(user_id: str) -> None:
     "user_id", ["", " ", "a" * 129, "has space", "a/b", "-x", ".x", "é", "x\n", None, 7, ["a"]]
 )
 def test_other_user_ids_are_refused(user_id: object) -> None:
-    with pytest.raises(TokenError) as refused:
+    with pytest.raises(ServiceError) as refused:
         check_user_id(user_id)
-    assert (refused.value.status, refused.value.code) == (400, "invalid_user_id")
+    assert (type(refused.value), refused.value.code) == (Invalid, "invalid_user_id")
 
 
 @pytest.mark.parametrize(
@@ -66,6 +67,6 @@ def test_acs_user_raw_ids_are_accepted(identity: str) -> None:
     ["", "8:acs:", "4:+14255550101", "8:orgid:abc", "8:acs:a b", "acs:abc", None, {"id": "8:acs:x"}],
 )
 def test_other_identities_are_refused(identity: object) -> None:
-    with pytest.raises(TokenError) as refused:
+    with pytest.raises(ServiceError) as refused:
         check_identity(identity)
-    assert (refused.value.status, refused.value.code) == (400, "invalid_identity")
+    assert (type(refused.value), refused.value.code) == (Invalid, "invalid_identity")

@@ -22,6 +22,7 @@ from recorder.db.repositories import identities as identity_repository
 from recorder.db.tables.access import AgentExemption
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import ConsentPolicy
+from recorder.services.errors import Invalid
 
 AGENT_REASON = "agent-identity"
 IDENTITY = re.compile(r"8:[a-z-]{1,16}:[A-Za-z0-9_:.\-]{1,200}|4:\+[1-9][0-9]{5,14}")
@@ -29,10 +30,8 @@ REASON = re.compile(r"[\x20-\x7e]{1,128}")
 MAX_LOOKUP = 500  # raw ids per IN (...) query
 
 
-class ExemptionError(ValueError):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
+class ExemptionError(Invalid):
+    """An identity or reason an admin cannot register."""
 
 
 def exempting_known_agents(session: Session, policy: ConsentPolicy, raw_ids: Iterable[str]) -> ConsentPolicy:
@@ -60,7 +59,7 @@ def _registered(session: Session, raw_ids: Iterable[str]) -> dict[str, str]:
 def check_identity(value: object) -> str:
     if not isinstance(value, str) or not IDENTITY.fullmatch(value):
         raise ExemptionError(
-            400, "invalid_identity", "identity must be an ACS raw id such as 8:acs:<id> or 4:+14255550123"
+            "invalid_identity", "identity must be an ACS raw id such as 8:acs:<id> or 4:+14255550123"
         )
     return value
 
@@ -69,7 +68,7 @@ def check_reason(value: object) -> str:
     if value is None:
         return AGENT_REASON
     if not isinstance(value, str) or not REASON.fullmatch(value.strip()):
-        raise ExemptionError(400, "invalid_reason", "reason must be 1 to 128 printable ASCII characters")
+        raise ExemptionError("invalid_reason", "reason must be 1 to 128 printable ASCII characters")
     return value.strip()
 
 

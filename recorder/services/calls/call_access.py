@@ -14,15 +14,10 @@ from sqlalchemy.orm import Session
 from recorder.db.tables.access import ApiKey, CallGrant
 from recorder.db.tables.recording_requests import RecordingRequest
 from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.errors import NotFound
 
 STARTING_KINDS = ("connect", "outbound")  # the request that made the service join or place the call
 ENTRA_PRINCIPAL = re.compile(r"entra:[A-Za-z0-9._-]{1,128}")
-
-
-class GrantError(ValueError):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
 
 
 def may_act(session: Session, key_id: str, call_id: str) -> bool:
@@ -38,7 +33,7 @@ def may_act(session: Session, key_id: str, call_id: str) -> bool:
 def grant(uow: UnitOfWork, call_id: str, key_id: str, actor: str, now: datetime) -> dict[str, Any]:
     """Let ``key_id`` act on the call; granting twice keeps the first grant. Audited."""
     if not (ENTRA_PRINCIPAL.fullmatch(key_id) or uow.session.get(ApiKey, key_id) is not None):
-        raise GrantError(404, "unknown_key", "no API key with that id")
+        raise NotFound("unknown_key", "no API key with that id")
     row = uow.session.get(CallGrant, (call_id, key_id))
     if row is None:
         row = CallGrant(call_id=call_id, key_id=key_id, granted_by=actor, granted_at=now)

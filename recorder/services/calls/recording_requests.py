@@ -24,17 +24,12 @@ from recorder.domain.consent import new_connected_call, new_outbound_call
 from recorder.domain.model import CallPhase, CallState, RecordingStatus
 from recorder.services.calls.call_access import may_act
 from recorder.services.calls.consent_flow import CallService
+from recorder.services.errors import Conflict, Forbidden, NotFound
 
 log = logging.getLogger("recorder.recordings")
 
 OPEN, STOP_REQUESTED, FAILED = "open", "stop_requested", "failed"
 REFUSED = frozenset({"declined", "no_response", "withdrawn"})
-
-
-class RequestError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
 
 
 @dataclass(frozen=True)
@@ -95,8 +90,8 @@ class RecordingRequests:
             )
             if existing is not None:
                 if existing.fingerprint != new.fingerprint:
-                    raise RequestError(
-                        409, "idempotency_key_reused", "this Idempotency-Key was used for a different request"
+                    raise Conflict(
+                        "idempotency_key_reused", "this Idempotency-Key was used for a different request"
                     )
                 _check_access(uow, caller, existing.call_id)
                 return view(uow, existing), False
@@ -140,12 +135,10 @@ class RecordingRequests:
         if new.call_connection_id is not None:
             call_id = uow.calls.id_for_connection(new.call_connection_id)
             if call_id is None or not _allowed(uow, caller, call_id):  # someone else's call: as if unknown
-                raise RequestError(
-                    404, "unknown_call", "the service handles no call with that call_connection_id"
-                )
+                raise NotFound("unknown_call", "the service handles no call with that call_connection_id")
             row = uow.calls.row(call_id)
             if row is None or row.phase == CallPhase.ENDED:
-                raise RequestError(409, "call_ended", "that call has ended")
+                raise Conflict("call_ended", "that call has ended")
             return call_id, "existing"
         call_id = str(uuid.uuid4())
         if new.server_call_id is not None:
@@ -157,8 +150,7 @@ class RecordingRequests:
             )
             if live is not None:  # already connected (or connecting): never a second connection
                 if not _allowed(uow, caller, live):
-                    raise RequestError(
-                        409,
+                    raise Conflict(
                         "call_not_granted",
                         "the service already handles this call for someone else; an operator can grant "
                         "this key access to it",
@@ -212,7 +204,7 @@ class RecordingRequests:
     def _owned(self, uow: UnitOfWork, caller: Caller, request_id: str) -> RecordingRequest:
         row = uow.session.get(RecordingRequest, request_id)
         if row is None or (row.key_id != caller.key_id and not caller.sees_all):
-            raise RequestError(404, "not_found", "no recording request with that id")  # nor someone else's
+            raise NotFound("not_found", "no recording request with that id")  # nor someone else's
         return row
 
 
@@ -237,7 +229,7 @@ def _check_access(uow: UnitOfWork, caller: Caller, call_id: str) -> None:
     """A request on a call the key did not start and was not granted (one attached before grants existed)
     neither shows the call's consent-derived state nor stops its recording."""
     if not _allowed(uow, caller, call_id):
-        raise RequestError(403, "call_not_granted", "this key may not act on that call; ask an operator")
+        raise Forbidden("call_not_granted", "this key may not act on that call; ask an operator")
 
 
 def view(uow: UnitOfWork, row: RecordingRequest) -> dict[str, Any]:

@@ -27,12 +27,11 @@ from recorder.db.tables.compliance import ErasureTombstone
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import audit_chain
 from recorder.services.compliance.holds import is_on_hold
+from recorder.services.errors import Conflict
 
 
-class ErasureRefused(Exception):
-    def __init__(self, code: str, message: str, calls: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.code, self.calls = code, calls or []
+class ErasureRefused(Conflict):
+    """The participant's calls are on legal hold; ``details["calls"]`` names them."""
 
 
 def subject_hash(raw_id: str) -> str:
@@ -50,7 +49,7 @@ def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -
     held = sorted(c for c in call_ids if is_on_hold(session, c))
     if held:
         connections = [session.get_one(Call, c).call_connection_id or c for c in held]
-        raise ErasureRefused("legal_hold", "calls of this participant are on legal hold", connections)
+        raise ErasureRefused("legal_hold", "calls of this participant are on legal hold", calls=connections)
 
     ledger_ids = sorted(
         session.scalars(select(ConsentEntry.id).where(ConsentEntry.participant == raw_id)).all()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from recorder.db.tables.compliance import LegalHold
 from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.errors import Conflict
 
 log = logging.getLogger("recorder.holds")
 
@@ -22,10 +23,8 @@ log = logging.getLogger("recorder.holds")
 BlobHold = Callable[[str, bool], str]
 
 
-class HoldConflict(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class HoldConflict(Conflict):
+    """Placing a hold twice, or releasing one that is not there."""
 
 
 def is_on_hold(session: Session, call_id: str) -> bool:

@@ -16,6 +16,7 @@ from recorder.db.repositories.audit import AuditRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain
+from recorder.services.errors import Invalid
 from recorder.services.queries.recordings import stored_recordings
 
 LEDGER_FIELDS = (
@@ -36,8 +37,11 @@ LEDGER_FIELDS = (
 )
 
 
-class BadQuery(ValueError):
-    pass
+class BadQuery(Invalid):
+    """A query parameter out of range or not understood: 400 ``invalid_query``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid_query", message)
 
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # what every backend stores and compares without overflowing

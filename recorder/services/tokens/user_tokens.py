@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from recorder.db.repositories import identities
 from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.errors import Conflict, Invalid, NotFound, ServiceError, UpstreamFailed
 from recorder.services.ports import AcsError
 from recorder.services.tokens.ports import IdentityProvider
 
@@ -34,18 +35,9 @@ class IssuedToken:
     identity: str
 
 
-class TokenError(Exception):
-    """A request the service refuses; ``code`` is machine-readable, ``status`` its HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
-
-
 def check_user_id(value: object) -> str:
     if not isinstance(value, str) or not USER_ID_PATTERN.fullmatch(value):
-        raise TokenError(
-            400,
+        raise Invalid(
             "invalid_user_id",
             "user_id must be a string of 1 to 128 letters, digits or . _ @ + = : - (starting with a letter or"
             " digit)",
@@ -55,7 +47,7 @@ def check_user_id(value: object) -> str:
 
 def check_identity(value: object) -> str:
     if not isinstance(value, str) or not IDENTITY_PATTERN.fullmatch(value):
-        raise TokenError(400, "invalid_identity", "identity must be an ACS user raw id such as 8:acs:<id>")
+        raise Invalid("invalid_identity", "identity must be an ACS user raw id such as 8:acs:<id>")
     return value
 
 
@@ -106,8 +98,8 @@ class TokenService:
         with self._uow() as uow:
             known = identities.user_for(uow.session, identity) is not None
         if not known:
-            raise TokenError(404, "unknown_identity", "this service issued no tokens for that identity")
-        _acs(lambda: self._provider.revoke_tokens(identity), not_found=404)
+            raise NotFound("unknown_identity", "this service issued no tokens for that identity")
+        _acs(lambda: self._provider.revoke_tokens(identity), not_found=NotFound)
         now = self._clock()
         with self._uow() as uow:
             uow.audit.append(actor, "tokens.revoked", None, {"identity": identity}, now)
@@ -127,7 +119,7 @@ class TokenService:
             winner = identities.identity_for(uow.session, owner, user_id)
             uow.commit()
         if winner is None:  # impossible after an insert-or-ignore, unless the row was deleted meanwhile
-            raise TokenError(409, "identity_conflict", "the user's identity changed meanwhile; try again")
+            raise Conflict("identity_conflict", "the user's identity changed meanwhile; try again")
         if not inserted:
             self._discard(candidate)
             return winner, False
@@ -141,10 +133,10 @@ class TokenService:
             log.warning("tokens.orphan_identity", extra={"identity": identity, "error": str(exc)})
 
 
-def _acs(operation: Callable[[], T], *, not_found: int = 502) -> T:
+def _acs(operation: Callable[[], T], *, not_found: type[ServiceError] = UpstreamFailed) -> T:
     try:
         return operation()
     except AcsError as exc:
         if exc.status == 404:
-            raise TokenError(not_found, "unknown_identity", "ACS does not know that identity") from None
-        raise TokenError(502, "acs_unavailable", f"ACS could not do it: {exc}") from None
+            raise not_found("unknown_identity", "ACS does not know that identity") from None
+        raise UpstreamFailed("acs_unavailable", f"ACS could not do it: {exc}") from None

@@ -43,10 +43,7 @@ def _grant(container: Container, request: Request, principal: Principal, body: d
         raise ApiError(400, "invalid_body", "key_id must be the id of an API key")
     call_id = _call_id(container, request)
     with container.unit_of_work() as uow:
-        try:
-            granted = call_access.grant(uow, call_id, key_id, f"key:{principal.key_id}", container.clock())
-        except call_access.GrantError as exc:
-            raise ApiError(exc.status, exc.code, str(exc)) from None
+        granted = call_access.grant(uow, call_id, key_id, f"key:{principal.key_id}", container.clock())
         uow.commit()
     connection_id = request.path_params["call_connection_id"]
     return JSONResponse({"call_connection_id": connection_id, **granted}, status_code=201)
@@ -76,11 +73,8 @@ def _list_exemptions(
 
 def _exempt(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
     """Register an identity as one of the center's agents: recorded exempt, never prompted, when it joins."""
-    try:
-        identity = agents.check_identity(body.get("identity"))
-        reason = agents.check_reason(body.get("reason"))
-    except agents.ExemptionError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from None
+    identity = agents.check_identity(body.get("identity"))
+    reason = agents.check_reason(body.get("reason"))
     with container.unit_of_work() as uow:
         result = agents.register(uow, identity, reason, f"key:{principal.key_id}", container.clock())
         uow.commit()

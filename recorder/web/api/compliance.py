@@ -111,10 +111,7 @@ def _legal_hold(container: Container, request: Request, principal: Principal, bo
     actor = f"key:{principal.key_id}"
     with container.unit_of_work() as uow:
         change = holds.place_hold if placing else holds.release_hold
-        try:
-            result = change(uow, call_id, reason, actor, container.clock(), blob_legal_hold(container, uow))
-        except holds.HoldConflict as exc:
-            raise ApiError(409, exc.code, str(exc)) from None
+        result = change(uow, call_id, reason, actor, container.clock(), blob_legal_hold(container, uow))
         uow.commit()
     return JSONResponse(result, status_code=201 if placing else 200)
 
@@ -124,11 +121,7 @@ def _erase(container: Container, request: Request, principal: Principal, body: d
     participant = _text(body, "participant", max_len=256)
     assert participant is not None
     with container.unit_of_work() as uow:
-        try:
-            result = erasure.erase_participant(uow, participant, f"key:{principal.key_id}", container.clock())
-        except erasure.ErasureRefused as exc:
-            refused = {"error": {"code": exc.code, "message": str(exc), "calls": exc.calls}}
-            return JSONResponse(refused, status_code=409)
+        result = erasure.erase_participant(uow, participant, f"key:{principal.key_id}", container.clock())
         uow.commit()
     return result
 

@@ -16,14 +16,12 @@ from starlette.routing import Route
 
 from recorder.adapters.callback_auth import KeysUnavailable
 from recorder.bootstrap import Container
-from recorder.services.calls.recording_requests import RequestError
+from recorder.services.errors import ServiceError
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens.api_keys import Principal, Role, authenticate
-from recorder.services.tokens.user_tokens import TokenError
 from recorder.web.api import bodies, query_params, roles
 from recorder.web.api.entra import EntraRejected, entra_principal, looks_like_jwt
-from recorder.web.errors import ApiError
-from recorder.web.responses import error
+from recorder.web.errors import ApiError, error_response
 
 __all__ = ["READERS", "ApiError", "Handler", "audited_read", "authorize", "route"]
 
@@ -86,7 +84,8 @@ def audited_read(
 
 def route(method: str, path: str, handler: Handler, *, body_limit: int | None = None) -> Route:
     """An API route: authenticate and authorize (roles.py), then read the body (if ``body_limit``), then
-    run ``handler`` in the thread pool. Refusals (``ApiError``, ``BadQuery``, the services' own) are 4xx."""
+    run ``handler`` in the thread pool. Refusals (``ServiceError``, ``ApiError`` too) answer as
+    ``web/errors.py`` maps them."""
     allowed = roles.allowed(method, path)
 
     async def endpoint(request: Request) -> Response:
@@ -95,10 +94,8 @@ def route(method: str, path: str, handler: Handler, *, body_limit: int | None = 
             principal = await run_in_threadpool(authorize, container, request, allowed)
             body = await bodies.json_object(request, body_limit) if body_limit is not None else {}
             result = await run_in_threadpool(handler, container, request, principal, body)
-        except (ApiError, RequestError, TokenError) as exc:
-            return error(exc.status, exc.code, str(exc))
-        except queries.BadQuery as exc:
-            return error(400, "invalid_query", str(exc))
+        except ServiceError as exc:  # the services' refusals and the web's own (ApiError)
+            return error_response(exc)
         return result if isinstance(result, Response) else JSONResponse(result)
 
     endpoint.__doc__ = handler.__doc__
