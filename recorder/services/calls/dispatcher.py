@@ -64,15 +64,11 @@ class Dispatcher(WorkerLoop):
         self._clock = clock
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
-        super().__init__("outbox", workers, poll_interval, log, wakeup)
+        super().__init__("outbox", workers, poll_interval, log, wakeup, clock)
         self._lease = lease  # how long a crashed instance's claim blocks a retry
         self._workers = workers
-        self.last_loop_at: datetime | None = None
         # bring-your-own-storage: call id -> the container ACS writes the recording into (None: ACS keeps it)
         self.recording_destination = recording_destination
-
-    def progressed(self) -> None:
-        self.last_loop_at = self._clock()
 
     def run_once(self, limit: int = 64) -> int:
         """Claim the ready commands (one per call, no more than the pool runs at once), run them; returns how

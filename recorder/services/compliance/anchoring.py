@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from recorder.db.repositories.audit import AuditRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.domain import audit_chain
 from recorder.services.compliance.ports import Anchor, AnchorStore, AnchorStoreError
+from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.anchoring")
 
@@ -67,8 +67,8 @@ def verify(session: Session, store: AnchorStore | None) -> AnchoredVerification:
     return AnchoredVerification(chain, store is not None, error)
 
 
-class AnchorScheduler:
-    """A daemon thread that anchors the head every ``interval`` seconds (and once at start)."""
+class AnchorScheduler(WorkerLoop):
+    """Anchors the head every ``interval`` seconds (and once at start), on a worker loop."""
 
     def __init__(
         self,
@@ -77,12 +77,12 @@ class AnchorScheduler:
         clock: Callable[[], datetime],
         interval: float,
     ) -> None:
-        self._sessions, self._store, self._clock, self._interval = sessions, store, clock, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("audit-anchor", 1, interval, log, clock=clock)
+        self._sessions, self._store, self._clock = sessions, store, clock
         self.last_seq = 0
 
     def run_once(self) -> int:
+        """Anchor the head now; returns the sequence number anchored."""
         with self._sessions() as session:
             while AuditRepository(session).seal():  # anchor everything written so far, chained
                 pass
@@ -90,25 +90,23 @@ class AnchorScheduler:
             self.last_seq = anchor_head(session, self._store, self._clock(), self.last_seq)
         return self.last_seq
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="audit-anchor", daemon=True)
-        self._thread.start()
+    def run_round(self) -> int:
+        """One anchor per interval, never a loop until idle."""
+        try:
+            self.run_once()
+        except Exception as exc:  # storage down: try again next interval, never stop the service
+            log.warning("audit.anchor_failed", extra={"error": type(exc).__name__})
+        return 0
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._thread is not None and not self._thread.is_alive():
+    def start(self) -> None:
+        super().start()
+        self.wake()  # the first anchor at start-up
+
+    def stop(self, timeout: float = 10.0) -> None:
+        started = self._thread is not None
+        super().stop(timeout)
+        if started and not self.alive:
             try:
                 self.run_once()  # the last entries before shutdown get anchored too
             except Exception as exc:
                 log.warning("audit.anchor_failed", extra={"error": type(exc).__name__})
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.run_once()
-            except Exception as exc:  # storage down: try again next interval, never stop the service
-                log.warning("audit.anchor_failed", extra={"error": type(exc).__name__})
-            if self._stop.wait(self._interval):
-                return

@@ -7,47 +7,42 @@ An entry waits at most about one interval (100 ms) unchained; a crash leaves it 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.audit")
 
 
-class AuditSealer:
+class AuditSealer(WorkerLoop):
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], interval: float = 0.1) -> None:
+        super().__init__("audit-sealer", 1, interval, log)
         self._uow = unit_of_work
-        self._interval = interval
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """Seal one batch; the loop repeats it until nothing is pending."""
+        with self._uow() as uow:
+            count = uow.audit.seal()
+            uow.commit()
+        return count
+
+    def run_round(self) -> int:
+        try:
+            return self.run_once()
+        except Exception:
+            log.exception("audit.seal_failed")
+            return 0
 
     def seal_all(self) -> int:
         sealed = 0
-        while True:
-            with self._uow() as uow:
-                count = uow.audit.seal()
-                uow.commit()
+        while count := self.run_once():
             sealed += count
-            if count == 0:
-                return sealed
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="audit-sealer", daemon=True)
-        self._thread.start()
+        return sealed
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().stop(timeout)
         try:
             self.seal_all()  # leave nothing pending behind a clean shutdown
         except Exception:
             log.exception("audit.seal_failed")
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self._interval):
-            try:
-                self.seal_all()
-            except Exception:
-                log.exception("audit.seal_failed")

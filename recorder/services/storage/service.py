@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,14 +37,15 @@ from recorder.services.storage.model import (
 )
 from recorder.services.storage.ports import BlobStore, RecordingSource, StorageError
 from recorder.services.storage.register import StoredObserver, register
+from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.storage")
 
 METADATA_LIMIT = 1024 * 1024
 
 
-@dataclass
-class StorageService:
+@dataclass(eq=False)
+class StorageService(WorkerLoop):
     unit_of_work: Callable[[], UnitOfWork]
     settings: StorageSettings
     stores: Mapping[str, BlobStore]
@@ -58,9 +57,9 @@ class StorageService:
     base_backoff: float = 1.0
     poll_interval: float = 1.0
     workers: int = 2
-    _wake: threading.Event = field(default_factory=threading.Event, init=False)
-    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
-    _thread: threading.Thread | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        WorkerLoop.__init__(self, "storage", self.workers, self.poll_interval, log, clock=self.clock)
 
     # The one place a region becomes a container ---------------------------------------------------------
 
@@ -172,38 +171,14 @@ class StorageService:
         self.wake()
         return Accepted.QUEUED
 
-    # The worker -------------------------------------------------------------------------------------------
+    # The worker (a WorkerLoop) ----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="storage-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self) -> None:
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="storage") as pool:
-            while not self._stopping.is_set():
-                self._wake.wait(self.poll_interval)
-                self._wake.clear()
-                try:
-                    ready = self._ready_rows()
-                    for done in pool.map(self.process, ready):
-                        del done
-                    if ready:
-                        self._wake.set()
-                except Exception:
-                    log.exception("storage.loop_failed")
+    def run_once(self) -> int:
+        """Move every ready row forward, in parallel; returns how many were ready."""
+        ready = self._ready_rows()
+        for done in self._pool.map(self.process, ready):
+            del done
+        return len(ready)
 
     def run_until_idle(self, rounds: int = 50) -> None:
         """Process queued rows in this thread until none is ready (tests, CLI)."""
