@@ -95,6 +95,14 @@ class Container:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
+    def start(self) -> None:
+        """Start every background worker."""
+        self.dispatcher.start()
+        self.compliance.start()
+        for worker in (self.audit_sealer, self.reconciler, self.storage, self.recordings):
+            if worker is not None:
+                worker.start()
+
     def close(self) -> None:
         if self.reconciler is not None:
             self.reconciler.stop()
@@ -136,6 +144,36 @@ def build(
         publishing=publisher is not None, events_written=publisher.wake if publisher else lambda: None
     )
     storage = build_storage(settings, uow, clock, events=events)
+    calls, dispatcher, requests = build_calls(settings, uow, clock, acs, events, storage)
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        calls=calls,
+        dispatcher=dispatcher,
+        verifier=verifier or acs_verifier(settings),
+        clock=clock,
+        tokens=TokenService(
+            uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
+        ),
+        compliance=build_compliance(settings, sessions, clock),
+        storage=storage,
+        recordings=RecordingServices(requests, events, publisher),
+        eventgrid_verifier=eventgrid_verifier(settings),
+        audit_sealer=AuditSealer(uow),
+        reconciler=Reconciler(uow, acs, calls, clock, period=settings.calls.reconcile_seconds),
+    )
+
+
+def build_calls(
+    settings: Settings,
+    uow: Callable[[], UnitOfWork],
+    clock: Callable[[], datetime],
+    acs: CallAutomation,
+    events: EventLog,
+    storage: StorageService | None,
+) -> tuple[CallService, Dispatcher, RecordingRequests]:
+    """The call service, the dispatcher that runs its commands, and recording requests, which queue some."""
     outbox_ready = threading.Event()  # set by whoever queues a command; the dispatcher wakes on it
     calls = CallService(
         uow,
@@ -156,25 +194,7 @@ def build(
         # bring-your-own-storage: start_recording names the call's region container
         recording_destination=storage.recording_destination if storage else lambda call_id: None,
     )
-    requests = RecordingRequests(uow, calls, clock, outbox_ready.set)
-    return Container(
-        settings=settings,
-        engine=engine,
-        sessions=sessions,
-        calls=calls,
-        dispatcher=dispatcher,
-        verifier=verifier or acs_verifier(settings),
-        clock=clock,
-        tokens=TokenService(
-            uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
-        ),
-        compliance=build_compliance(settings, sessions, clock),
-        storage=storage,
-        recordings=RecordingServices(requests, events, publisher),
-        eventgrid_verifier=eventgrid_verifier(settings),
-        audit_sealer=AuditSealer(uow),
-        reconciler=Reconciler(uow, acs, calls, clock, period=settings.calls.reconcile_seconds),
-    )
+    return calls, dispatcher, RecordingRequests(uow, calls, clock, outbox_ready.set)
 
 
 def build_publisher(

@@ -40,16 +40,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if run_dispatcher:
-            container.dispatcher.start()
-            container.compliance.start()
-            if container.audit_sealer is not None:
-                container.audit_sealer.start()
-            if container.reconciler is not None:
-                container.reconciler.start()
-        if run_dispatcher and container.storage is not None:
-            container.storage.start()
-        if run_dispatcher and container.recordings is not None:
-            container.recordings.start()
+            container.start()
         operations.install_drain_on_signals(drain, container.settings.operations.drain_seconds)
         try:
             yield
@@ -57,20 +48,7 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
             await run_in_threadpool(container.close)
 
     app = Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/webhooks/eventgrid", webhooks.eventgrid, methods=["POST"]),
-            Route("/webhooks/eventgrid", webhooks.eventgrid_options, methods=["OPTIONS"]),
-            Route("/webhooks/acs/{call_id}", webhooks.acs_callback, methods=["POST"]),
-            *api.routes(),
-            *compliance_api.routes(),
-            *access_api.routes(),
-            *console.routes(),
-            *tokens.routes(),
-            *recordings.routes(),
-            *operations.routes(),
-        ],
+        routes=routes(),
         lifespan=lifespan,
         middleware=[
             Middleware(SecurityHeaders),
@@ -88,6 +66,23 @@ def create_app(container: bootstrap.Container, *, run_dispatcher: bool = True) -
     app.state.drain = drain
     app.state.replay_window = ReplayWindow()
     return app
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/webhooks/eventgrid", webhooks.eventgrid, methods=["POST"]),
+        Route("/webhooks/eventgrid", webhooks.eventgrid_options, methods=["OPTIONS"]),
+        Route("/webhooks/acs/{call_id}", webhooks.acs_callback, methods=["POST"]),
+        *api.routes(),
+        *compliance_api.routes(),
+        *access_api.routes(),
+        *console.routes(),
+        *tokens.routes(),
+        *recordings.routes(),
+        *operations.routes(),
+    ]
 
 
 async def healthz(request: Request) -> Response:

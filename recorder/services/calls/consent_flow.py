@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -207,34 +207,7 @@ class CallService:
         if previous is not None and state == previous and not decision.records and not decision.commands:
             return
         uow.calls.save(state, now)
-        consents: list[dict[str, Any]] = []
-        segments: list[dict[str, Any]] = []
-        incidents: list[dict[str, Any]] = []
-        ended: dict[str, Any] | None = None
-        for record in decision.records:
-            if isinstance(record, fx.ConsentRecorded):
-                uow.ledger.add(state, record, event_id, now)
-                consents.append({"participant": record.participant, "outcome": record.outcome})
-                log.info(
-                    f"consent.{record.outcome}",
-                    extra={
-                        "call_id": state.call_id,
-                        "method": record.method,
-                        "participant": record.participant,
-                    },
-                )
-                metrics.CONSENTS.labels(record.outcome).inc()
-            elif isinstance(record, fx.CallEnded):
-                ended = {"reason": record.reason, "failed": record.failed}
-            elif isinstance(record, fx.Incident):
-                incidents.append({"kind": record.kind, "detail": record.detail, "at": record.at.isoformat()})
-                log.warning(f"incident.{record.kind}", extra={"call_id": state.call_id})
-                metrics.INCIDENTS.labels(record.kind).inc()
-            else:
-                uow.ledger.add_segment(state.call_id, record, event_id)
-                segments.append({"kind": record.kind, "recording_id": record.recording_id})
-                log.info(f"recording.{record.kind}", extra={"call_id": state.call_id})
-                metrics.RECORDINGS.labels(record.kind).inc()
+        written = _write_records(uow, state, decision.records, event_id, now)
         commands = []
         for command in decision.commands:
             uow.outbox.add(state.call_id, command, now)
@@ -249,11 +222,47 @@ class CallService:
                 "event_id": event_id,
                 "phase": state.phase,
                 "recording": state.recording,
-                "consents": consents,
-                "segments": segments,
+                "consents": written.consents,
+                "segments": written.segments,
                 "commands": commands,
-                **({"incidents": incidents} if incidents else {}),
-                **({"ended": ended} if ended else {}),
+                **({"incidents": written.incidents} if written.incidents else {}),
+                **({"ended": written.ended} if written.ended else {}),
             },
             now,
         )
+
+
+@dataclass
+class WrittenRecords:
+    """What a decision's records wrote, as its audit entry summarises it."""
+
+    consents: list[dict[str, Any]] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    ended: dict[str, Any] | None = None
+
+
+def _write_records(
+    uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], event_id: str | None, now: datetime
+) -> WrittenRecords:
+    written = WrittenRecords()
+    for record in records:
+        if isinstance(record, fx.ConsentRecorded):
+            uow.ledger.add(state, record, event_id, now)
+            written.consents.append({"participant": record.participant, "outcome": record.outcome})
+            extra = {"call_id": state.call_id, "method": record.method, "participant": record.participant}
+            log.info(f"consent.{record.outcome}", extra=extra)
+            metrics.CONSENTS.labels(record.outcome).inc()
+        elif isinstance(record, fx.CallEnded):
+            written.ended = {"reason": record.reason, "failed": record.failed}
+        elif isinstance(record, fx.Incident):
+            incident = {"kind": record.kind, "detail": record.detail, "at": record.at.isoformat()}
+            written.incidents.append(incident)
+            log.warning(f"incident.{record.kind}", extra={"call_id": state.call_id})
+            metrics.INCIDENTS.labels(record.kind).inc()
+        else:
+            uow.ledger.add_segment(state.call_id, record, event_id)
+            written.segments.append({"kind": record.kind, "recording_id": record.recording_id})
+            log.info(f"recording.{record.kind}", extra={"call_id": state.call_id})
+            metrics.RECORDINGS.labels(record.kind).inc()
+    return written

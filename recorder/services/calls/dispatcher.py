@@ -184,30 +184,8 @@ class Dispatcher(WorkerLoop):
         acs, call_id, connection_id = self._acs, target.call_id, target.connection_id
         first_sent = target.first_sent
         match command:
-            case fx.AnswerCall():
-                answered = acs.answer_call(
-                    command.incoming_call_context,
-                    self._callback_url(call_id),
-                    request_id,
-                    first_sent=first_sent,
-                )
-                return ev.CallAnswered(self._clock(), answered.call_connection_id, answered.own_identities)
-            case fx.ConnectCall():
-                joined = acs.connect_call(
-                    command.server_call_id, self._callback_url(call_id), request_id, first_sent=first_sent
-                )
-                return ev.CallAnswered(self._clock(), joined.call_connection_id, joined.own_identities)
-            case fx.CreateCall():
-                placed = acs.create_call(
-                    command.target,
-                    command.source_caller_id,
-                    self._callback_url(call_id),
-                    request_id,
-                    first_sent=first_sent,
-                )
-                return ev.CallPlaced(
-                    self._clock(), placed.call_connection_id, placed.server_call_id, placed.own_identities
-                )
+            case fx.AnswerCall() | fx.ConnectCall() | fx.CreateCall():
+                return self._join(command, request_id, target)
             case fx.HangUp():
                 acs.hang_up(_needed(connection_id, "call connection id"), request_id, first_sent=first_sent)
             case fx.PromptParticipant():
@@ -237,6 +215,34 @@ class Dispatcher(WorkerLoop):
             case fx.ReadCallState():
                 return self._read(target)
         return None
+
+    def _join(self, command: fx.Command, request_id: str, target: _Target) -> ev.CallEvent:
+        """Answer, connect to or place a call: the commands that give the call its connection."""
+        acs, callback, first_sent = self._acs, self._callback_url(target.call_id), target.first_sent
+        match command:
+            case fx.AnswerCall():
+                answered = acs.answer_call(
+                    command.incoming_call_context,
+                    callback,
+                    request_id,
+                    first_sent=first_sent,
+                )
+                return ev.CallAnswered(self._clock(), answered.call_connection_id, answered.own_identities)
+            case fx.ConnectCall():
+                joined = acs.connect_call(command.server_call_id, callback, request_id, first_sent=first_sent)
+                return ev.CallAnswered(self._clock(), joined.call_connection_id, joined.own_identities)
+            case fx.CreateCall():
+                placed = acs.create_call(
+                    command.target,
+                    command.source_caller_id,
+                    callback,
+                    request_id,
+                    first_sent=first_sent,
+                )
+                return ev.CallPlaced(
+                    self._clock(), placed.call_connection_id, placed.server_call_id, placed.own_identities
+                )
+        raise AssertionError(f"not a command that joins a call: {command!r}")
 
     def _change_recording(
         self, command: fx.Command, request_id: str, recording_id: str | None

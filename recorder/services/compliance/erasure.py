@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy.orm import Session
 
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry
@@ -43,30 +44,13 @@ def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -
     session = uow.session
     subject = subject_hash(raw_id)
     pseudonym = f"erased:{subject[:16]}"
-    call_ids = set(session.scalars(select(CallParticipant.call_id).where(CallParticipant.raw_id == raw_id)))
-    call_ids |= set(session.scalars(select(ConsentEntry.call_id).where(ConsentEntry.participant == raw_id)))
-    call_ids |= set(session.scalars(select(Call.id).where(or_(Call.caller == raw_id, Call.callee == raw_id))))
-    held = sorted(c for c in call_ids if is_on_hold(session, c))
-    if held:
-        connections = [session.get_one(Call, c).call_connection_id or c for c in held]
-        raise ErasureRefused("legal_hold", "calls of this participant are on legal hold", calls=connections)
-
+    call_ids = _calls_not_on_hold(session, raw_id)
     ledger_ids = sorted(
         session.scalars(select(ConsentEntry.id).where(ConsentEntry.participant == raw_id)).all()
     )
     while uow.audit.seal():  # entries still pending would escape the tombstones
         pass
-    affected = _audit_entries_mentioning(uow, raw_id)
-    listed = [
-        {
-            "seq": e.seq,
-            "hash": e.hash,
-            "content_sha256": hashlib.sha256(
-                audit_chain.canonical(e.seq, e.at, e.actor, e.action, e.call_id, e.data)
-            ).hexdigest(),
-        }
-        for e in affected
-    ]
+    listed = [_listed(e) for e in _audit_entries_mentioning(uow, raw_id)]
     erasure_seq = uow.audit.append(
         actor,
         audit_chain.ERASURE_ACTION,
@@ -77,14 +61,7 @@ def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -
     for item in listed:
         tombstone = {"erased": True, "erasure_seq": erasure_seq, "content_sha256": item["content_sha256"]}
         session.execute(update(AuditEntry).where(AuditEntry.seq == item["seq"]).values(data=tombstone))
-    session.execute(
-        update(ConsentEntry)
-        .where(ConsentEntry.participant == raw_id)
-        .values(participant=pseudonym, dtmf=None, reason=None)
-    )
-    session.execute(update(CallParticipant).where(CallParticipant.raw_id == raw_id).values(raw_id=pseudonym))
-    session.execute(update(Call).where(Call.caller == raw_id).values(caller=pseudonym))
-    session.execute(update(Call).where(Call.callee == raw_id).values(callee=pseudonym))
+    _pseudonymise(session, raw_id, pseudonym)
     session.add(
         ErasureTombstone(
             subject_sha256=subject,
@@ -104,6 +81,34 @@ def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -
         "audit_entries": len(listed),
         "calls": len(call_ids),
     }
+
+
+def _calls_not_on_hold(session: Session, raw_id: str) -> set[str]:
+    """The participant's calls; raises ErasureRefused (nothing written) when any is on legal hold."""
+    call_ids = set(session.scalars(select(CallParticipant.call_id).where(CallParticipant.raw_id == raw_id)))
+    call_ids |= set(session.scalars(select(ConsentEntry.call_id).where(ConsentEntry.participant == raw_id)))
+    call_ids |= set(session.scalars(select(Call.id).where(or_(Call.caller == raw_id, Call.callee == raw_id))))
+    held = sorted(c for c in call_ids if is_on_hold(session, c))
+    if held:
+        connections = [session.get_one(Call, c).call_connection_id or c for c in held]
+        raise ErasureRefused("legal_hold", "calls of this participant are on legal hold", calls=connections)
+    return call_ids
+
+
+def _listed(e: AuditEntry) -> dict[str, Any]:
+    content = audit_chain.canonical(e.seq, e.at, e.actor, e.action, e.call_id, e.data)
+    return {"seq": e.seq, "hash": e.hash, "content_sha256": hashlib.sha256(content).hexdigest()}
+
+
+def _pseudonymise(session: Session, raw_id: str, pseudonym: str) -> None:
+    session.execute(
+        update(ConsentEntry)
+        .where(ConsentEntry.participant == raw_id)
+        .values(participant=pseudonym, dtmf=None, reason=None)
+    )
+    session.execute(update(CallParticipant).where(CallParticipant.raw_id == raw_id).values(raw_id=pseudonym))
+    session.execute(update(Call).where(Call.caller == raw_id).values(caller=pseudonym))
+    session.execute(update(Call).where(Call.callee == raw_id).values(callee=pseudonym))
 
 
 def _audit_entries_mentioning(uow: UnitOfWork, raw_id: str) -> list[AuditEntry]:

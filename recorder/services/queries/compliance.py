@@ -181,46 +181,17 @@ def evidence_bundle(
         return None
     call_id = session.scalar(select(Call.id).where(Call.call_connection_id == call_connection_id))
     assert call_id is not None
-    texts = {p.sha256: p for p in policy.prompts.values()}
-    prompts = {
-        (c["prompt_id"], c["prompt_version"], c["locale"], c["prompt_sha256"])
-        for c in timeline["consents"]
-        if c["prompt_sha256"]
-    }
-    entries = []
-    for e in session.scalars(
-        select(AuditEntry).where(AuditEntry.call_id == call_id).order_by(AuditEntry.seq)
-    ):
-        content = audit_chain.canonical(e.seq, e.at, e.actor, e.action, e.call_id, e.data)
-        erased = audit_chain.is_tombstone(e.data)
-        entries.append(
-            {
-                "seq": e.seq,
-                "at": e.at.isoformat(),
-                "actor": e.actor,
-                "action": e.action,
-                "data": e.data,
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-                "canonical": None if erased else content.decode(),
-                "hash_matches": None if erased else audit_chain.entry_hash(e.prev_hash, content) == e.hash,
-            }
+    entries = [
+        _evidence_entry(e)
+        for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.call_id == call_id).order_by(AuditEntry.seq)
         )
+    ]
     head = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())).first()
     return {
         "call": {k: v for k, v in timeline.items() if k not in ("audit", "consents")},
         "ledger": timeline["consents"],
-        "prompts": [
-            {
-                "prompt_id": pid,
-                "prompt_version": version,
-                "locale": locale,
-                "sha256": digest,
-                "text": texts[digest].text if digest in texts else None,
-                "audio_url": texts[digest].audio_url if digest in texts else None,
-            }
-            for pid, version, locale, digest in sorted(prompts, key=str)
-        ],
+        "prompts": _prompts_played(timeline["consents"], policy),
         "recording_segments": timeline["recording_segments"],
         "stored_recordings": timeline["stored_recordings"],
         "legal_holds": holds.holds_of(session, call_id),
@@ -232,4 +203,41 @@ def evidence_bundle(
             "{seq, at, actor, action, call_id, data} with sorted keys, separators (',', ':'), UTF-8",
             "verify_with": "GET /api/audit/verify (the whole chain, and its external anchors)",
         },
+    }
+
+
+def _prompts_played(consents: list[dict[str, Any]], policy: ConsentPolicy) -> list[dict[str, Any]]:
+    """Each prompt version the ledger names, with its text or audio when the policy still has it."""
+    texts = {p.sha256: p for p in policy.prompts.values()}
+    prompts = {
+        (c["prompt_id"], c["prompt_version"], c["locale"], c["prompt_sha256"])
+        for c in consents
+        if c["prompt_sha256"]
+    }
+    return [
+        {
+            "prompt_id": pid,
+            "prompt_version": version,
+            "locale": locale,
+            "sha256": digest,
+            "text": texts[digest].text if digest in texts else None,
+            "audio_url": texts[digest].audio_url if digest in texts else None,
+        }
+        for pid, version, locale, digest in sorted(prompts, key=str)
+    ]
+
+
+def _evidence_entry(e: AuditEntry) -> dict[str, Any]:
+    content = audit_chain.canonical(e.seq, e.at, e.actor, e.action, e.call_id, e.data)
+    erased = audit_chain.is_tombstone(e.data)
+    return {
+        "seq": e.seq,
+        "at": e.at.isoformat(),
+        "actor": e.actor,
+        "action": e.action,
+        "data": e.data,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+        "canonical": None if erased else content.decode(),
+        "hash_matches": None if erased else audit_chain.entry_hash(e.prev_hash, content) == e.hash,
     }

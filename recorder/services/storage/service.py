@@ -31,6 +31,7 @@ from recorder.services.storage.blob_holds import apply_legal_hold
 from recorder.services.storage.model import (
     CONTENT_TYPES,
     Accepted,
+    RecordingChunk,
     RecordingFileEvent,
     StoreState,
     blob_name,
@@ -122,36 +123,11 @@ class StorageService(WorkerLoop):
             recording_id = (
                 event.recording_id or call.recording_id or f"document-{event.chunks[0].document_id}"
             )
+            account_url = self.stores[region.name].location.rsplit("/", 1)[0]
             queued = []
             for chunk in event.chunks:
-                blob = blob_name(call.id, recording_id, chunk.index, event.format)
-                values = {
-                    "call_id": call.id,
-                    "server_call_id": call.server_call_id,
-                    "recording_id": recording_id,
-                    "chunk_index": chunk.index,
-                    "document_id": chunk.document_id,
-                    "mode": "byos" if byos else "copy",
-                    "region": region.name,
-                    "account_url": self.stores[region.name].location.rsplit("/", 1)[0],
-                    "container": region.container,
-                    "blob_name": blob,
-                    "metadata_blob": blob.rsplit(".", 1)[0] + ".metadata.json",
-                    "content_location": chunk.content_location,
-                    "metadata_location": chunk.metadata_location,
-                    "delete_location": chunk.delete_location,
-                    "state": StoreState.PENDING,
-                    "staged_bytes": 0,
-                    "acs_deleted": False,
-                    "attempts": 0,
-                    "event_id": event.event_id,
-                    "available_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                insert = pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-                statement = insert(StoredRecording).values(**values).on_conflict_do_nothing()
-                if uow.session.execute(statement.returning(StoredRecording.id)).first() is not None:
+                values = _row_values(call, event, recording_id, chunk, region, account_url, byos, now)
+                if _insert_new(uow, values):
                     queued.append(chunk.index)
             uow.audit.append(
                 "eventgrid",
@@ -352,3 +328,48 @@ class StorageService(WorkerLoop):
     def apply_legal_hold(self, call_id: str, on: bool) -> str:
         """Set or clear a Blob legal hold on the call's stored blobs (see ``blob_holds``)."""
         return apply_legal_hold(self, call_id, on)
+
+
+def _row_values(
+    call: Call,
+    event: RecordingFileEvent,
+    recording_id: str,
+    chunk: RecordingChunk,
+    region: StorageRegion,
+    account_url: str,
+    byos: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new row for one chunk of the file event: pending, pinned to the call's region and container."""
+    blob = blob_name(call.id, recording_id, chunk.index, event.format)
+    return {
+        "call_id": call.id,
+        "server_call_id": call.server_call_id,
+        "recording_id": recording_id,
+        "chunk_index": chunk.index,
+        "document_id": chunk.document_id,
+        "mode": "byos" if byos else "copy",
+        "region": region.name,
+        "account_url": account_url,
+        "container": region.container,
+        "blob_name": blob,
+        "metadata_blob": blob.rsplit(".", 1)[0] + ".metadata.json",
+        "content_location": chunk.content_location,
+        "metadata_location": chunk.metadata_location,
+        "delete_location": chunk.delete_location,
+        "state": StoreState.PENDING,
+        "staged_bytes": 0,
+        "acs_deleted": False,
+        "attempts": 0,
+        "event_id": event.event_id,
+        "available_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _insert_new(uow: UnitOfWork, values: dict[str, Any]) -> bool:
+    """Insert the row unless that chunk is already queued (a redelivered event); True when inserted."""
+    insert = pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(StoredRecording).values(**values).on_conflict_do_nothing()
+    return uow.session.execute(statement.returning(StoredRecording.id)).first() is not None

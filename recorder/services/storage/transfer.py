@@ -61,53 +61,15 @@ def copy_chunk(
     while staged.get(block_id(resume_blocks)) == plan.block_size:
         resume_blocks += 1
     resume_at = resume_blocks * plan.block_size
-    block_ids = [block_id(i) for i in range(resume_blocks)]
     hasher = hashlib.sha256()
-    position, total = 0, -1
-    buffer = bytearray()
-    in_flight: deque[Future[None]] = deque()
-
     with ThreadPoolExecutor(plan.upload_workers, thread_name_prefix="stage") as pool:
-
-        def stage(data: bytes) -> None:
-            name = block_id(len(block_ids))
-            block_ids.append(name)
-            while len(in_flight) >= plan.upload_workers:
-                in_flight.popleft().result()
-                crashpoints.hit("transfer.after_block_staged")  # some blocks staged, more to come
-            in_flight.append(pool.submit(store.stage_block, blob_name, name, data))
-
+        stager = BlockStager(store, blob_name, plan, pool, [block_id(i) for i in range(resume_blocks)])
         try:
-            while total < 0 or position < total:
-                end = position + plan.range_size - 1
-                size, chunks = source.read_range(
-                    content_url, position, end if total < 0 else min(end, total - 1)
-                )
-                if total >= 0 and size != total:
-                    raise StorageError("the recording changed size during the transfer", transient=True)
-                total = size
-                for chunk in chunks:
-                    hasher.update(chunk)
-                    skip = max(0, min(len(chunk), resume_at - position))
-                    position += len(chunk)
-                    if skip < len(chunk):
-                        buffer.extend(memoryview(chunk)[skip:])
-                    while len(buffer) >= plan.block_size:
-                        stage(bytes(buffer[: plan.block_size]))
-                        del buffer[: plan.block_size]
-                if total == 0:
-                    break
-                progress(max(resume_at, (len(block_ids) - len(in_flight)) * plan.block_size))
-            if position != total:
-                raise StorageError(f"read {position} bytes of {total}", transient=True)
-            if buffer:
-                stage(bytes(buffer))
-                buffer = bytearray()
-            while in_flight:
-                in_flight.popleft().result()
+            total = _stream(source, content_url, plan, resume_at, hasher, stager, progress)
+            stager.finish()
         finally:
-            for future in in_flight:
-                future.cancel()
+            stager.cancel()
+    block_ids = stager.block_ids
 
     digest = hasher.hexdigest()
     metadata, tags = describe(digest, total)
@@ -117,6 +79,83 @@ def copy_chunk(
         log.info("transfer.already_committed", extra={"blob": blob_name})
     url = verify(store, blob_name, digest, total)
     return Transferred(digest, total, url, resume_at)
+
+
+class BlockStager:
+    """Stages a stream as fixed-size blocks, with at most ``plan.upload_workers`` uploads in flight."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        blob_name: str,
+        plan: TransferPlan,
+        pool: ThreadPoolExecutor,
+        block_ids: list[str],
+    ) -> None:
+        self._store, self._blob_name, self._plan, self._pool = store, blob_name, plan, pool
+        self.block_ids = block_ids  # the blocks kept from an interrupted attempt come first
+        self._buffer = bytearray()
+        self._in_flight: deque[Future[None]] = deque()
+
+    def add(self, data: bytes | memoryview) -> None:
+        self._buffer.extend(data)
+        size = self._plan.block_size
+        while len(self._buffer) >= size:
+            self._stage(bytes(self._buffer[:size]))
+            del self._buffer[:size]
+
+    def staged_bytes(self) -> int:
+        return (len(self.block_ids) - len(self._in_flight)) * self._plan.block_size
+
+    def finish(self) -> None:
+        if self._buffer:
+            self._stage(bytes(self._buffer))
+            self._buffer = bytearray()
+        while self._in_flight:
+            self._in_flight.popleft().result()
+
+    def cancel(self) -> None:
+        for future in self._in_flight:
+            future.cancel()
+
+    def _stage(self, data: bytes) -> None:
+        name = block_id(len(self.block_ids))
+        self.block_ids.append(name)
+        while len(self._in_flight) >= self._plan.upload_workers:
+            self._in_flight.popleft().result()
+            crashpoints.hit("transfer.after_block_staged")  # some blocks staged, more to come
+        self._in_flight.append(self._pool.submit(self._store.stage_block, self._blob_name, name, data))
+
+
+def _stream(
+    source: RecordingSource,
+    content_url: str,
+    plan: TransferPlan,
+    resume_at: int,
+    hasher: hashlib._Hash,
+    stager: BlockStager,
+    progress: Callable[[int], None],
+) -> int:
+    """Read the file in ranges, hash all of it, stage what lies past ``resume_at``; returns its size."""
+    position, total = 0, -1
+    while total < 0 or position < total:
+        end = position + plan.range_size - 1
+        size, chunks = source.read_range(content_url, position, end if total < 0 else min(end, total - 1))
+        if total >= 0 and size != total:
+            raise StorageError("the recording changed size during the transfer", transient=True)
+        total = size
+        for chunk in chunks:
+            hasher.update(chunk)
+            skip = max(0, min(len(chunk), resume_at - position))
+            position += len(chunk)
+            if skip < len(chunk):
+                stager.add(memoryview(chunk)[skip:])
+        if total == 0:
+            break
+        progress(max(resume_at, stager.staged_bytes()))
+    if position != total:
+        raise StorageError(f"read {position} bytes of {total}", transient=True)
+    return total
 
 
 def verify(store: BlobStore, blob_name: str, sha256: str, size: int) -> str:

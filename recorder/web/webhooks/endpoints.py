@@ -12,10 +12,19 @@ from starlette.responses import JSONResponse, Response
 from recorder.bootstrap import Container
 from recorder.observability import logs, metrics
 from recorder.services.calls.consent_flow import IncomingCall, Outcome
+from recorder.services.storage.model import RecordingFileEvent
 from recorder.web.responses import BodyTooLarge, error, read_body
 from recorder.web.webhooks import auth as webhook_auth
 from recorder.web.webhooks.event_window import check_window
-from recorder.web.webhooks.parsing import BadEvent, callback_events, envelopes, load_json, raw_id, text
+from recorder.web.webhooks.parsing import (
+    BadEvent,
+    Envelope,
+    callback_events,
+    envelopes,
+    load_json,
+    raw_id,
+    text,
+)
 from recorder.web.webhooks.recording_files import recording_file_event
 
 log = logging.getLogger("recorder.webhooks")
@@ -53,18 +62,7 @@ async def eventgrid(request: Request) -> Response:
     try:
         events = envelopes(load_json(await read_body(request)), MAX_BATCH)
         check_window(events, container.clock(), container.settings.security.event_window)
-        incoming = [
-            IncomingCall(
-                event_id=e.id,
-                server_call_id=text(e.data, "serverCallId"),
-                incoming_call_context=text(e.data, "incomingCallContext"),
-                caller=raw_id(e.data.get("from"), "data.from"),
-                callee=raw_id(e.data.get("to"), "data.to"),
-                correlation_id=text(e.data, "correlationId", required=False) or None,
-            )
-            for e in events
-            if e.type == INCOMING_CALL
-        ]
+        incoming = [_incoming_call(e) for e in events if e.type == INCOMING_CALL]
         files = [recording_file_event(e) for e in events if e.type == RECORDING_FILE]
     except BodyTooLarge:
         metrics.event_received("eventgrid", "unparsed", "rejected")
@@ -82,18 +80,33 @@ async def eventgrid(request: Request) -> Response:
                 outcome, _ = await run_in_threadpool(container.calls.incoming_call, call)
             metrics.event_received("eventgrid", INCOMING_CALL, outcome.value)
     for file_event in files:  # queued in one short transaction; the transfer runs in the background
-        if container.storage is None:
-            log.warning("recording.storage_not_configured", extra={"event_id": file_event.event_id})
-            metrics.event_received("eventgrid", RECORDING_FILE, "ignored")
-        else:
-            accepted = await run_in_threadpool(container.storage.accept, file_event)
-            stored = "applied" if accepted == "queued" else str(accepted)
-            metrics.event_received("eventgrid", RECORDING_FILE, stored)
+        await _recording_file(container, file_event)
     ignored = [e for e in events if e.type not in (INCOMING_CALL, RECORDING_FILE)]
     for e in ignored:  # acknowledged and counted: refusing would only dead-letter what we do not need
         log.info("webhook.ignored", extra={"event_type": e.type[:200], "event_id": e.id})
         metrics.event_received("eventgrid", e.type, "ignored")
     return JSONResponse({"accepted": len(events), "ignored": len(ignored)})
+
+
+def _incoming_call(e: Envelope) -> IncomingCall:
+    return IncomingCall(
+        event_id=e.id,
+        server_call_id=text(e.data, "serverCallId"),
+        incoming_call_context=text(e.data, "incomingCallContext"),
+        caller=raw_id(e.data.get("from"), "data.from"),
+        callee=raw_id(e.data.get("to"), "data.to"),
+        correlation_id=text(e.data, "correlationId", required=False) or None,
+    )
+
+
+async def _recording_file(container: Container, file_event: RecordingFileEvent) -> None:
+    if container.storage is None:
+        log.warning("recording.storage_not_configured", extra={"event_id": file_event.event_id})
+        metrics.event_received("eventgrid", RECORDING_FILE, "ignored")
+        return
+    accepted = await run_in_threadpool(container.storage.accept, file_event)
+    stored = "applied" if accepted == "queued" else str(accepted)
+    metrics.event_received("eventgrid", RECORDING_FILE, stored)
 
 
 async def acs_callback(request: Request) -> Response:
