@@ -1,12 +1,12 @@
 """Server-rendered pages for compliance officers under /console: ledger search, call timelines, the audit
 chain, exports.
 
-Sign-in takes an API key once and opens a server-side session (``services/console_sessions.py``): the cookie
-holds a random token, never the key, so it is useless as a bearer token; it is HttpOnly, SameSite=Strict,
-scoped to /console and Secure unless the console is reached on a loopback host. Sessions end after 30 idle
-minutes, after 8 hours, on sign-out (revoked server-side) and when the key is revoked. Every form that changes
-something carries a CSRF token: before sign-in a random value also set as a cookie (double submit); after, a
-hash derived from the session's token, which another site cannot know.
+Sign-in takes an API key once and opens a server-side session (``services/tokens/console_sessions.py``):
+the cookie holds a random token, never the key, so it is useless as a bearer token; it is HttpOnly,
+SameSite=Strict, scoped to /console and Secure unless the console is reached on a loopback host. Sessions end
+after 30 idle minutes, after 8 hours, on sign-out (revoked server-side) and when the key is revoked. Every
+form that changes something carries a CSRF token: before sign-in a random value also set as a cookie (double
+submit); after, a hash derived from the session's token, which another site cannot know.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A token is handed to the caller and forgotten: it is never stored, logged or audited. What is kept is the
 mapping (asking API key, user id) -> ACS identity, so two applications asking for the same user id get two
 identities, and an audit entry per issuance (who asked, for which identity, until when) and per revocation.
-Issuing a token exempts nobody from consent: an admin registers agents (``services/agents.py``).
+Issuing a token exempts nobody from consent: an admin registers agents (``services/calls/agents.py``).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class Envelope:
     subject: str
     data: dict[str, Any]
     validation_code: str | None = None
-    time: Any = None  # CloudEvents `time` / Event Grid `eventTime`, raw: checked by web/event_window.py
+    time: Any = None  # CloudEvents `time` / Event Grid `eventTime`, raw: checked by event_window.py
 
 
 def load_json(body: bytes) -> Any:

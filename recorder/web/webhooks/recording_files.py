@@ -4,7 +4,7 @@ Every recording URL goes through ``recording_urls.checked_recording_url`` here, 
 host (or a URL the transport could read differently) is refused with a 400 before anything is written; the
 download adapter checks again before the SDK runs. That holds with bring-your-own-storage too: ACS documents
 the chunk locations there as ACS URLs, and the blob it wrote is found by the call it belongs to
-(``services/byos.py``), never by a URL in the event.
+(``services/storage/byos.py``), never by a URL in the event.
 """
 
 from __future__ import annotations
