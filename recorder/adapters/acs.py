@@ -19,13 +19,10 @@ from azure.communication.callautomation._shared.models import identifier_from_ra
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
     HttpResponseError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 
+from recorder.adapters.azure_errors import AzureFailure, Kind, read_azure_error
 from recorder.adapters.credentials import client_credential
 from recorder.domain.model import Prompt
 from recorder.services.ports import AcsError, CallRead, PlacedCall
@@ -34,7 +31,6 @@ T = TypeVar("T")
 CONNECTION_STATES = {"connected": True, "disconnected": False, "disconnecting": False}
 
 FAIL_SAFE_RETRIES = 1  # the SDK's own retries of a pause or stop; the dispatcher retries a few times more
-TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def build_client(
@@ -58,7 +54,7 @@ class AcsCallAutomation:
         *,
         first_sent: datetime | None = None,
     ) -> PlacedCall:
-        props = _call(
+        props = call_acs(
             lambda: self._client.answer_call(
                 incoming_call_context,
                 callback_url,
@@ -74,7 +70,7 @@ class AcsCallAutomation:
     def connect_call(
         self, server_call_id: str, callback_url: str, request_id: str, *, first_sent: datetime | None = None
     ) -> PlacedCall:
-        props = _call(
+        props = call_acs(
             lambda: self._client.connect_call(
                 callback_url,
                 server_call_id=server_call_id,  # the SDK builds the ServerCallLocator
@@ -96,7 +92,7 @@ class AcsCallAutomation:
         *,
         first_sent: datetime | None = None,
     ) -> PlacedCall:
-        props = _call(
+        props = call_acs(
             lambda: self._client.create_call(
                 identifier_from_raw_id(target),
                 callback_url,
@@ -121,8 +117,8 @@ class AcsCallAutomation:
     ) -> CallRead:
         connection = self._client.get_call_connection(call_connection_id)
         try:
-            listed = _call(lambda: list(connection.list_participants()))
-            props = _call(connection.get_call_properties) if properties else None
+            listed = call_acs(lambda: list(connection.list_participants()))
+            props = call_acs(connection.get_call_properties) if properties else None
         except AcsError as exc:
             if exc.status == 404:
                 return CallRead(connected=False)
@@ -137,7 +133,7 @@ class AcsCallAutomation:
         if recording_id is None:
             return None
         try:
-            props = _call(lambda: self._client.get_recording_properties(recording_id))
+            props = call_acs(lambda: self._client.get_recording_properties(recording_id))
         except AcsError as exc:
             if exc.status == 404:
                 return "gone"
@@ -160,7 +156,7 @@ class AcsCallAutomation:
         else:
             source = TextSource(text=prompt.text or "", source_locale=prompt.locale)
         connection = self._client.get_call_connection(call_connection_id)
-        _call(
+        call_acs(
             lambda: connection.start_recognizing_media(
                 RecognizeInputType.DTMF,
                 identifier_from_raw_id(target),
@@ -177,7 +173,7 @@ class AcsCallAutomation:
         self, call_connection_id: str, target: str, operation_context: str, request_id: str
     ) -> None:
         connection = self._client.get_call_connection(call_connection_id)
-        _call(
+        call_acs(
             lambda: connection.start_continuous_dtmf_recognition(
                 identifier_from_raw_id(target), operation_context=operation_context
             )
@@ -194,7 +190,7 @@ class AcsCallAutomation:
     ) -> str:
         url = destination_container_url
         storage = AzureBlobContainerRecordingStorage(url) if url else None
-        props = _call(
+        props = call_acs(
             lambda: self._client.start_recording(
                 call_connection_id=call_connection_id,
                 recording_state_callback_url=state_callback_url,
@@ -215,14 +211,14 @@ class AcsCallAutomation:
 
     def pause_recording(self, recording_id: str, request_id: str) -> None:
         # a failing pause is retried quickly by the dispatcher, then the recording is stopped: no long waits
-        _call(lambda: self._client.pause_recording(recording_id, retry_total=FAIL_SAFE_RETRIES))
+        call_acs(lambda: self._client.pause_recording(recording_id, retry_total=FAIL_SAFE_RETRIES))
 
     def resume_recording(self, recording_id: str, request_id: str) -> None:
-        _call(lambda: self._client.resume_recording(recording_id))
+        call_acs(lambda: self._client.resume_recording(recording_id))
 
     def stop_recording(self, recording_id: str, request_id: str) -> None:
         try:
-            _call(lambda: self._client.stop_recording(recording_id, retry_total=FAIL_SAFE_RETRIES))
+            call_acs(lambda: self._client.stop_recording(recording_id, retry_total=FAIL_SAFE_RETRIES))
         except AcsError as exc:
             if exc.status != 404:  # already stopped with the call
                 raise
@@ -232,7 +228,7 @@ class AcsCallAutomation:
     ) -> None:
         connection = self._client.get_call_connection(call_connection_id)
         try:
-            _call(lambda: connection.hang_up(True, headers=_repeatable(request_id, first_sent)))
+            call_acs(lambda: connection.hang_up(True, headers=_repeatable(request_id, first_sent)))
         except AcsError as exc:
             if exc.status != 404:  # the call is already gone
                 raise
@@ -262,20 +258,21 @@ def _repeatable(request_id: str, first_sent: datetime | None) -> dict[str, str]:
     return headers
 
 
-def _call(operation: Callable[[], T]) -> T:
+def call_acs(operation: Callable[[], T]) -> T:
+    """Run an SDK call; its errors become ``AcsError``."""
     try:
         return operation()
-    except ResourceNotFoundError as exc:
-        raise AcsError(_describe(exc), transient=False, status=404) from None
-    except ClientAuthenticationError as exc:
-        raise AcsError(_describe(exc), transient=False, status=401) from None
-    except HttpResponseError as exc:
-        status = exc.status_code
-        raise AcsError(_describe(exc), transient=status in TRANSIENT_STATUS, status=status) from None
-    except (ServiceRequestError, ServiceResponseError) as exc:
-        raise AcsError(f"ACS unreachable: {type(exc).__name__}", transient=True) from None
     except AzureError as exc:
-        raise AcsError(f"ACS error: {type(exc).__name__}", transient=True) from None
+        failure = read_azure_error(exc)
+        raise AcsError(_message(exc, failure), transient=failure.transient, status=failure.status) from None
+
+
+def _message(exc: AzureError, failure: AzureFailure) -> str:
+    if isinstance(exc, HttpResponseError):
+        return _describe(exc)
+    if failure.kind == Kind.UNREACHABLE:
+        return f"ACS unreachable: {failure.name}"
+    return f"ACS error: {failure.name}"
 
 
 def _describe(exc: HttpResponseError) -> str:

@@ -15,19 +15,15 @@ from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 from azure.storage.blob import BlobBlock, BlobServiceClient, ContainerClient, ContentSettings
 
+from recorder.adapters.azure_errors import Kind, read_azure_error
 from recorder.config.storage import StorageRegion
 from recorder.services.storage.ports import BlobExists, BlobInfo, StorageError
 
 log = logging.getLogger("recorder.blob_store")
 T = TypeVar("T")
-TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # A legal hold or immutability policy the account cannot take: Azurite answers 501; a real account without
 # version-level immutability answers 409/400 with one of these codes.
 UNSUPPORTED_CODES = ("FeatureNotSupported", "NotImplemented", "ImmutableStorage", "VersionLevelWorm")
@@ -205,19 +201,13 @@ def _call(operation: Callable[[], T]) -> T:
 
 
 def _translate(exc: AzureError) -> StorageError:
-    if isinstance(exc, ResourceExistsError):
-        return StorageError(f"storage: already exists ({_code(exc)})", transient=False, status=409)
-    if isinstance(exc, ResourceNotFoundError):
-        return StorageError(f"storage: not found ({_code(exc)})", transient=False, status=404)
-    if isinstance(exc, HttpResponseError):
-        status = exc.status_code
-        return StorageError(
-            f"storage answered {status} ({_code(exc)})", transient=status in TRANSIENT_STATUS, status=status
-        )
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return StorageError(f"storage unreachable: {type(exc).__name__}", transient=True)
-    return StorageError(f"storage error: {type(exc).__name__}", transient=True)
-
-
-def _code(exc: AzureError) -> str:
-    return str(getattr(exc, "error_code", None) or type(exc).__name__)
+    failure = read_azure_error(exc)
+    messages = {
+        Kind.EXISTS: f"storage: already exists ({failure.code})",
+        Kind.NOT_FOUND: f"storage: not found ({failure.code})",
+        Kind.UNAUTHORIZED: f"storage answered {failure.status} ({failure.code})",
+        Kind.ANSWERED: f"storage answered {failure.status} ({failure.code})",
+        Kind.UNREACHABLE: f"storage unreachable: {failure.name}",
+    }
+    message = messages.get(failure.kind, f"storage error: {failure.name}")
+    return StorageError(message, transient=failure.transient, status=failure.status)

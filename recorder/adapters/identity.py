@@ -16,7 +16,7 @@ from azure.communication.identity import (
 )
 from azure.core.credentials import TokenCredential
 
-from recorder.adapters.acs import _call as translated
+from recorder.adapters.acs import call_acs
 from recorder.adapters.credentials import client_credential
 from recorder.services.ports import AcsError
 from recorder.services.tokens.ports import AccessToken
@@ -35,11 +35,11 @@ class AcsIdentities:
         self._client = client
 
     def create_identity(self) -> str:
-        user = translated(self._client.create_user)
+        user = call_acs(self._client.create_user)
         return str(user.raw_id)
 
     def issue_voip_token(self, identity: str, lifetime: timedelta) -> AccessToken:
-        issued = translated(
+        issued = call_acs(
             lambda: self._client.get_token(
                 _user(identity), [CommunicationTokenScope.VOIP], token_expires_in=lifetime
             )
@@ -47,10 +47,10 @@ class AcsIdentities:
         return AccessToken(str(issued.token), parse_expiry(issued.expires_on))
 
     def revoke_tokens(self, identity: str) -> None:
-        translated(lambda: self._client.revoke_tokens(_user(identity)))
+        call_acs(lambda: self._client.revoke_tokens(_user(identity)))
 
     def delete_identity(self, identity: str) -> None:
-        translated(lambda: self._client.delete_user(_user(identity)))
+        call_acs(lambda: self._client.delete_user(_user(identity)))
 
 
 def _user(identity: str) -> CommunicationUserIdentifier:

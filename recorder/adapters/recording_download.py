@@ -19,19 +19,14 @@ from azure.communication.callautomation import CallAutomationClient
 from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 from azure.core.pipeline import PipelineRequest
 
+from recorder.adapters.azure_errors import Kind, read_azure_error
 from recorder.adapters.recording_urls import BadRecordingUrl, checked_recording_url, recording_url_problem
 from recorder.services.storage.ports import RecordingUrlRejected, StorageError
 
 T = TypeVar("T")
-TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 READ_SIZE = 1024 * 1024
 
@@ -140,13 +135,13 @@ def _call(operation: Callable[[], T]) -> T:
 
 
 def _translate(exc: AzureError) -> StorageError:
-    if isinstance(exc, ResourceNotFoundError):
-        return StorageError("ACS: recording file not found", transient=False, status=404)
-    if isinstance(exc, ClientAuthenticationError):
-        return StorageError("ACS: not authorized", transient=False, status=401)
-    if isinstance(exc, HttpResponseError):
-        status = exc.status_code
-        return StorageError(f"ACS answered {status}", transient=status in TRANSIENT_STATUS, status=status)
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return StorageError(f"ACS unreachable: {type(exc).__name__}", transient=True)
-    return StorageError(f"ACS error: {type(exc).__name__}", transient=True)
+    failure = read_azure_error(exc)
+    messages = {
+        Kind.NOT_FOUND: "ACS: recording file not found",
+        Kind.UNAUTHORIZED: "ACS: not authorized",
+        Kind.EXISTS: f"ACS answered {failure.status}",
+        Kind.ANSWERED: f"ACS answered {failure.status}",
+        Kind.UNREACHABLE: f"ACS unreachable: {failure.name}",
+    }
+    message = messages.get(failure.kind, f"ACS error: {failure.name}")
+    return StorageError(message, transient=failure.transient, status=failure.status)
