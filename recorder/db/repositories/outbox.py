@@ -10,6 +10,7 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from recorder.db import codec
+from recorder.db.leases import lease_values, unleased
 from recorder.db.tables.calls import OutboxCommand
 from recorder.domain import effects as fx
 
@@ -47,7 +48,7 @@ class OutboxRepository:
             select(OutboxCommand)
             .where(OutboxCommand.seq.in_(first_per_call))
             .where(OutboxCommand.available_at <= now)
-            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .where(unleased(OutboxCommand, now))
             .order_by(OutboxCommand.seq)
             .limit(limit)
         )
@@ -75,7 +76,7 @@ class OutboxRepository:
             select(OutboxCommand.id, OutboxCommand.call_id)
             .where(OutboxCommand.seq.in_(first_per_call), OutboxCommand.status == "pending")
             .where(OutboxCommand.available_at <= now)
-            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .where(unleased(OutboxCommand, now))
             .order_by(OutboxCommand.seq)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -92,7 +93,7 @@ class OutboxRepository:
         result = self.session.execute(
             update(OutboxCommand)
             .where(OutboxCommand.id == command_id, OutboxCommand.status == "pending")
-            .where((OutboxCommand.claimed_until.is_(None)) | (OutboxCommand.claimed_until < now))
+            .where(unleased(OutboxCommand, now))
             .values(**_claimed(now, lease))
         )
         return bool(getattr(result, "rowcount", 0) == 1)
@@ -125,8 +126,7 @@ class OutboxRepository:
 def _claimed(now: datetime, lease: timedelta) -> dict[str, Any]:
     """A claim's SET clause; its right-hand sides read the row as it was before the claim."""
     return {
-        "claimed_until": now + lease,
-        "attempts": OutboxCommand.attempts + 1,
+        **lease_values(OutboxCommand, now, lease),
         "first_attempt_at": func.coalesce(
             OutboxCommand.first_attempt_at, literal(now, type_=OutboxCommand.first_attempt_at.type)
         ),

@@ -25,6 +25,7 @@ from recorder.domain import events as ev
 from recorder.observability import crashpoints, logs, metrics
 from recorder.services.calls.consent_flow import CallService
 from recorder.services.ports import AcsError, CallAutomation, CallRead
+from recorder.services.retry import Backoff
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.dispatcher")
@@ -164,8 +165,8 @@ class Dispatcher(WorkerLoop):
     ) -> None:
         name = type(command).__name__
         max_attempts, base_backoff = QUICK_RETRIES.get(name, (self._max_attempts, self._base_backoff))
-        if transient and attempts < max_attempts:
-            delay = base_backoff * 2 ** (attempts - 1)
+        delay = Backoff(base_backoff, max_attempts=max_attempts).delay(attempts, transient=transient)
+        if delay is not None:
             _durably(lambda: self._retry_later(command_id, delay, error))
             log.warning("outbox.retry", extra={"call_id": call_id, "command": name, "attempts": attempts})
             metrics.COMMANDS.labels(name, "retry").inc()

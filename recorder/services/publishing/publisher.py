@@ -16,10 +16,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from recorder.db.leases import lease_values, unleased
 from recorder.db.tables.recording_requests import OutgoingEventRow
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.ports import EventPublisher, OutgoingEvent, PublishError
 from recorder.services.publishing.event_log import PENDING, PUBLISHED
+from recorder.services.retry import Backoff
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.publisher")
@@ -43,8 +45,7 @@ class Publisher(WorkerLoop):
         self._topic = topic
         self._clock = clock
         self._batch = batch
-        self._base_backoff = base_backoff
-        self._max_backoff = max_backoff
+        self._backoff = Backoff(base_backoff, cap=max_backoff)
         super().__init__("publisher", workers, poll_interval, log)
         self._lease = lease
 
@@ -66,7 +67,7 @@ class Publisher(WorkerLoop):
                     & (OutgoingEventRow.call_seq == heads.c.first),
                 )
                 .where(OutgoingEventRow.available_at <= now)
-                .where((OutgoingEventRow.claimed_until.is_(None)) | (OutgoingEventRow.claimed_until < now))
+                .where(unleased(OutgoingEventRow, now))
                 .order_by(OutgoingEventRow.seq)
                 .limit(limit)
             ).all()
@@ -79,8 +80,8 @@ class Publisher(WorkerLoop):
             claimed = uow.session.execute(
                 update(OutgoingEventRow)
                 .where(OutgoingEventRow.id == head_id, OutgoingEventRow.status == PENDING)
-                .where((OutgoingEventRow.claimed_until.is_(None)) | (OutgoingEventRow.claimed_until < now))
-                .values(claimed_until=now + self._lease, attempts=OutgoingEventRow.attempts + 1)
+                .where(unleased(OutgoingEventRow, now))
+                .values(**lease_values(OutgoingEventRow, now, self._lease))
             )
             if getattr(claimed, "rowcount", 0) != 1:
                 return 0
@@ -111,7 +112,8 @@ class Publisher(WorkerLoop):
         return len(events)
 
     def _retry_later(self, head_id: str, call_id: str, attempts: int, error: str) -> int:
-        delay = min(self._max_backoff, self._base_backoff * 2 ** (attempts - 1))
+        delay = self._backoff.delay(attempts)
+        assert delay is not None  # events are never given up on
         with self._uow() as uow:
             uow.session.execute(
                 update(OutgoingEventRow)

@@ -21,11 +21,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from recorder.config.storage import StorageMode, StorageRegion, StorageSettings, choose_region
+from recorder.db.leases import lease_values, unleased
 from recorder.db.tables.calls import Call, ConsentEntry
 from recorder.db.tables.recording_requests import RecordingRequest
 from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.observability import crashpoints, metrics
+from recorder.services.retry import Backoff
 from recorder.services.storage import transfer
 from recorder.services.storage.blob_holds import apply_legal_hold
 from recorder.services.storage.model import (
@@ -172,7 +174,7 @@ class StorageService(WorkerLoop):
                 select(StoredRecording.id)
                 .where(or_(StoredRecording.state == StoreState.PENDING, self._acs_copy_left()))
                 .where(StoredRecording.available_at <= now)
-                .where(or_(StoredRecording.claimed_until.is_(None), StoredRecording.claimed_until < now))
+                .where(unleased(StoredRecording, now))
                 .order_by(StoredRecording.id)
                 .limit(limit)
             )
@@ -222,8 +224,8 @@ class StorageService(WorkerLoop):
             claimed = uow.session.execute(
                 update(StoredRecording)
                 .where(StoredRecording.id == row_id)
-                .where(or_(StoredRecording.claimed_until.is_(None), StoredRecording.claimed_until < now))
-                .values(claimed_until=now + self.lease, attempts=StoredRecording.attempts + 1)
+                .where(unleased(StoredRecording, now))
+                .values(**lease_values(StoredRecording, now, self.lease))
             )
             if getattr(claimed, "rowcount", 0) != 1:
                 return None
@@ -265,9 +267,13 @@ class StorageService(WorkerLoop):
 
     def _retry_or_fail(self, row: StoredRecording, error: str, *, transient: bool) -> None:
         now = self.clock()
-        if transient and row.attempts < self.max_attempts:
-            delay = timedelta(seconds=self.base_backoff * 2 ** (row.attempts - 1))
-            self.update_row(row.id, available_at=now + delay, claimed_until=None, last_error=error)
+        delay = Backoff(self.base_backoff, max_attempts=self.max_attempts).delay(
+            row.attempts, transient=transient
+        )
+        if delay is not None:
+            self.update_row(
+                row.id, available_at=now + timedelta(seconds=delay), claimed_until=None, last_error=error
+            )
             log.warning("storage.retry", extra={"row": row.id, "attempts": row.attempts, "error": error})
             return
         if row.state == StoreState.PENDING:
