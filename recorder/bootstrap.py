@@ -24,6 +24,7 @@ from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.dispatcher import Dispatcher
 from recorder.services.calls.reconciler import Reconciler
 from recorder.services.calls.recording_requests import FailedCallRequests, RecordingRequests
+from recorder.services.compliance.access_log import AccessLog
 from recorder.services.compliance.anchoring import AnchorScheduler
 from recorder.services.compliance.audit_sealer import AuditSealer
 from recorder.services.compliance.ports import AnchorStore
@@ -85,6 +86,7 @@ class Container:
     verifier: CallbackVerifier
     clock: Callable[[], datetime]
     tokens: TokenService
+    access_log: AccessLog
     compliance: ComplianceServices = field(default_factory=ComplianceServices)
     storage: StorageService | None = None
     recordings: RecordingServices | None = None
@@ -156,6 +158,7 @@ def build(
         tokens=TokenService(
             uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
         ),
+        access_log=AccessLog(uow, clock),
         compliance=build_compliance(settings, sessions, clock),
         storage=storage,
         recordings=RecordingServices(requests, events, publisher),

@@ -102,8 +102,7 @@ async def readyz(request: Request) -> Response:
             return "unreachable (the service log has the error)"
 
     def outbox() -> dict[str, float]:
-        with container.unit_of_work() as uow:
-            depth, oldest = uow.outbox.stats(container.clock())
+        depth, oldest = container.dispatcher.backlog()
         return {"depth": depth, "oldest_pending_age_seconds": round(oldest, 3)}
 
     problems = {"database": await run_in_threadpool(database_problem)}

@@ -96,10 +96,8 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
 
 
 def _audit(container: Container, principal: Principal, request: Request, action: str) -> None:
-    with container.unit_of_work() as uow:
-        data = {"role": principal.role, "path": request.url.path, "query": str(request.url.query)}
-        uow.audit.append(f"key:{principal.key_id}", action, None, data, container.clock())
-        uow.commit()
+    details = {"role": principal.role, "path": request.url.path, "query": str(request.url.query)}
+    container.access_log.record(f"key:{principal.key_id}", action, details)
 
 
 async def login_form(request: Request) -> Response:

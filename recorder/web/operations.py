@@ -129,12 +129,7 @@ async def metrics_endpoint(request: Request) -> Response:
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
-    def outbox_stats() -> tuple[int, float]:
-        with container.unit_of_work() as uow:
-            result: tuple[int, float] = uow.outbox.stats(container.clock())
-            return result
-
-    body = await run_in_threadpool(metrics.exposition, outbox_stats)
+    body = await run_in_threadpool(metrics.exposition, container.dispatcher.backlog)
     return Response(body, media_type=metrics.CONTENT_TYPE)
 
 

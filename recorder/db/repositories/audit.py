@@ -52,6 +52,11 @@ class AuditRepository:
         self.session.execute(delete(AuditPending).where(AuditPending.id.in_([r.id for r in rows])))
         return len(rows)
 
+    def seal_pending(self) -> None:
+        """Chain every pending entry (an auditor's read, an anchor, an erasure must see them all)."""
+        while self.seal():
+            pass
+
     def _lock_and_read_head(self) -> tuple[int, str]:
         """Serialize chain appends across connections, then read the last (seq, hash)."""
         if self.session.get_bind().dialect.name == "postgresql":

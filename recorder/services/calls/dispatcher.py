@@ -71,6 +71,11 @@ class Dispatcher(WorkerLoop):
         # bring-your-own-storage: call id -> the container ACS writes the recording into (None: ACS keeps it)
         self.recording_destination = recording_destination
 
+    def backlog(self) -> tuple[int, float]:
+        """Pending commands and the age in seconds of the oldest (readiness, metrics)."""
+        with self._uow() as uow:
+            return uow.outbox.stats(self._clock())
+
     def run_once(self, limit: int = 64) -> int:
         """Claim the ready commands (one per call, no more than the pool runs at once), run them; returns how
         many were taken. Claims are leased, so other instances skip them (FOR UPDATE SKIP LOCKED)."""

@@ -84,8 +84,7 @@ class AnchorScheduler(WorkerLoop):
     def run_once(self) -> int:
         """Anchor the head now; returns the sequence number anchored."""
         with self._sessions() as session:
-            while AuditRepository(session).seal():  # anchor everything written so far, chained
-                pass
+            AuditRepository(session).seal_pending()  # anchor everything written so far, chained
             session.commit()
             self.last_seq = anchor_head(session, self._store, self._clock(), self.last_seq)
         return self.last_seq

@@ -48,8 +48,7 @@ def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -
     ledger_ids = sorted(
         session.scalars(select(ConsentEntry.id).where(ConsentEntry.participant == raw_id)).all()
     )
-    while uow.audit.seal():  # entries still pending would escape the tombstones
-        pass
+    uow.audit.seal_pending()  # entries still pending would escape the tombstones
     listed = [_listed(e) for e in _audit_entries_mentioning(uow, raw_id)]
     erasure_seq = uow.audit.append(
         actor,

@@ -57,29 +57,16 @@ def authorize(container: Container, request: Request, allowed: frozenset[Role]) 
 
 def audit_denied(container: Container, request: Request, principal: Principal) -> None:
     """A refused attempt by a known principal is an access too: it goes into the chain."""
-    with container.unit_of_work() as uow:
-        data = {"role": principal.role, "method": request.method, "path": request.url.path}
-        uow.audit.append(f"key:{principal.key_id}", "api.denied", None, data, container.clock())
-        uow.commit()
+    details = {"role": principal.role, "method": request.method, "path": request.url.path}
+    container.access_log.denied(f"key:{principal.key_id}", details)
 
 
 def audited_read(
     container: Container, request: Request, principal: Principal, action: str, work: Callable[[Any], Any]
 ) -> Any:
     """Run the read and write who read what into the audit chain, in one transaction."""
-    with container.unit_of_work() as uow:
-        while uow.audit.seal():  # an auditor reads every entry written so far, chained
-            pass
-        result = work(uow.session)
-        uow.audit.append(
-            f"key:{principal.key_id}",
-            action,
-            None,
-            {"role": principal.role, "path": request.url.path, "query": str(request.url.query)},
-            container.clock(),
-        )
-        uow.commit()
-    return result
+    details = {"role": principal.role, "path": request.url.path, "query": str(request.url.query)}
+    return container.access_log.read(f"key:{principal.key_id}", action, details, work)
 
 
 def route(method: str, path: str, handler: Handler, *, body_limit: int | None = None) -> Route:

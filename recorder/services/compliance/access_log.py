@@ -1,0 +1,39 @@
+"""Who read what, and who was refused: every API read and every denied attempt goes into the audit chain.
+
+A read first chains every entry still pending, so an auditor sees everything written so far, then runs and is
+audited in the same transaction: no read without its audit entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from recorder.db.unit_of_work import UnitOfWork
+
+
+class AccessLog:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow = unit_of_work
+        self._clock = clock
+
+    def read(self, actor: str, action: str, details: dict[str, Any], work: Callable[[Session], Any]) -> Any:
+        """Run ``work`` and audit it (``actor`` did ``action``), in one transaction."""
+        with self._uow() as uow:
+            uow.audit.seal_pending()
+            result = work(uow.session)
+            uow.audit.append(actor, action, None, details, self._clock())
+            uow.commit()
+        return result
+
+    def denied(self, actor: str, details: dict[str, Any]) -> None:
+        """A refused attempt by a known principal is an access too."""
+        self.record(actor, "api.denied", details)
+
+    def record(self, actor: str, action: str, details: dict[str, Any]) -> None:
+        with self._uow() as uow:
+            uow.audit.append(actor, action, None, details, self._clock())
+            uow.commit()
