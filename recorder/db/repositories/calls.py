@@ -99,6 +99,9 @@ class CallRepository:
     def id_for_connection(self, call_connection_id: str) -> str | None:
         return self.session.scalar(select(Call.id).where(Call.call_connection_id == call_connection_id))
 
+    def connection_of(self, call_id: str) -> str | None:
+        return self.session.scalar(select(Call.call_connection_id).where(Call.id == call_id))
+
     def row(self, call_id: str) -> Call | None:
         return self.session.get(Call, call_id)
 

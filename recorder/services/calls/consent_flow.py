@@ -152,6 +152,11 @@ class CallService:
             self.commands_queued()
         return changed
 
+    def connection_of(self, call_id: str) -> str | None:
+        """The call's ACS call connection id; None while it is being answered (or for no such call)."""
+        with self._uow() as uow:
+            return uow.calls.connection_of(call_id)
+
     def apply(self, call_id: str, event_id: str, event_type: str, event: ev.CallEvent) -> Outcome:
         """Apply one authenticated ACS callback event to its call, exactly once."""
         now = self._clock()

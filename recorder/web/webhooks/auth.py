@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,7 +21,6 @@ from starlette.responses import Response
 from recorder.adapters.callback_auth import CallbackAuthError, KeysUnavailable
 from recorder.bootstrap import Container
 from recorder.config.security import EventGridEntra
-from recorder.db.tables.calls import Call
 from recorder.observability import metrics
 from recorder.web.responses import error
 from recorder.web.webhooks.parsing import CallbackEvent
@@ -128,8 +126,7 @@ def callback_problem(
     events: Sequence[CallbackEvent],
 ) -> Response | None:
     """A 403 when the events do not belong to the call in the URL, or replay a token or event id."""
-    with container.sessions() as session:
-        connection_id = session.scalar(select(Call.call_connection_id).where(Call.id == call_id))
+    connection_id = container.calls.connection_of(call_id)
     # a call still being answered has no connection id yet: its first callbacks may arrive before the answer
     foreign = [e.id for e in events if connection_id is not None and e.call_connection_id != connection_id]
     if foreign:
