@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, CallbackVerifier
 from recorder.config.settings import Settings
 from recorder.db.engine import make_engine, session_factory
+from recorder.db.migrate import schema_problem
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.dispatcher import Dispatcher
@@ -27,10 +28,12 @@ from recorder.services.calls.recording_requests import FailedCallRequests, Recor
 from recorder.services.compliance.access_log import AccessLog
 from recorder.services.compliance.anchoring import AnchorScheduler
 from recorder.services.compliance.audit_sealer import AuditSealer
+from recorder.services.compliance.holds import LegalHolds
 from recorder.services.compliance.ports import AnchorStore
 from recorder.services.ports import CallAutomation, EventPublisher
 from recorder.services.publishing.event_log import EventLog
 from recorder.services.publishing.publisher import Publisher
+from recorder.services.storage.blob_holds import blob_legal_hold
 from recorder.services.storage.ports import BlobStore, RecordingSource, StorageError
 from recorder.services.storage.register import StoredObserver
 from recorder.services.storage.service import StorageService
@@ -42,6 +45,7 @@ log = logging.getLogger("recorder.bootstrap")
 
 @dataclass
 class ComplianceServices:
+    holds: LegalHolds
     anchors: AnchorStore | None = None
     anchor_scheduler: AnchorScheduler | None = None
     entra: CallbackVerifier | None = None
@@ -87,7 +91,7 @@ class Container:
     clock: Callable[[], datetime]
     tokens: TokenService
     access_log: AccessLog
-    compliance: ComplianceServices = field(default_factory=ComplianceServices)
+    compliance: ComplianceServices
     storage: StorageService | None = None
     recordings: RecordingServices | None = None
     eventgrid_verifier: CallbackVerifier | None = None  # Entra ID tokens on Event Grid deliveries, if set
@@ -96,6 +100,10 @@ class Container:
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
+
+    def schema_problem(self) -> str | None:
+        """None when the database is migrated to this release's schema (readiness)."""
+        return schema_problem(self.engine)
 
     def start(self) -> None:
         """Start every background worker."""
@@ -147,6 +155,7 @@ def build(
     )
     storage = build_storage(settings, uow, clock, events=events)
     calls, dispatcher, requests = build_calls(settings, uow, clock, acs, events, storage)
+    holds = LegalHolds(uow, clock, blob_legal_hold(storage))
     return Container(
         settings=settings,
         engine=engine,
@@ -159,7 +168,7 @@ def build(
             uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
         ),
         access_log=AccessLog(uow, clock),
-        compliance=build_compliance(settings, sessions, clock),
+        compliance=build_compliance(settings, sessions, clock, holds),
         storage=storage,
         recordings=RecordingServices(requests, events, publisher),
         eventgrid_verifier=eventgrid_verifier(settings),
@@ -214,12 +223,13 @@ def build_publisher(
 
 
 def build_compliance(
-    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
+    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime], holds: LegalHolds
 ) -> ComplianceServices:
     anchors = anchor_store(settings)
     interval = settings.audit.anchor_interval_seconds
     entra = settings.entra
     return ComplianceServices(
+        holds=holds,
         anchors=anchors,
         anchor_scheduler=None if anchors is None else AnchorScheduler(sessions, anchors, clock, interval),
         entra=None if entra is None else CallbackVerifier(entra.jwks_url, entra.issuer, entra.audience),

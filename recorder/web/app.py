@@ -17,7 +17,6 @@ from starlette.routing import Route
 
 from recorder import bootstrap
 from recorder.config.settings import load_settings
-from recorder.db.migrate import schema_problem
 from recorder.observability import crashpoints, logs
 from recorder.web import console, operations
 from recorder.web.api import access as access_api
@@ -95,7 +94,7 @@ async def readyz(request: Request) -> Response:
     def database_problem() -> str | None:
         """e.g. "schema at 0009, needs 0010: run recorder db upgrade" when it changed under this instance."""
         try:
-            return schema_problem(container.engine)
+            return container.schema_problem()
         except Exception as exc:
             detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             log.warning("readyz.database_unreachable", extra={"error": detail[0] if detail else repr(exc)})

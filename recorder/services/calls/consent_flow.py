@@ -152,6 +152,10 @@ class CallService:
             self.commands_queued()
         return changed
 
+    def id_for_connection(self, call_connection_id: str) -> str | None:
+        with self._uow() as uow:
+            return uow.calls.id_for_connection(call_connection_id)
+
     def connection_of(self, call_id: str) -> str | None:
         """The call's ACS call connection id; None while it is being answered (or for no such call)."""
         with self._uow() as uow:

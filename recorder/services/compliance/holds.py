@@ -33,6 +33,26 @@ def is_on_hold(session: Session, call_id: str) -> bool:
     return session.scalar(query.limit(1)) is not None
 
 
+class LegalHolds:
+    """Placing and releasing holds, each in one transaction with the Blob hold on the call's recordings."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Callable[[], datetime],
+        blob_hold: Callable[[str, bool, UnitOfWork], str],
+    ) -> None:
+        self._uow, self._clock, self._blob_hold = unit_of_work, clock, blob_hold
+
+    def change(self, call_id: str, *, placing: bool, reason: str, actor: str) -> dict[str, Any]:
+        with self._uow() as uow:
+            change = place_hold if placing else release_hold
+            in_this_transaction = lambda held_call, on: self._blob_hold(held_call, on, uow)  # noqa: E731
+            result = change(uow, call_id, reason, actor, self._clock(), in_this_transaction)
+            uow.commit()
+        return result
+
+
 def holds_of(session: Session, call_id: str) -> list[dict[str, Any]]:
     rows = session.scalars(select(LegalHold).where(LegalHold.call_id == call_id).order_by(LegalHold.id))
     return [_describe(r) for r in rows]

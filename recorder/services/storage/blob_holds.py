@@ -30,19 +30,14 @@ class Holder(Protocol):
     def store_for(self, region: str, container: str) -> BlobStore: ...
 
 
-class HasStorage(Protocol):
-    @property
-    def storage(self) -> Holder | None: ...
-
-
-def apply_blob_legal_hold(
-    container: HasStorage, call_id: str, on: bool, uow: UnitOfWork | None = None
-) -> str:
-    """Set or clear a Blob legal hold on a call's stored blobs. ``uow``: the caller's open unit of work (the
+def blob_legal_hold(storage: Holder | None) -> Callable[[str, bool, UnitOfWork], str]:
+    """Set or clear a Blob legal hold on a call's stored blobs, in the caller's open unit of work (the
     compliance API's hold request), so rows and audit join its transaction; SQLite allows one writer."""
-    if container.storage is None:
-        return "unsupported"
-    return apply_legal_hold(container.storage, call_id, on, uow)
+
+    def hold(call_id: str, on: bool, uow: UnitOfWork) -> str:
+        return "unsupported" if storage is None else apply_legal_hold(storage, call_id, on, uow)
+
+    return hold
 
 
 def apply_legal_hold(service: Holder, call_id: str, on: bool, uow: UnitOfWork | None = None) -> str:

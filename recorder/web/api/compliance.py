@@ -10,11 +10,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
-from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.compliance import erasure, holds
+from recorder.services.compliance import erasure
 from recorder.services.queries import compliance as cq
 from recorder.services.queries import ledger as queries
-from recorder.services.storage.blob_holds import apply_blob_legal_hold
 from recorder.services.tokens import api_keys as keys
 from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web.api import openapi, query_params
@@ -73,10 +71,7 @@ def _export(container: Container, request: Request, principal: Principal, body: 
 
 
 def _call_id(container: Container, connection_id: str) -> str:
-    with container.sessions() as session:
-        from recorder.db.repositories.calls import CallRepository
-
-        call_id = CallRepository(session).id_for_connection(connection_id)
+    call_id = container.calls.id_for_connection(connection_id)
     if call_id is None:
         raise ApiError(404, "not_found", "no call with that call_connection_id")
     return call_id
@@ -98,21 +93,13 @@ def _evidence(container: Container, request: Request, principal: Principal, body
     return bundle
 
 
-def blob_legal_hold(container: Container, uow: UnitOfWork) -> holds.BlobHold:
-    """The Blob legal hold on the call's stored recordings, in the request's transaction."""
-    return lambda call_id, on: apply_blob_legal_hold(container, call_id, on, uow)
-
-
 def _legal_hold(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
     """Place (POST) or release (DELETE) a legal hold, also on the Blob recordings where supported."""
     placing = request.method == "POST"
     reason = _text(body, "reason", required=placing) or "released"
     call_id = _call_id(container, request.path_params["call_connection_id"])
     actor = f"key:{principal.key_id}"
-    with container.unit_of_work() as uow:
-        change = holds.place_hold if placing else holds.release_hold
-        result = change(uow, call_id, reason, actor, container.clock(), blob_legal_hold(container, uow))
-        uow.commit()
+    result = container.compliance.holds.change(call_id, placing=placing, reason=reason, actor=actor)
     return JSONResponse(result, status_code=201 if placing else 200)
 
 
