@@ -21,6 +21,8 @@ from recorder.config.settings import Settings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import schema_problem
 from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.calls.agents import Agents
+from recorder.services.calls.call_access import CallGrants
 from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.dispatcher import Dispatcher
 from recorder.services.calls.reconciler import Reconciler
@@ -28,6 +30,7 @@ from recorder.services.calls.recording_requests import FailedCallRequests, Recor
 from recorder.services.compliance.access_log import AccessLog
 from recorder.services.compliance.anchoring import AnchorScheduler
 from recorder.services.compliance.audit_sealer import AuditSealer
+from recorder.services.compliance.erasure import Erasures
 from recorder.services.compliance.holds import LegalHolds
 from recorder.services.compliance.ports import AnchorStore
 from recorder.services.ports import CallAutomation, EventPublisher
@@ -37,6 +40,8 @@ from recorder.services.storage.blob_holds import blob_legal_hold
 from recorder.services.storage.ports import BlobStore, RecordingSource, StorageError
 from recorder.services.storage.register import StoredObserver
 from recorder.services.storage.service import StorageService
+from recorder.services.tokens.api_keys import ApiKeys
+from recorder.services.tokens.console_sessions import ConsoleSessions
 from recorder.services.tokens.ports import IdentityProvider
 from recorder.services.tokens.user_tokens import TokenService
 
@@ -46,6 +51,7 @@ log = logging.getLogger("recorder.bootstrap")
 @dataclass
 class ComplianceServices:
     holds: LegalHolds
+    erasures: Erasures
     anchors: AnchorStore | None = None
     anchor_scheduler: AnchorScheduler | None = None
     entra: CallbackVerifier | None = None
@@ -91,6 +97,10 @@ class Container:
     clock: Callable[[], datetime]
     tokens: TokenService
     access_log: AccessLog
+    keys: ApiKeys
+    console_sessions: ConsoleSessions
+    grants: CallGrants
+    agents: Agents
     compliance: ComplianceServices
     storage: StorageService | None = None
     recordings: RecordingServices | None = None
@@ -155,7 +165,6 @@ def build(
     )
     storage = build_storage(settings, uow, clock, events=events)
     calls, dispatcher, requests = build_calls(settings, uow, clock, acs, events, storage)
-    holds = LegalHolds(uow, clock, blob_legal_hold(storage))
     return Container(
         settings=settings,
         engine=engine,
@@ -168,7 +177,11 @@ def build(
             uow, identities or real_identities(settings), settings.token_lifetime_minutes, clock
         ),
         access_log=AccessLog(uow, clock),
-        compliance=build_compliance(settings, sessions, clock, holds),
+        keys=ApiKeys(uow, clock),
+        console_sessions=ConsoleSessions(uow, clock),
+        grants=CallGrants(uow, clock),
+        agents=Agents(uow, clock),
+        compliance=build_compliance(settings, sessions, uow, clock, storage),
         storage=storage,
         recordings=RecordingServices(requests, events, publisher),
         eventgrid_verifier=eventgrid_verifier(settings),
@@ -223,13 +236,18 @@ def build_publisher(
 
 
 def build_compliance(
-    settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime], holds: LegalHolds
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    uow: Callable[[], UnitOfWork],
+    clock: Callable[[], datetime],
+    storage: StorageService | None,
 ) -> ComplianceServices:
     anchors = anchor_store(settings)
     interval = settings.audit.anchor_interval_seconds
     entra = settings.entra
     return ComplianceServices(
-        holds=holds,
+        holds=LegalHolds(uow, clock, blob_legal_hold(storage)),
+        erasures=Erasures(uow, clock),
         anchors=anchors,
         anchor_scheduler=None if anchors is None else AnchorScheduler(sessions, anchors, clock, interval),
         entra=None if entra is None else CallbackVerifier(entra.jwks_url, entra.issuer, entra.audience),

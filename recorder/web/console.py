@@ -30,7 +30,7 @@ from recorder.services.errors import ServiceError
 from recorder.services.queries import compliance as cq
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens import console_sessions
-from recorder.services.tokens.api_keys import Principal, authenticate
+from recorder.services.tokens.api_keys import Principal
 from recorder.web.api import bodies
 from recorder.web.api.exports import export_response
 from recorder.web.api.ledger import LEDGER_PARAMS, READERS, ledger_filter
@@ -66,21 +66,16 @@ def _signed_in(container: Container, request: Request) -> tuple[Principal, str] 
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    with container.sessions() as session:
-        principal = console_sessions.resume(session, token, container.clock())
+    principal = container.console_sessions.resume(token)
     return (principal, token) if principal is not None else None
 
 
 def _open_session(container: Container, principal: Principal) -> str:
-    with container.sessions() as session:
-        token = console_sessions.open_session(session, principal.key_id, container.clock())
-        session.commit()
-    return token
+    return container.console_sessions.open(principal.key_id)
 
 
 def _end_session(container: Container, token: str) -> None:
-    with container.sessions() as session:
-        console_sessions.end(session, token, container.clock())
+    container.console_sessions.end(token)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -100,6 +95,14 @@ def _audit(container: Container, principal: Principal, request: Request, action:
     container.access_log.record(f"key:{principal.key_id}", action, details)
 
 
+def _audited(
+    container: Container, principal: Principal, request: Request, action: str, work: Callable[[Any], Any]
+) -> Any:
+    """The page's read, after its audit entry is committed."""
+    details = {"role": principal.role, "path": request.url.path, "query": str(request.url.query)}
+    return container.access_log.recorded_read(f"key:{principal.key_id}", action, details, work)
+
+
 async def login_form(request: Request) -> Response:
     token = secrets.token_urlsafe(32)
     response = _page(request, "login.html", csrf=token, principal=None)
@@ -117,8 +120,7 @@ async def login(request: Request) -> Response:
         _cookie(response, request, LOGIN_CSRF_COOKIE, token, 600)
         return response
     key = form.get("key", "").strip()
-    with container.sessions() as session:
-        principal = authenticate(session, key, container.clock()) if key else None
+    principal = container.keys.authenticate(key) if key else None
     if principal is None or principal.role not in READERS:
         message = "That key is not valid." if principal is None else "That key's role cannot use the console."
         response = _page(
@@ -175,9 +177,14 @@ def _guarded(work: Callable[[Request, Container, Principal, str], Response]) -> 
 def _ledger(request: Request, container: Container, principal: Principal, token: str) -> Response:
     params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "cursor")}
     filters = ledger_filter(params)
-    _audit(container, principal, request, "console.consents.read")
-    with container.sessions() as session:
-        page = queries.consents(session, filters, params.get("cursor"), 50)
+    cursor = params.get("cursor")
+    page = _audited(
+        container,
+        principal,
+        request,
+        "console.consents.read",
+        lambda s: queries.consents(s, filters, cursor, 50),
+    )
     query = urlencode({k: v for k, v in params.items() if k != "cursor"})
     return _page(
         request,
@@ -193,9 +200,10 @@ def _ledger(request: Request, container: Container, principal: Principal, token:
 
 
 def _call(request: Request, container: Container, principal: Principal, token: str) -> Response:
-    _audit(container, principal, request, "console.call.read")
-    with container.sessions() as session:
-        timeline = queries.call_timeline(session, request.path_params["call_connection_id"])
+    connection_id = request.path_params["call_connection_id"]
+    timeline = _audited(
+        container, principal, request, "console.call.read", lambda s: queries.call_timeline(s, connection_id)
+    )
     if timeline is None:
         return _page(
             request, "base.html", 404, principal=principal, csrf=_csrf_for(token), message="No such call."
@@ -206,11 +214,14 @@ def _call(request: Request, container: Container, principal: Principal, token: s
 def _evidence(request: Request, container: Container, principal: Principal, token: str) -> Response:
     from starlette.responses import JSONResponse
 
-    _audit(container, principal, request, "console.call.evidence")
-    with container.sessions() as session:
-        bundle = cq.evidence_bundle(
-            session, request.path_params["call_connection_id"], container.settings.policy
-        )
+    connection_id, policy = request.path_params["call_connection_id"], container.settings.policy
+    bundle = _audited(
+        container,
+        principal,
+        request,
+        "console.call.evidence",
+        lambda s: cq.evidence_bundle(s, connection_id, policy),
+    )
     if bundle is None:
         return _page(
             request, "base.html", 404, principal=principal, csrf=_csrf_for(token), message="No such call."
@@ -220,9 +231,14 @@ def _evidence(request: Request, container: Container, principal: Principal, toke
 
 
 def _audit_page(request: Request, container: Container, principal: Principal, token: str) -> Response:
-    _audit(container, principal, request, "console.audit.verify")
-    with container.sessions() as session:
-        result = anchoring.verify(session, container.compliance.anchors).as_json()
+    anchors = container.compliance.anchors
+    result = _audited(
+        container,
+        principal,
+        request,
+        "console.audit.verify",
+        lambda s: anchoring.verify(s, anchors).as_json(),
+    )
     return _page(request, "audit.html", principal=principal, csrf=_csrf_for(token), result=result)
 
 

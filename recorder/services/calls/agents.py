@@ -10,7 +10,7 @@ names the agents present, each with the reason the ledger records.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from recorder.db.repositories import identities as identity_repository
 from recorder.db.tables.access import AgentExemption
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import ConsentPolicy
-from recorder.services.errors import Invalid
+from recorder.services.errors import Invalid, NotFound
 
 AGENT_REASON = "agent-identity"
 IDENTITY = re.compile(r"8:[a-z-]{1,16}:[A-Za-z0-9_:.\-]{1,200}|4:\+[1-9][0-9]{5,14}")
@@ -112,3 +112,23 @@ def is_agent(session: Session, raw_id: str) -> bool:
     """An identity this service issued tokens to, or one an admin registered as an agent: a call to it is an
     agent's, not one to answer."""
     return identity_repository.user_for(session, raw_id) is not None or bool(_registered(session, [raw_id]))
+
+
+class Agents:
+    """The register of the center's consent-exempt agents, changed only by admins (audited)."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow, self._clock = unit_of_work, clock
+
+    def register(self, identity: object, reason: object, actor: str) -> dict[str, Any]:
+        checked, why = check_identity(identity), check_reason(reason)
+        with self._uow() as uow:
+            result = register(uow, checked, why, actor, self._clock())
+            uow.commit()
+        return result
+
+    def unregister(self, identity: str, actor: str) -> None:
+        with self._uow() as uow:
+            if not unregister(uow, identity, actor, self._clock()):
+                raise NotFound("not_found", "that identity is not registered as exempt")
+            uow.commit()

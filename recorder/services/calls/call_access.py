@@ -5,6 +5,7 @@ is not the key's: it can neither attach a recording request to it, nor read its 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -50,3 +51,22 @@ def revoke(uow: UnitOfWork, call_id: str, key_id: str, actor: str, now: datetime
         return False
     uow.audit.append(actor, "calls.grant_revoked", call_id, {"key_id": key_id}, now)
     return True
+
+
+class CallGrants:
+    """An operator lets a service key act on a call it did not start, or takes that away (audited)."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow, self._clock = unit_of_work, clock
+
+    def grant(self, call_id: str, key_id: str, actor: str) -> dict[str, Any]:
+        with self._uow() as uow:
+            granted = grant(uow, call_id, key_id, actor, self._clock())
+            uow.commit()
+        return granted
+
+    def revoke(self, call_id: str, key_id: str, actor: str) -> None:
+        with self._uow() as uow:
+            if not revoke(uow, call_id, key_id, actor, self._clock()):
+                raise NotFound("not_found", "that key has no grant on this call")
+            uow.commit()

@@ -29,6 +29,14 @@ class AccessLog:
             uow.commit()
         return result
 
+    def recorded_read(
+        self, actor: str, action: str, details: dict[str, Any], work: Callable[[Session], Any]
+    ) -> Any:
+        """Audit ``actor`` doing ``action`` (committed first, whatever the read then does), then run it."""
+        self.record(actor, action, details)
+        with self._uow() as uow:
+            return work(uow.session)
+
     def denied(self, actor: str, details: dict[str, Any]) -> None:
         """A refused attempt by a known principal is an access too."""
         self.record(actor, "api.denied", details)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -124,3 +125,15 @@ def _audit_entries_mentioning(uow: UnitOfWork, raw_id: str) -> list[AuditEntry]:
         for e in candidates
         if not audit_chain.is_tombstone(e.data) and any(form in json.dumps(e.data) for form in forms)
     ]
+
+
+class Erasures:
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow, self._clock = unit_of_work, clock
+
+    def erase(self, raw_id: str, actor: str) -> dict[str, Any]:
+        """Erase a participant in one transaction; ErasureRefused (nothing written) on a legal hold."""
+        with self._uow() as uow:
+            result = erase_participant(uow, raw_id, actor, self._clock())
+            uow.commit()
+        return result

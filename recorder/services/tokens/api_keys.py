@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recorder.db.tables.access import ApiKey
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.errors import NotFound
 
 
 class Role(StrEnum):
@@ -95,3 +98,32 @@ def revoke_key(session: Session, key_id: str, now: datetime) -> bool:
     if row.revoked_at is None:
         row.revoked_at = now
     return True
+
+
+class ApiKeys:
+    """API keys as the web uses them: authenticate a bearer key, create and revoke keys (audited)."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow, self._clock = unit_of_work, clock
+
+    def authenticate(self, key: str) -> Principal | None:
+        with self._uow() as uow:
+            return authenticate(uow.session, key, self._clock())
+
+    def create(self, role: Role, name: str, days: int | None, actor: str) -> tuple[str, str]:
+        """Returns (key id, the key itself); the key is shown once."""
+        now = self._clock()
+        with self._uow() as uow:
+            key_id, key = create_key(uow.session, role, name, now, timedelta(days=days) if days else None)
+            data = {"key_id": key_id, "role": role, "name": name, "expires_in_days": days}
+            uow.audit.append(actor, "api_key.created", None, data, now)
+            uow.commit()
+        return key_id, key
+
+    def revoke(self, key_id: str, actor: str) -> None:
+        now = self._clock()
+        with self._uow() as uow:
+            if not revoke_key(uow.session, key_id, now):
+                raise NotFound("not_found", "no API key with that id")
+            uow.audit.append(actor, "api_key.revoked", None, {"key_id": key_id}, now)
+            uow.commit()

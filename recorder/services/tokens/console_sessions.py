@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from recorder.db.tables.access import ApiKey, ConsoleSession
+from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.tokens.api_keys import Principal, Role, key_state
 
 IDLE = timedelta(minutes=30)
@@ -63,3 +65,24 @@ def end(session: Session, token: str, now: datetime) -> None:
         .values(revoked_at=now)
     )
     session.commit()
+
+
+class ConsoleSessions:
+    """The console's sign-in sessions: opened for a key, resumed per request, ended on sign-out."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+        self._uow, self._clock = unit_of_work, clock
+
+    def open(self, key_id: str) -> str:
+        with self._uow() as uow:
+            token = open_session(uow.session, key_id, self._clock())
+            uow.commit()
+        return token
+
+    def resume(self, token: str) -> Principal | None:
+        with self._uow() as uow:
+            return resume(uow.session, token, self._clock())
+
+    def end(self, token: str) -> None:
+        with self._uow() as uow:
+            end(uow.session, token, self._clock())

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
-from recorder.services.calls import agents, call_access
+from recorder.services.calls import agents
 from recorder.services.tokens.api_keys import Principal
 from recorder.web.api.ledger import ApiError, audited_read, route
 
@@ -29,8 +29,7 @@ def routes() -> list[Route]:
 
 
 def _call_id(container: Container, request: Request) -> str:
-    with container.unit_of_work() as uow:
-        call_id = uow.calls.id_for_connection(request.path_params["call_connection_id"])
+    call_id = container.calls.id_for_connection(request.path_params["call_connection_id"])
     if call_id is None:
         raise ApiError(404, "not_found", "no call with that call_connection_id")
     return call_id
@@ -42,9 +41,7 @@ def _grant(container: Container, request: Request, principal: Principal, body: d
     if not isinstance(key_id, str) or not 1 <= len(key_id) <= 160:
         raise ApiError(400, "invalid_body", "key_id must be the id of an API key")
     call_id = _call_id(container, request)
-    with container.unit_of_work() as uow:
-        granted = call_access.grant(uow, call_id, key_id, f"key:{principal.key_id}", container.clock())
-        uow.commit()
+    granted = container.grants.grant(call_id, key_id, f"key:{principal.key_id}")
     connection_id = request.path_params["call_connection_id"]
     return JSONResponse({"call_connection_id": connection_id, **granted}, status_code=201)
 
@@ -52,10 +49,7 @@ def _grant(container: Container, request: Request, principal: Principal, body: d
 def _revoke_grant(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
     """Take a service key's grant on this call away."""
     call_id, key_id = _call_id(container, request), request.path_params["key_id"]
-    with container.unit_of_work() as uow:
-        if not call_access.revoke(uow, call_id, key_id, f"key:{principal.key_id}", container.clock()):
-            raise ApiError(404, "not_found", "that key has no grant on this call")
-        uow.commit()
+    container.grants.revoke(call_id, key_id, f"key:{principal.key_id}")
     return {
         "call_connection_id": request.path_params["call_connection_id"],
         "key_id": key_id,
@@ -73,11 +67,7 @@ def _list_exemptions(
 
 def _exempt(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
     """Register an identity as one of the center's agents: recorded exempt, never prompted, when it joins."""
-    identity = agents.check_identity(body.get("identity"))
-    reason = agents.check_reason(body.get("reason"))
-    with container.unit_of_work() as uow:
-        result = agents.register(uow, identity, reason, f"key:{principal.key_id}", container.clock())
-        uow.commit()
+    result = container.agents.register(body.get("identity"), body.get("reason"), f"key:{principal.key_id}")
     return JSONResponse(result, status_code=201)
 
 
@@ -86,8 +76,5 @@ def _remove_exemption(
 ) -> Any:
     """Remove an agent's exemption: prompted for consent like anyone else from its next join."""
     identity = request.path_params["identity"]
-    with container.unit_of_work() as uow:
-        if not agents.unregister(uow, identity, f"key:{principal.key_id}", container.clock()):
-            raise ApiError(404, "not_found", "that identity is not registered as exempt")
-        uow.commit()
+    container.agents.unregister(identity, f"key:{principal.key_id}")
     return {"identity": identity, "removed": True}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -10,7 +9,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
-from recorder.services.compliance import erasure
 from recorder.services.queries import compliance as cq
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens import api_keys as keys
@@ -107,10 +105,7 @@ def _erase(container: Container, request: Request, principal: Principal, body: d
     """Erase a participant: pseudonymised ledger, hash-only audit tombstones; refused while on legal hold."""
     participant = _text(body, "participant", max_len=256)
     assert participant is not None
-    with container.unit_of_work() as uow:
-        result = erasure.erase_participant(uow, participant, f"key:{principal.key_id}", container.clock())
-        uow.commit()
-    return result
+    return container.compliance.erasures.erase(participant, f"key:{principal.key_id}")
 
 
 def _list_keys(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
@@ -132,24 +127,14 @@ def _create_key(container: Container, request: Request, principal: Principal, bo
     days = body.get("expires_in_days")
     if days is not None and (not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650):
         raise ApiError(400, "invalid_body", "expires_in_days must be a whole number from 1 to 3650")
-    now = container.clock()
-    with container.unit_of_work() as uow:
-        ttl = timedelta(days=days) if days else None
-        key_id, key = keys.create_key(uow.session, Role(str(role)), str(name), now, ttl)
-        data = {"key_id": key_id, "role": role, "name": name, "expires_in_days": days}
-        uow.audit.append(f"key:{principal.key_id}", "api_key.created", None, data, now)
-        uow.commit()
+    key_id, key = container.keys.create(Role(str(role)), str(name), days, f"key:{principal.key_id}")
     return JSONResponse({"id": key_id, "key": key, "role": role, "name": name}, status_code=201)
 
 
 def _revoke_key(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
     """Revoke an API key."""
-    key_id, now = request.path_params["key_id"], container.clock()
-    with container.unit_of_work() as uow:
-        if not keys.revoke_key(uow.session, key_id, now):
-            raise ApiError(404, "not_found", "no API key with that id")
-        uow.audit.append(f"key:{principal.key_id}", "api_key.revoked", None, {"key_id": key_id}, now)
-        uow.commit()
+    key_id = request.path_params["key_id"]
+    container.keys.revoke(key_id, f"key:{principal.key_id}")
     return {"id": key_id, "state": "revoked"}
 
 

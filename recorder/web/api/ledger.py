@@ -18,7 +18,7 @@ from recorder.adapters.callback_auth import KeysUnavailable
 from recorder.bootstrap import Container
 from recorder.services.errors import ServiceError
 from recorder.services.queries import ledger as queries
-from recorder.services.tokens.api_keys import Principal, Role, authenticate
+from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web.api import bodies, query_params, roles
 from recorder.web.api.entra import EntraRejected, entra_principal, looks_like_jwt
 from recorder.web.errors import ApiError, error_response
@@ -45,8 +45,7 @@ def authorize(container: Container, request: Request, allowed: frozenset[Role]) 
         except KeysUnavailable:
             raise ApiError(503, "auth_unavailable", "the token cannot be verified right now; retry") from None
     else:
-        with container.sessions() as session:
-            principal = authenticate(session, token, container.clock())
+        principal = container.keys.authenticate(token)
     if principal is None:
         raise ApiError(401, "unauthorized", "the API key is invalid, revoked or expired")
     if principal.role not in allowed:
