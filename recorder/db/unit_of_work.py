@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from recorder.db.repositories.agents import AgentRepository
 from recorder.db.repositories.audit import AuditRepository
 from recorder.db.repositories.calls import CallRepository
 from recorder.db.repositories.ledger import InboxRepository, LedgerRepository
@@ -23,6 +24,7 @@ class UnitOfWork:
         self.inbox = InboxRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.agents = AgentRepository(self.session)
         return self
 
     def __exit__(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.adapters.identity import AcsIdentities, build_identity_client
 from recorder.db.engine import make_engine, session_factory
+from recorder.db.repositories.agents import AgentRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import ConsentEntry
 from recorder.db.tables.identities import AgentIdentity
@@ -243,8 +244,9 @@ def test_a_reason_the_configuration_gives_for_an_agent_wins(
     register(sessions, agent, other_agent)
     policy = replace(POLICY, exempt={**POLICY.exempt, agent: "supervisor-monitoring"})
     with sessions() as session:
-        extended = exempting_known_agents(session, policy, ("4:+14255550101", agent, other_agent))
-        assert exempting_known_agents(session, policy, ("4:+14255550101",)) is policy
+        agents = AgentRepository(session)
+        extended = exempting_known_agents(agents, policy, ("4:+14255550101", agent, other_agent))
+        assert exempting_known_agents(agents, policy, ("4:+14255550101",)) is policy
     assert extended.exemption(agent) == "supervisor-monitoring"
     assert extended.exemption(other_agent) == AGENT_REASON
     assert extended.exemption("4:+14255550101") is None

@@ -13,12 +13,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from recorder.db.repositories import identities as identity_repository
 from recorder.db.tables.access import AgentExemption
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import ConsentPolicy
@@ -27,33 +26,26 @@ from recorder.services.errors import Invalid, NotFound
 AGENT_REASON = "agent-identity"
 IDENTITY = re.compile(r"8:[a-z-]{1,16}:[A-Za-z0-9_:.\-]{1,200}|4:\+[1-9][0-9]{5,14}")
 REASON = re.compile(r"[\x20-\x7e]{1,128}")
-MAX_LOOKUP = 500  # raw ids per IN (...) query
 
 
 class ExemptionError(Invalid):
     """An identity or reason an admin cannot register."""
 
 
-def exempting_known_agents(session: Session, policy: ConsentPolicy, raw_ids: Iterable[str]) -> ConsentPolicy:
+class RegisteredAgents(Protocol):
+    def registered(self, raw_ids: Iterable[str]) -> dict[str, str]: ...
+
+
+def exempting_known_agents(
+    agents: RegisteredAgents, policy: ConsentPolicy, raw_ids: Iterable[str]
+) -> ConsentPolicy:
     """``policy`` plus an exemption for each of ``raw_ids`` an admin registered. A reason the configuration
     already gives for an identity wins."""
-    registered = _registered(session, raw_ids)
+    registered = agents.registered(raw_ids)
     missing = {identity: reason for identity, reason in registered.items() if identity not in policy.exempt}
     if not missing:
         return policy
     return replace(policy, exempt={**dict(sorted(missing.items())), **policy.exempt})
-
-
-def _registered(session: Session, raw_ids: Iterable[str]) -> dict[str, str]:
-    candidates = sorted(set(raw_ids))
-    found: dict[str, str] = {}
-    for start in range(0, len(candidates), MAX_LOOKUP):
-        batch = candidates[start : start + MAX_LOOKUP]
-        rows = session.execute(
-            select(AgentExemption.identity, AgentExemption.reason).where(AgentExemption.identity.in_(batch))
-        )
-        found.update({identity: reason for identity, reason in rows})
-    return found
 
 
 def check_identity(value: object) -> str:
@@ -106,12 +98,6 @@ def view(row: AgentExemption) -> dict[str, Any]:
         "registered_by": row.registered_by,
         "registered_at": row.registered_at.isoformat(),
     }
-
-
-def is_agent(session: Session, raw_id: str) -> bool:
-    """An identity this service issued tokens to, or one an admin registered as an agent: a call to it is an
-    agent's, not one to answer."""
-    return identity_repository.user_for(session, raw_id) is not None or bool(_registered(session, [raw_id]))
 
 
 class Agents:

@@ -131,7 +131,7 @@ class CallService:
         resource: answer only the configured ones, and never a call to one of our own agents."""
         if self._answer_for:
             return callee in self._answer_for
-        return callee is None or not agents.is_agent(uow.session, callee)
+        return callee is None or not uow.agents.is_agent(callee)
 
     def reconcile(self, call_id: str, event: ev.StateRead | ev.AnswerOverdue) -> bool:
         """Feed what the reconciliation loop found into the call; True when it changed something."""
@@ -142,7 +142,7 @@ class CallService:
                 return False
             policy = self._policy
             if isinstance(event, ev.StateRead) and event.participants:
-                policy = agents.exempting_known_agents(uow.session, policy, event.participants)
+                policy = agents.exempting_known_agents(uow.agents, policy, event.participants)
             decision = decide(state, event, policy)
             changed = decision.state != state or bool(decision.commands or decision.records)
             if changed:
@@ -172,7 +172,7 @@ class CallService:
                 return Outcome.DUPLICATE
             policy = self._policy
             if isinstance(event, ev.ParticipantsUpdated):
-                policy = agents.exempting_known_agents(uow.session, policy, event.participants)
+                policy = agents.exempting_known_agents(uow.agents, policy, event.participants)
             decision = decide(state, event, policy)
             self._persist(uow, decision, event_type, event_id, now, previous=state)
             crashpoints.hit(f"event.before_commit.{event_type}")
