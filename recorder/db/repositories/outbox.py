@@ -10,7 +10,7 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from recorder.db import codec
-from recorder.db.leases import lease_values, unleased
+from recorder.db.leases import backlog, lease_values, unleased
 from recorder.db.tables.calls import OutboxCommand
 from recorder.domain import effects as fx
 
@@ -113,14 +113,7 @@ class OutboxRepository:
 
     def stats(self, now: datetime) -> tuple[int, float]:
         """Pending depth and the age in seconds of the oldest pending command."""
-        depth, oldest = self.session.execute(
-            select(func.count(), func.min(OutboxCommand.created_at)).where(OutboxCommand.status == "pending")
-        ).one()
-        if oldest is None:
-            return int(depth), 0.0
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=now.tzinfo)
-        return int(depth), max(0.0, (now - oldest).total_seconds())
+        return backlog(self.session, OutboxCommand, now)
 
 
 def _claimed(now: datetime, lease: timedelta) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from recorder.db.leases import lease_values, unleased
+from recorder.db.leases import backlog, lease_values, unleased
 from recorder.db.tables.recording_requests import OutgoingEventRow
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.ports import EventPublisher, OutgoingEvent, PublishError
@@ -135,13 +135,4 @@ class Publisher(WorkerLoop):
         """Unsent events and the age in seconds of the oldest, for health checks and operators."""
         now = self._clock()
         with self._uow() as uow:
-            depth, oldest = uow.session.execute(
-                select(func.count(), func.min(OutgoingEventRow.created_at)).where(
-                    OutgoingEventRow.status == PENDING
-                )
-            ).one()
-        if oldest is None:
-            return int(depth), 0.0
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=now.tzinfo)
-        return int(depth), max(0.0, (now - oldest).total_seconds())
+            return backlog(uow.session, OutgoingEventRow, now)
