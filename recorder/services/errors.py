@@ -1,4 +1,5 @@
-"""What a service refuses, by kind: one root for every refusal a caller can act on.
+"""What goes wrong, in two roots: ``ServiceError``, every refusal a caller can act on, by kind; and
+``PortError``, an outside system (ACS, storage, the event topic, the anchor store) failing behind a port.
 
 Services say *what* went wrong (invalid, forbidden, not found, conflict, ACS failed); the web maps each kind
 to its HTTP status in one place (``web/errors.py``), the command line to its exit code. ``code`` is
@@ -8,6 +9,11 @@ machine-readable and stable; the message is safe to show; ``details`` go into th
 from __future__ import annotations
 
 from typing import Any
+
+
+class PortError(Exception):
+    """An outside system failed behind one of the services' ports; services retry it or turn it into a
+    ``ServiceError`` (``UpstreamFailed``). Each port has its own subclass, raised only by adapters."""
 
 
 class ServiceError(Exception):

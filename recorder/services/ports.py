@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from recorder.domain.model import Prompt
+from recorder.services.errors import PortError
 
 
-class AcsError(Exception):
+class AcsError(PortError):
     """A Call Automation request failed; ``transient`` says whether trying again may help."""
 
     def __init__(self, message: str, *, transient: bool, status: int | None = None) -> None:
@@ -120,7 +121,7 @@ class CallAutomation(Protocol):
     ) -> None: ...
 
 
-class PublishError(Exception):
+class PublishError(PortError):
     """The event topic did not take the events; they stay queued and are sent again later."""
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from recorder.services.errors import PortError
+
 
 @dataclass(frozen=True)
 class Anchor:
@@ -14,7 +16,7 @@ class Anchor:
     at: datetime
 
 
-class AnchorStoreError(Exception):
+class AnchorStoreError(PortError):
     """The anchor store could not be read or written; the message is safe to log."""
 
 

@@ -10,8 +10,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from recorder.services.errors import PortError
 
-class StorageError(Exception):
+
+class StorageError(PortError):
     """A storage or download operation failed; ``transient`` says whether trying again may help."""
 
     def __init__(self, message: str, *, transient: bool, status: int | None = None) -> None:
