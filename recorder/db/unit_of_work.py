@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from recorder.db.repositories.agents import AgentRepository
 from recorder.db.repositories.audit import AuditRepository
 from recorder.db.repositories.calls import CallRepository
+from recorder.db.repositories.events import EventRepository, RecordingRequestRepository
 from recorder.db.repositories.ledger import InboxRepository, LedgerRepository
 from recorder.db.repositories.outbox import OutboxRepository
 
@@ -25,6 +26,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.agents = AgentRepository(self.session)
+        self.events = EventRepository(self.session)
+        self.requests = RecordingRequestRepository(self.session)
         return self
 
     def __exit__(

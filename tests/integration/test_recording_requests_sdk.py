@@ -166,7 +166,7 @@ def add_call_with_events(uow_factory: Any, clock: Clock, n: int) -> str:
         state = new_connected_call(call_id, f"server-{call_id}", "en-US").state
         uow.calls.add(state, clock(), direction="connected")
         for i in range(n):
-            log.add(uow.session, state, "consent.granted", clock(), {"participant": f"4:+1{i}"}, clock())
+            log.add(uow.events, state, "consent.granted", clock(), {"participant": f"4:+1{i}"}, clock())
         uow.commit()
     return call_id
 

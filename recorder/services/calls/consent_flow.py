@@ -10,13 +10,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.consent import Decision, decide, new_inbound_call
 from recorder.domain.model import CallState, ConsentPolicy
 from recorder.observability import crashpoints, metrics
 from recorder.services.calls import agents
+from recorder.services.calls.ports import CallsUnitOfWork
 
 log = logging.getLogger("recorder.calls")
 
@@ -42,14 +42,14 @@ class DecisionObserver(Protocol):
     """Writes what follows from a persisted decision (events, request rows), in the same transaction."""
 
     def decided(
-        self, uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime
+        self, uow: CallsUnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime
     ) -> None: ...
 
 
 class CallService:
     def __init__(
         self,
-        unit_of_work: Callable[[], UnitOfWork],
+        unit_of_work: Callable[[], CallsUnitOfWork],
         policy: ConsentPolicy,
         clock: Callable[[], datetime],
         commands_queued: Callable[[], None] = lambda: None,
@@ -69,7 +69,7 @@ class CallService:
 
     def start_call(
         self,
-        uow: UnitOfWork,
+        uow: CallsUnitOfWork,
         decision: Decision,
         event_type: str,
         now: datetime,
@@ -83,7 +83,7 @@ class CallService:
         self._persist(uow, decision, event_type, None, now)
 
     def apply_in(
-        self, uow: UnitOfWork, call_id: str, event: ev.CallEvent, now: datetime
+        self, uow: CallsUnitOfWork, call_id: str, event: ev.CallEvent, now: datetime
     ) -> tuple[CallState, Decision] | None:
         """Apply an event that comes from our own API (not ACS) inside the caller's unit of work."""
         state = uow.calls.get(call_id, lock=True)
@@ -126,7 +126,7 @@ class CallService:
         self.commands_queued()
         return Outcome.APPLIED, call_id
 
-    def _answers_for(self, uow: UnitOfWork, callee: str | None) -> bool:
+    def _answers_for(self, uow: CallsUnitOfWork, callee: str | None) -> bool:
         """ACS sends IncomingCall for every call, transfer and added participant to any identity of the
         resource: answer only the configured ones, and never a call to one of our own agents."""
         if self._answer_for:
@@ -204,7 +204,7 @@ class CallService:
 
     def _persist(
         self,
-        uow: UnitOfWork,
+        uow: CallsUnitOfWork,
         decision: Decision,
         event_type: str,
         event_id: str | None,
@@ -252,7 +252,7 @@ class WrittenRecords:
 
 
 def _write_records(
-    uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], event_id: str | None, now: datetime
+    uow: CallsUnitOfWork, state: CallState, records: Sequence[fx.Record], event_id: str | None, now: datetime
 ) -> WrittenRecords:
     written = WrittenRecords()
     for record in records:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from recorder.db.tables.calls import Call, CallParticipant
@@ -24,6 +24,7 @@ from recorder.domain.consent import new_connected_call, new_outbound_call
 from recorder.domain.model import CallPhase, CallState, RecordingStatus
 from recorder.services.calls.call_access import may_act
 from recorder.services.calls.consent_flow import CallService
+from recorder.services.calls.ports import CallsUnitOfWork
 from recorder.services.errors import Conflict, Forbidden, NotFound
 
 log = logging.getLogger("recorder.recordings")
@@ -211,14 +212,12 @@ class RecordingRequests:
 class FailedCallRequests:
     """DecisionObserver: a call that could not be connected or placed fails its requests, with the reason."""
 
-    def decided(self, uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime) -> None:
+    def decided(
+        self, uow: CallsUnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime
+    ) -> None:
         for record in records:
             if isinstance(record, fx.CallEnded) and record.failed:
-                uow.session.execute(
-                    update(RecordingRequest)
-                    .where(RecordingRequest.call_id == state.call_id, RecordingRequest.state == OPEN)
-                    .values(state=FAILED, failure_reason=record.reason, updated_at=now)
-                )
+                uow.requests.fail_open(state.call_id, OPEN, FAILED, record.reason, now)
 
 
 def _allowed(uow: UnitOfWork, caller: Caller, call_id: str) -> bool:

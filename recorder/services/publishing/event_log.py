@@ -13,18 +13,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
-
-from recorder.db.tables.recording_requests import OutgoingEventRow, RecordingRequest
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain.model import CallState
+from recorder.services.calls.ports import CallsUnitOfWork, EventRows
 
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:recorder:published-events")
 PUBLISHED_OUTCOMES = frozenset({"granted", "declined", "no_response", "withdrawn"})
 PENDING, PUBLISHED, LOCAL = "pending", "published", "local"
-WAKE_PENDING = "recorder.events_wake_pending"
 
 
 def event_id(call_id: str, call_seq: int) -> str:
@@ -43,7 +38,9 @@ class EventLog:
         self._status = PENDING if publishing else LOCAL
         self.events_written = events_written
 
-    def decided(self, uow: UnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime) -> None:
+    def decided(
+        self, uow: CallsUnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime
+    ) -> None:
         for record in records:
             match record:
                 case fx.ConsentRecorded() if record.outcome in PUBLISHED_OUTCOMES:
@@ -53,45 +50,44 @@ class EventLog:
                         "method": record.method,
                         "decided_at": record.decided_at.isoformat(),
                     }
-                    self.add(uow.session, state, f"consent.{record.outcome}", record.decided_at, data, now)
+                    self.add(uow.events, state, f"consent.{record.outcome}", record.decided_at, data, now)
                 case fx.SegmentRecorded():
                     data = {"recording_id": record.recording_id, "at": record.at.isoformat()}
-                    self.add(uow.session, state, f"recording.{record.kind}", record.at, data, now)
+                    self.add(uow.events, state, f"recording.{record.kind}", record.at, data, now)
                 case fx.CallEnded():
                     ended = {"reason": record.reason, "failed": record.failed, "at": record.at.isoformat()}
-                    self.add(uow.session, state, "call.ended", record.at, ended, now)
+                    self.add(uow.events, state, "call.ended", record.at, ended, now)
 
     def recording_stored(
-        self, uow: UnitOfWork, state: CallState, recording_id: str, details: dict[str, Any], at: datetime
+        self, uow: CallsUnitOfWork, state: CallState, recording_id: str, details: dict[str, Any], at: datetime
     ) -> str:
         """For the storage feature: publish ``recorder.recording.stored`` once a recording is stored."""
         data = {"recording_id": recording_id, "at": at.isoformat(), **details}
-        return self.add(uow.session, state, "recording.stored", at, data, at)
+        return self.add(uow.events, state, "recording.stored", at, data, at)
 
     def add(
-        self, session: Session, state: CallState, verb: str, at: datetime, data: dict[str, Any], now: datetime
+        self,
+        events: EventRows,
+        state: CallState,
+        verb: str,
+        at: datetime,
+        data: dict[str, Any],
+        now: datetime,
     ) -> str:
         """Append one event to the call's sequence; the caller holds the call's lock (one writer per call)."""
-        last = session.scalar(
-            select(func.max(OutgoingEventRow.call_seq)).where(OutgoingEventRow.call_id == state.call_id)
-        )
-        call_seq = (last or 0) + 1
-        requests = session.execute(
-            select(RecordingRequest.id, RecordingRequest.external_reference)
-            .where(RecordingRequest.call_id == state.call_id)
-            .order_by(RecordingRequest.created_at, RecordingRequest.id)
-        ).all()
+        call_seq = events.last_sequence(state.call_id) + 1
+        requests = events.requests_of(state.call_id)
         row_id = event_id(state.call_id, call_seq)
-        session.add(
-            OutgoingEventRow(
-                id=row_id,
-                call_id=state.call_id,
-                call_seq=call_seq,
-                type=f"recorder.{verb}",
-                source=event_source(state),
-                subject=f"calls/{state.call_id}/events/{call_seq}",
-                time=at,
-                data={
+        events.add(
+            {
+                "id": row_id,
+                "call_id": state.call_id,
+                "call_seq": call_seq,
+                "type": f"recorder.{verb}",
+                "source": event_source(state),
+                "subject": f"calls/{state.call_id}/events/{call_seq}",
+                "time": at,
+                "data": {
                     "call_id": state.call_id,
                     "call_connection_id": state.call_connection_id,
                     "server_call_id": state.server_call_id or None,
@@ -102,18 +98,12 @@ class EventLog:
                     "sequence": call_seq,
                     **data,
                 },
-                status=self._status,
-                attempts=0,
-                available_at=now,
-                created_at=now,
-            )
+                "status": self._status,
+                "attempts": 0,
+                "available_at": now,
+                "created_at": now,
+            }
         )
-        session.flush()
-        if self._status == PENDING and not session.info.get(WAKE_PENDING):
-            session.info[WAKE_PENDING] = True
-            event.listen(session, "after_commit", self._after_commit, once=True)
+        if self._status == PENDING:
+            events.after_commit(self.events_written)
         return row_id
-
-    def _after_commit(self, session: Session) -> None:
-        session.info.pop(WAKE_PENDING, None)
-        self.events_written()
