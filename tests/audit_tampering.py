@@ -19,6 +19,11 @@ def _sqlite_triggers() -> list[str]:
 
 def bypass(database_url: str, statement: str, params: dict[str, Any]) -> None:
     """Run one statement on audit_log with the triggers out of the way, then put them back."""
+    bypass_all(database_url, [(statement, params)])
+
+
+def bypass_all(database_url: str, statements: list[tuple[str, dict[str, Any]]]) -> None:
+    """Run statements on audit_log in one transaction with the triggers out of the way, then put them back."""
     if database_url.startswith("sqlite"):
         path = make_url(database_url).database
         assert path
@@ -26,9 +31,8 @@ def bypass(database_url: str, statement: str, params: dict[str, Any]) -> None:
         try:
             connection.execute("DROP TRIGGER audit_log_no_update")
             connection.execute("DROP TRIGGER audit_log_no_delete")
-            connection.execute(
-                statement.replace(":seq", "?").replace(":data", "?"), _ordered(statement, params)
-            )
+            for statement, params in statements:
+                connection.execute(statement, params)
             for trigger in _sqlite_triggers():
                 connection.execute(trigger)
             connection.commit()
@@ -36,16 +40,60 @@ def bypass(database_url: str, statement: str, params: dict[str, Any]) -> None:
             connection.close()
         return
     engine = create_engine(database_url)
-    with engine.begin() as pg:
-        pg.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
-        pg.execute(text(statement), params)
-        pg.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete"))
+    try:
+        with engine.begin() as pg:
+            pg.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete"))
+            for statement, params in statements:
+                pg.execute(text(statement), params)
+            pg.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete"))
+    finally:
+        engine.dispose()
+
+
+def write_raw_data(database_url: str, seq: int, raw: str) -> None:
+    """Store ``raw`` as entry ``seq``'s payload text, JSON or not."""
+    bypass(database_url, "UPDATE audit_log SET data = :data WHERE seq = :seq", {"data": raw, "seq": seq})
+
+
+def swap_entries(database_url: str, first: int, second: int) -> None:
+    """Exchange two entries' places in the chain, each keeping its own content and hashes."""
+    move = "UPDATE audit_log SET seq = :to WHERE seq = :seq"
+    bypass_all(
+        database_url,
+        [
+            (move, {"to": -first, "seq": first}),
+            (move, {"to": first, "seq": second}),
+            (move, {"to": second, "seq": -first}),
+        ],
+    )
+
+
+def insert_entry(database_url: str, seq: int) -> None:
+    """Slip a well-formed entry in at ``seq``, linked to the one before, and move the rest one place on."""
+    from datetime import UTC, datetime
+
+    from recorder.domain import audit_chain
+
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        prev = connection.execute(
+            text("SELECT hash FROM audit_log WHERE seq = :seq"), {"seq": seq - 1}
+        ).scalar_one()
+        last = int(connection.execute(text("SELECT max(seq) FROM audit_log")).scalar_one())
     engine.dispose()
-
-
-def _ordered(statement: str, params: dict[str, Any]) -> list[Any]:
-    names = sorted((statement.index(f":{k}"), k) for k in params)
-    return [params[k] for _, k in names]
+    at, data = datetime.now(UTC), {"forged": True}
+    digest = audit_chain.entry_hash(prev, audit_chain.canonical(seq, at, "key:forger", "forged", None, data))
+    shifts = [
+        ("UPDATE audit_log SET seq = :to WHERE seq = :seq", {"to": s + 1, "seq": s})
+        for s in range(last, seq - 1, -1)
+    ]
+    insert = (
+        "INSERT INTO audit_log (seq, at, actor, action, call_id, data, prev_hash, hash) "
+        "VALUES (:seq, :at, 'key:forger', 'forged', NULL, :data, :prev, :hash)"
+    )
+    at_value = at.strftime("%Y-%m-%d %H:%M:%S.%f") if database_url.startswith("sqlite") else at
+    values = {"seq": seq, "at": at_value, "data": json.dumps(data), "prev": prev, "hash": digest}
+    bypass_all(database_url, [*shifts, (insert, values)])
 
 
 def rewrite_data(database_url: str, seq: int, data: dict[str, Any]) -> None:

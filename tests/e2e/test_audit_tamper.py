@@ -1,5 +1,6 @@
-"""A tampered audit row and a deleted one, found at the right seq by `recorder audit verify` and by
-GET /api/audit/verify on the running service, on SQLite and PostgreSQL."""
+"""Audit rows edited, made unparseable, deleted, reordered or slipped in, each found at the right seq by
+`recorder audit verify` and by GET /api/audit/verify on the running service, on SQLite and PostgreSQL;
+never a 500 or a traceback."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import sqlalchemy.exc
 
 from tests import audit_tampering
 from tests.e2e.stack import BACKENDS, Stack, stack_on_backend
@@ -62,3 +64,29 @@ def test_a_deleted_row_is_found_at_its_seq(stack: Stack) -> None:
     a_chain_with_a_call_and_reads(stack)
     audit_tampering.delete_entry(stack.env["RECORDER_DATABASE_URL"], 4)
     assert_broken_at(stack, 4)
+
+
+def test_a_payload_that_is_no_longer_json_is_found_at_its_seq(stack: Stack) -> None:
+    a_chain_with_a_call_and_reads(stack)
+    database_url = stack.env["RECORDER_DATABASE_URL"]
+    if database_url.startswith("sqlite"):
+        audit_tampering.write_raw_data(database_url, 3, '{"recording": "forg')
+    else:  # PostgreSQL's json type refuses unparseable text even with the triggers off
+        with pytest.raises(sqlalchemy.exc.DataError):
+            audit_tampering.write_raw_data(database_url, 3, '{"recording": "forg')
+        assert api_verify(stack)["ok"] is True
+        audit_tampering.write_raw_data(database_url, 3, '"forged"')  # JSON, but no longer an object
+    assert_broken_at(stack, 3)
+    assert "Traceback" not in stack.cli("audit", "verify").stderr
+
+
+def test_reordered_rows_are_found_at_the_first_moved_seq(stack: Stack) -> None:
+    a_chain_with_a_call_and_reads(stack)
+    audit_tampering.swap_entries(stack.env["RECORDER_DATABASE_URL"], 3, 5)
+    assert_broken_at(stack, 3)
+
+
+def test_an_inserted_row_is_found_where_the_chain_no_longer_links(stack: Stack) -> None:
+    a_chain_with_a_call_and_reads(stack)
+    audit_tampering.insert_entry(stack.env["RECORDER_DATABASE_URL"], 3)
+    assert_broken_at(stack, 4)  # the forged entry links to seq 2; the moved-on original no longer links to it

@@ -12,7 +12,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables.base import Base, UTCDateTime
+from recorder.db.tables.base import Base, TolerantJSON, UTCDateTime
 
 
 class AuditEntry(Base):
@@ -25,7 +25,7 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(64), index=True)
     call_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(TolerantJSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     MetaData,
     TypeDecorator,
@@ -37,6 +40,34 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UnparseableJSON(str):
+    """A stored JSON payload that no longer parses (edited behind the application's back): the raw text."""
+
+
+class TolerantJSON(TypeDecorator[Any]):
+    """JSON that reads an unparseable stored value as ``UnparseableJSON`` instead of raising.
+
+    The audit chain must be verifiable whatever was done to its rows: a payload that cannot be parsed is
+    handed to verification as text, whose hash cannot match the entry's, rather than failing the read.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        parse = super().result_processor(dialect, coltype)
+        if parse is None:
+            return None
+
+        def tolerant(value: Any) -> Any:
+            try:
+                return parse(value)
+            except ValueError:
+                return UnparseableJSON(value)
+
+        return tolerant
 
 
 class Base(DeclarativeBase):
