@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from starlette.routing import Route
 
-from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.audit import AuditEntry, AuditPending
 from recorder.db.tables.calls import ConsentEntry
 from recorder.services.queries import ledger as queries
 from recorder.web.api import openapi
@@ -158,6 +158,37 @@ def test_erasure_removes_the_identity_and_the_chain_still_verifies(world: World)
     assert A not in ledger and result["pseudonym"] in ledger and B in ledger
     assert call(world, "POST", "/api/erasures", {}, "admin").status_code == 400
     assert call(world, "POST", "/api/erasures", None, "admin").status_code == 400
+
+
+def audit_actions(world: World) -> list[str]:
+    """Every audit entry's action, chained or still pending."""
+    with world.container.sessions() as session:
+        chained = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
+        return [*chained, *session.scalars(select(AuditPending.action).order_by(AuditPending.id))]
+
+
+def test_erasing_a_number_never_seen_is_refused_unless_an_admin_forces_it(world: World) -> None:
+    unseen = "4:+19995550000"
+    before = audit_actions(world)
+    refused = call(world, "POST", "/api/erasures", {"participant": unseen}, "admin")
+    assert refused.status_code == 404
+    error = refused.json()["error"]
+    assert error["code"] == "unknown_participant"
+    assert "holds no data" in error["message"] and '"force": true' in error["message"]
+    not_allowed = call(world, "POST", "/api/erasures", {"participant": unseen, "force": True}, "operator")
+    assert not_allowed.status_code == 403
+    assert not_allowed.json()["error"]["code"] == "force_requires_admin"
+    not_a_flag = call(world, "POST", "/api/erasures", {"participant": unseen, "force": "yes"}, "admin")
+    assert not_a_flag.status_code == 400
+    assert "participant.erased" not in audit_actions(world)
+    assert len(audit_actions(world)) == len(before)
+    forced = call(world, "POST", "/api/erasures", {"participant": unseen, "force": True}, "admin")
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["forced"] is True and forced.json()["audit_entries"] == 0
+    with world.container.sessions() as session:
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
+    assert (entry.action, entry.data["forced"]) == ("participant.erased", True)
+    assert world.get("/api/audit/verify").json()["ok"] is True
 
 
 def test_admins_create_list_and_revoke_keys(world: World) -> None:

@@ -9,6 +9,9 @@ audit chain still verifies.
   UPDATE the database triggers allow). ``audit_chain.verify`` accepts a tombstone only if the erasure entry
   at N, itself hash-checked, lists it with that hash; the hashes that link the chain never change.
 - Nothing is erased while any of the participant's calls is on legal hold: the request is refused whole.
+- A number the service holds nothing about (no call, ledger row or audit entry) is refused as unknown: erasing
+  it would write that number's pseudonym into the chain for good. ``force`` (admins only, decided by the web)
+  erases anyway, and the erasure entry says it was forced.
 """
 
 from __future__ import annotations
@@ -29,19 +32,33 @@ from recorder.db.tables.compliance import ErasureTombstone
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import audit_chain
 from recorder.services.compliance.holds import is_on_hold
-from recorder.services.errors import Conflict
+from recorder.services.errors import Conflict, NotFound
 
 
 class ErasureRefused(Conflict):
     """The participant's calls are on legal hold; ``details["calls"]`` names them."""
 
 
+class UnknownParticipant(NotFound):
+    """Nothing is held about this participant, so there is nothing to erase (unless forced)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "unknown_participant",
+            "the service holds no data for this participant: no call, consent or audit entry names it; "
+            'nothing was erased (an admin can force the erasure with "force": true)',
+        )
+
+
 def subject_hash(raw_id: str) -> str:
     return hashlib.sha256(raw_id.encode()).hexdigest()
 
 
-def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -> dict[str, Any]:
-    """Erase one participant; the caller commits. Raises ErasureRefused (nothing written) on a legal hold."""
+def erase_participant(
+    uow: UnitOfWork, raw_id: str, actor: str, now: datetime, *, force: bool = False
+) -> dict[str, Any]:
+    """Erase one participant; the caller commits. Raises ErasureRefused on a legal hold and, unless
+    ``force``, UnknownParticipant when nothing names them; either way nothing is written."""
     session = uow.session
     subject = subject_hash(raw_id)
     pseudonym = f"erased:{subject[:16]}"
@@ -51,13 +68,16 @@ def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -
     )
     uow.audit.seal_pending()  # entries still pending would escape the tombstones
     listed = [_listed(e) for e in _audit_entries_mentioning(uow, raw_id)]
-    erasure_seq = uow.audit.append(
-        actor,
-        audit_chain.ERASURE_ACTION,
-        None,
-        {"subject_sha256": subject, "entries": listed, "ledger_rows": ledger_ids, "calls": len(call_ids)},
-        now,
-    )
+    if not (call_ids or ledger_ids or listed or force):
+        raise UnknownParticipant()
+    erasure = {
+        "subject_sha256": subject,
+        "entries": listed,
+        "ledger_rows": ledger_ids,
+        "calls": len(call_ids),
+        "forced": force,
+    }
+    erasure_seq = uow.audit.append(actor, audit_chain.ERASURE_ACTION, None, erasure, now)
     for item in listed:
         tombstone = {"erased": True, "erasure_seq": erasure_seq, "content_sha256": item["content_sha256"]}
         session.execute(update(AuditEntry).where(AuditEntry.seq == item["seq"]).values(data=tombstone))
@@ -80,6 +100,7 @@ def erase_participant(uow: UnitOfWork, raw_id: str, actor: str, now: datetime) -
         "ledger_rows": len(ledger_ids),
         "audit_entries": len(listed),
         "calls": len(call_ids),
+        "forced": force,
     }
 
 
@@ -131,9 +152,9 @@ class Erasures:
     def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow, self._clock = unit_of_work, clock
 
-    def erase(self, raw_id: str, actor: str) -> dict[str, Any]:
-        """Erase a participant in one transaction; ErasureRefused (nothing written) on a legal hold."""
+    def erase(self, raw_id: str, actor: str, *, force: bool = False) -> dict[str, Any]:
+        """Erase a participant in one transaction; nothing written when refused (see erase_participant)."""
         with self._uow() as uow:
-            result = erase_participant(uow, raw_id, actor, self._clock())
+            result = erase_participant(uow, raw_id, actor, self._clock(), force=force)
             uow.commit()
         return result

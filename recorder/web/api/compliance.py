@@ -102,10 +102,16 @@ def _legal_hold(container: Container, request: Request, principal: Principal, bo
 
 
 def _erase(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
-    """Erase a participant: pseudonymised ledger, hash-only audit tombstones; refused while on legal hold."""
+    """Erase a participant: pseudonymised ledger, hash-only audit tombstones; refused while on legal hold,
+    and for a participant the service holds nothing about unless an admin passes ``"force": true``."""
     participant = _text(body, "participant", max_len=256)
     assert participant is not None
-    return container.compliance.erasures.erase(participant, f"key:{principal.key_id}")
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise ApiError(400, "invalid_body", "force must be true or false")
+    if force and principal.role is not Role.ADMIN:
+        raise ApiError(403, "force_requires_admin", "only an admin may force an erasure")
+    return container.compliance.erasures.erase(participant, f"key:{principal.key_id}", force=force)
 
 
 def _list_keys(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:

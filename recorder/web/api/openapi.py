@@ -98,12 +98,20 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ),
     ("post", "/api/erasures"): _op(
         "Erase a participant: pseudonymised ledger, hash-only audit tombstones; refused while on legal hold",
-        requestBody=_body({"participant": {"type": "string"}}, ["participant"]),
+        requestBody=_body({"participant": {"type": "string"}, "force": {"type": "boolean"}}, ["participant"]),
         responses={
+            "403": {
+                "description": "the key's role may not do this, or may not force (admin only)",
+                "content": {"application/json": {"schema": ERROR}},
+            },
+            "404": {
+                "description": "unknown_participant: no data held for this participant (admin may force)",
+                "content": {"application/json": {"schema": ERROR}},
+            },
             "409": {
                 "description": "a call of the participant is on legal hold",
                 "content": {"application/json": {"schema": ERROR}},
-            }
+            },
         },
     ),
     ("get", "/api/audit/verify"): _op("Recompute the audit chain and compare it with its anchors"),

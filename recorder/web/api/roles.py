@@ -2,8 +2,9 @@
 
 The roles are ACS's RBAC roles (contract.md): ``admin`` = Owner, everything; ``operator`` = Contributor,
 manages calls (recording requests, outbound calls, access grants, legal holds, erasure, token revocation)
-and reads everything an auditor reads, but no key management and no consent exemptions; ``auditor`` =
-Reader, reads; ``service`` = User, the data plane: its own recording requests and calls, agent tokens.
+and reads everything an auditor reads, but no key management, no consent exemptions, no forced erasure;
+``auditor`` = Reader, reads; ``service`` = User, the data plane: its own recording requests and calls,
+agent tokens.
 A route missing from this table cannot be built (``allowed`` raises), so none is left unguarded by mistake.
 """
 
