@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from recorder.cli import agents, common, compliance, db
+from recorder.cli import agents, common, compliance, db, emulator
 from recorder.cli.db import first_line
-from recorder.config.settings import ConfigError, Settings, is_loopback, load_settings
+from recorder.config.settings import ConfigError, Settings, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the webhook and compliance API server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=common.port_number, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=common.port_number, default=8080, help="port to listen on")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (metrics summed)")
 
     config = commands.add_parser("config", help="check or show the configuration").add_subparsers(
@@ -62,10 +62,6 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="API keys").add_subparsers(
         dest="keys_command", required=True, metavar="COMMAND"
     )
-    create = keys.add_parser("create", help="create an API key; prints it once, alone on the last line")
-    create.add_argument("--role", required=True, choices=["admin", "operator", "auditor", "service"])
-    create.add_argument("--name", required=True)
-    create.add_argument("--expires-in-days", type=int, default=None, help="expire after N days")
 
     audit = commands.add_parser("audit", help="audit trail").add_subparsers(
         dest="audit_command", required=True, metavar="COMMAND"
@@ -84,24 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_local_commands(commands: Any) -> None:
     """``emulator``, ``retention`` and ``demo`` (argparse's private _SubParsersAction)."""
-    emulator = commands.add_parser("emulator", help="run the local ACS Call Automation emulator")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=common.port_number, default=8799)
-    emulator.add_argument("--access-key", default=os.environ.get("RECORDER_ACS_ACCESS_KEY", ""))
-    emulator.add_argument("--resource-id", default=os.environ.get("RECORDER_ACS_RESOURCE_ID", "emulator"))
-    emulator.add_argument("--eventgrid-webhook-url", default=None)
-    emulator.add_argument(  # bring-your-own-storage: where the emulator writes recordings (Azurite)
-        "--storage-connection-string", default=os.environ.get("RECORDER_EMULATOR_STORAGE_CONNECTION_STRING")
-    )
-    emulator.add_argument("--events-topic-key", default=os.environ.get("RECORDER_EVENTS_TOPIC_KEY"))
-    emulator.add_argument(  # where ACS's behaviour is undocumented: see recorder/emulator/README.md
-        "--behaviour", action="append", default=[], metavar="KNOB=VALUE"
-    )
-    emulator.add_argument(  # Azure AI services resources linked to the emulated ACS resource (text-to-speech)
-        "--cognitive-services-endpoint", action="append", default=[], metavar="URL"
-    )
-    emulator.add_argument("--resource-number", action="append", default=[], metavar="RAW_ID")
-    emulator.add_argument("--eventgrid-token-audience", default=None)
+    emulator.add_command(commands)
 
     retention = commands.add_parser("retention", help="recording retention").add_subparsers(
         dest="retention_command", required=True, metavar="COMMAND"
@@ -109,7 +88,7 @@ def _add_local_commands(commands: Any) -> None:
     retention.add_parser("run", help="delete expired recordings not on legal hold (each deletion audited)")
 
     demo = commands.add_parser("demo", help="service + emulator + simulated calls on the embedded defaults")
-    demo.add_argument("--port", type=common.port_number, default=8080)
+    demo.add_argument("--port", type=common.port_number, default=8080, help="port the service listens on")
     demo.add_argument("--exit", action="store_true", help="exit after the simulated calls instead of serving")
 
 
@@ -141,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
         db.require_migrated(settings.database_url)
         return agents.run(args, settings)
     if args.command == "emulator":
-        return _emulator(args)
+        return emulator.run(args)
     if args.command == "retention":
         from recorder.cli.retention import run_retention_command
 
@@ -153,42 +132,6 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_demo(port=args.port, keep_serving=not args.exit)
     raise AssertionError(args.command)
-
-
-def _emulator(args: argparse.Namespace) -> int:
-    from recorder.emulator import EmulatorConfig
-    from recorder.emulator.behaviour import BehaviourError, parse_assignments
-    from recorder.emulator.server import run_forever
-    from recorder.observability import logs
-
-    if not args.access_key:
-        raise common.usage_error("--access-key (or RECORDER_ACS_ACCESS_KEY) is required")
-    if not is_loopback(args.host):  # its control API has no authentication
-        raise common.usage_error(
-            f"--host: the emulator listens on loopback addresses only (got {args.host!r})"
-        )
-    try:
-        behaviour = parse_assignments(args.behaviour)
-    except BehaviourError as exc:
-        raise common.usage_error(f"--behaviour: {exc}") from None
-    try:
-        config = EmulatorConfig(
-            access_key=args.access_key,
-            resource_id=args.resource_id,
-            eventgrid_webhook_url=args.eventgrid_webhook_url,
-            storage_connection_string=args.storage_connection_string,
-            events_topic_key=args.events_topic_key,
-            behaviour=behaviour,
-            cognitive_services_endpoints=tuple(args.cognitive_services_endpoint),
-            resource_numbers=tuple(args.resource_number),
-            eventgrid_token_audience=args.eventgrid_token_audience,
-        )
-    except ValueError as exc:  # e.g. "access_key must be base64"
-        raise common.usage_error(f"--{str(exc).replace('_', '-')}") from None
-    common.require_free_port(args.host, args.port)
-    logs.configure()
-    run_forever(config, args.host, args.port)
-    return 0
 
 
 if __name__ == "__main__":

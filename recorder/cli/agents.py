@@ -26,7 +26,7 @@ def add_commands(commands: Any) -> None:
     exempt.add_argument("identity", help="the ACS raw id, e.g. 8:acs:<resource>_<id>")
     exempt.add_argument("--reason", default=None, help="what the ledger records (default: agent-identity)")
     remove = agents.add_parser("unexempt", help="remove an identity's exemption")
-    remove.add_argument("identity")
+    remove.add_argument("identity", help="the ACS raw id registered as an agent")
     for parser in (listing, exempt, remove):
         parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 

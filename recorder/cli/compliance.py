@@ -21,9 +21,18 @@ from recorder.config.settings import Settings
 
 def add_commands(keys: Any, audit: Any) -> None:
     """Adds to the ``keys`` and ``audit`` sub-command groups (argparse's private _SubParsersAction)."""
+    create = keys.add_parser("create", help="create an API key; prints it once, alone on the last line")
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "operator", "auditor", "service"],
+        help="what the key may do",
+    )
+    create.add_argument("--name", required=True, help="who or what holds the key (shown by keys list)")
+    create.add_argument("--expires-in-days", type=int, default=None, help="expire after N days")
     keys.add_parser("list", help="list API keys: id, name, role, state, expiry (never the keys)")
     revoke = keys.add_parser("revoke", help="revoke an API key by its id")
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", help="the key's id, as keys list shows it")
     audit.add_parser("anchor", help="write the chain head to the configured anchor store now")
 
 
