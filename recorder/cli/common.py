@@ -21,7 +21,7 @@ OK, CHECK_FAILED, USAGE_OR_CONFIG, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 130
 
 EPILOG = """\
 first steps:
-  recorder demo                          the service, the local ACS emulator and three simulated calls
+  recorder demo                          the service, the local ACS emulator and six simulated calls
   recorder config check                  validate RECORDER_* variables and the RECORDER_CONFIG file
   recorder db upgrade                    create or migrate the database (safe with several instances)
   recorder keys create --role auditor --name alice

@@ -63,6 +63,25 @@ SCENARIOS: list[tuple[str, list[dict[str, Any]]]] = [
             }
         ],
     ),
+    (
+        "a late joiner agrees",  # recording pauses when they join, resumes once they agree
+        [
+            {"raw_id": "4:+14255550401", "answers": ["1"], "leave_at_ms": 5000},
+            {"raw_id": "4:+14255550402", "answers": ["1"], "join_at_ms": 2000, "leave_at_ms": 5000},
+        ],
+    ),
+    (
+        "one withdraws",  # presses 9 after agreeing: recording pauses until they leave
+        [
+            {
+                "raw_id": "4:+14255550501",
+                "answers": ["1"],
+                "continuous_tones": [{"at_ms": 2000, "tone": "9"}],
+                "leave_at_ms": 3500,
+            },
+            {"raw_id": "4:+14255550502", "answers": ["1"], "leave_at_ms": 5000},
+        ],
+    ),
 ]
 
 
@@ -87,8 +106,9 @@ def run_demo(port: int = 8080, keep_serving: bool = True) -> int:
         print(f"recordings: {storage_note}")
         calls = _place_calls(emulator.url)
         results = _wait_until_ended(emulator.url, calls)
-        _print_summary(results, settings, container, emulator.url)
+        _print_summary(results, container, emulator.url)
         if keep_serving:
+            _print_auditor_curl(settings, container)
             print("\nThe service keeps running for your queries; press Ctrl-C to stop.")
             while True:
                 time.sleep(3600)
@@ -169,9 +189,7 @@ def _wait_until_ended(emulator_url: str, calls: list[tuple[str, str]], timeout: 
         time.sleep(0.2)
 
 
-def _print_summary(
-    results: list[Any], settings: Settings, container: bootstrap.Container, emulator_url: str
-) -> None:
+def _print_summary(results: list[Any], container: bootstrap.Container, emulator_url: str) -> None:
     from recorder.services.queries import ledger as queries
 
     with container.sessions() as session:
@@ -194,8 +212,12 @@ def _print_summary(
                     container.storage, container.sessions, emulator_url, call["server_call_id"], recorded
                 ):
                     print(f"   {line}")
-        key_id, key = create_key(session, Role.AUDITOR, "demo auditor", container.clock())
+
+
+def _print_auditor_curl(settings: Settings, container: bootstrap.Container) -> None:
+    """Only while the service runs: a curl line for a stopped service would fail."""
+    with container.sessions() as session:
+        _, key = create_key(session, Role.AUDITOR, "demo auditor", container.clock())
         session.commit()
     print("\nRead the consent ledger as an auditor:")
     print(f"   curl -H 'Authorization: Bearer {key}' {settings.public_url}/api/consents")
-    del key_id

@@ -16,10 +16,12 @@ from pathlib import Path
 import httpx
 from azure.storage.blob import BlobServiceClient
 
+from recorder.cli.demo import SCENARIOS
 from recorder.cli.demo_storage import INSTALL_HINT
 from tests.e2e.stack import free_port
 from tests.integration.azurite import DEV_ACCOUNT, DEV_KEY
 
+UNCONSENTED = re.compile(r"recorded without consent: (\d+) ms")
 LANDED = re.compile(r"stored in (\S+): container (\S+), blob (\S+), sha256 ([0-9a-f]{64}) \((.+)\)")
 
 
@@ -48,11 +50,22 @@ def test_the_demo_ledger_is_readable_through_the_api(tmp_path: Path) -> None:
             curl = re.search(r"Authorization: Bearer (\S+)' (\S+/api/consents)", line)
         assert curl is not None, "".join(lines)
         output = "".join(lines)
-        assert output.count("recorded without consent: 0 ms") == 4
-        assert "recording: started" in output
+        sections = {part.split("  (", 1)[0]: part for part in output.split("\n== ")[1:]}
+        assert list(sections) == [title for title, _ in SCENARIOS]
+        unconsented = {title: UNCONSENTED.findall(section) for title, section in sections.items()}
+        assert all(len(figures) == 1 for figures in unconsented.values()), unconsented  # every call, measured
+        for title in ("everyone agrees", "a caller from London agrees", "one declines", "one stays silent"):
+            assert unconsented[title] == ["0"]
+        for title in (
+            "a late joiner agrees",
+            "one withdraws",
+        ):  # paused while the newcomer is asked / after 9
+            assert "recording: started, paused, resumed, stopped" in sections[title]
+        assert "withdrawn    via dtmf" in sections["one withdraws"]
         key, url = curl.groups()
         items = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10).json()["items"]
-        assert sorted(i["outcome"] for i in items) == sorted(["granted"] * 5 + ["declined", "no_response"])
+        expected = ["granted"] * 9 + ["declined", "no_response", "withdrawn"]
+        assert sorted(i["outcome"] for i in items) == sorted(expected)
         assert_recordings_landed(output)
         demo.send_signal(signal.SIGINT)  # Ctrl-C, as the demo tells its user
         assert demo.wait(30) == 130  # the documented exit code for an interrupted command
@@ -73,7 +86,12 @@ def assert_recordings_landed(output: str) -> None:
     emulator = re.search(r"ACS emulator (\S+),", output)
     assert storage is not None and emulator is not None, output
     sections = {part.split("  (", 1)[0]: part for part in output.split("\n== ")[1:]}
-    expected = {"everyone agrees": "recordings-eus", "a caller from London agrees": "recordings-weu"}
+    expected = {
+        "everyone agrees": "recordings-eus",
+        "a caller from London agrees": "recordings-weu",
+        "a late joiner agrees": "recordings-eus",
+        "one withdraws": "recordings-eus",
+    }
     connection = (
         f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
         f"BlobEndpoint={storage.group(1)};"
