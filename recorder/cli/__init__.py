@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from recorder.cli import agents, common, compliance, config, db, emulator
+from recorder.cli import agents, common, compliance, config, db, emulator, exports
 from recorder.cli.db import first_line
 from recorder.config.settings import ConfigError, Settings, load_settings
 
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         help="recompute the hash chain and compare its anchors; exit 1 if broken, 3 if anchors unreadable",
     )
     compliance.add_commands(keys, audit)
+    exports.add_commands(commands)
     agents.add_commands(commands)
 
     _add_local_commands(commands)
@@ -104,6 +105,10 @@ def _run(args: argparse.Namespace) -> int:
         settings = _settings()
         db.require_migrated(settings.database_url)
         return compliance.run(args, settings)
+    if args.command in ("consents", "calls"):
+        settings = _settings()
+        db.require_migrated(settings.database_url)
+        return exports.run(args, settings)
     if args.command == "agents":
         settings = _settings()
         db.require_migrated(settings.database_url)

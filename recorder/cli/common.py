@@ -48,6 +48,8 @@ JSON_COMMANDS = {
     ("audit", "verify"),
     ("audit", "anchor"),
     ("retention", "run"),
+    ("consents", "export"),
+    ("calls", "evidence"),
 }
 
 
