@@ -33,7 +33,7 @@ exit codes:
   130  interrupted (Ctrl-C)
 
 configuration: RECORDER_* environment variables, and a TOML file named by RECORDER_CONFIG
-(see examples/recorder.toml). The environment wins over the file.
+(see examples/recorder.toml; recorder config schema prints its JSON schema). The environment wins.
 """
 
 # Commands (by their path of sub-command names) that print results and so take --json.
