@@ -82,8 +82,33 @@ class Table(BaseModel):
         return table
 
 
+class Check:
+    """``Annotated`` metadata: ``check`` validates (before the type's own validation, or after it when
+    ``after``), and ``json_extra`` is added to the field's JSON schema."""
+
+    after: ClassVar[bool] = False
+
+    def check(self, raw: Any) -> Any:
+        raise NotImplementedError
+
+    def json_extra(self) -> dict[str, Any]:
+        return {}
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        if self.after:
+            return core_schema.no_info_after_validator_function(self.check, handler(source))
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        found = handler(schema)
+        found.update(self.json_extra())
+        return found
+
+
 @dataclass(frozen=True)
-class Bounded:
+class Bounded(Check):
     """``Annotated[int, Bounded(1, 600)]``: a number in a range, from TOML or from an environment string,
     refused in these words: ``expected a whole number from 1 to 600 (got 0)``. Booleans are not numbers."""
 
@@ -91,7 +116,6 @@ class Bounded:
     high: float
     expected: str = "a whole number from {low:g} to {high:g}"
     whole: bool = True
-    schema_keys: ClassVar[tuple[str, str]] = ("minimum", "maximum")
 
     def check(self, raw: Any) -> Any:
         value = _number(raw, self.whole)
@@ -100,15 +124,8 @@ class Bounded:
             raise problem(f"expected {wanted} (got {raw!r})")
         return value
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_before_validator_function(self.check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        found = handler(schema)
-        found.update(dict(zip(self.schema_keys, (self.low, self.high), strict=True)))
-        return found
+    def json_extra(self) -> dict[str, Any]:
+        return {"minimum": self.low, "maximum": self.high}
 
 
 def _number(raw: Any, whole: bool) -> float | None:
@@ -128,12 +145,13 @@ def _number(raw: Any, whole: bool) -> float | None:
 
 
 @dataclass(frozen=True)
-class SecureUrl:
+class SecureUrl(Check):
     """``Annotated[str, SecureUrl()]``: https://, or http:// to a loopback host; ``echo`` repeats the value in
     the problem (never for URLs that may carry a credential)."""
 
     echo: bool = True
     strip_slash: bool = False
+    after: ClassVar[bool] = True  # of the str validation
 
     def check(self, raw: Any) -> Any:
         if not isinstance(raw, str):
@@ -143,12 +161,5 @@ class SecureUrl:
             raise problem(f"{HTTPS_ONLY} (got {url!r})" if self.echo else HTTPS_ONLY)
         return url
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        found = handler(schema)
-        found.setdefault("format", "uri")
-        return found
+    def json_extra(self) -> dict[str, Any]:
+        return {"format": "uri"}

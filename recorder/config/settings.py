@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from recorder.config.calls import CallsSettings
 from recorder.config.compliance import AuditSettings, EntraSettings
-from recorder.config.consent import DEFAULT_PROMPT, DTMF_WORDS
+from recorder.config.consent import DEFAULT_PROMPT
 from recorder.config.environment import DEFAULT_ISSUER, DEFAULT_JWKS_URL
 from recorder.config.fields import Loc, is_loopback
 from recorder.config.model import ConfigFileError, EnvironmentSource, RecorderConfig, build, read_document
@@ -27,7 +27,7 @@ from recorder.config.security import SecuritySettings, security_from
 from recorder.config.storage import StorageSettings
 from recorder.domain.model import ConsentPolicy
 
-__all__ = ["DEFAULT_PROMPT", "DTMF_WORDS", "ConfigError", "Settings", "is_loopback", "load_settings"]
+__all__ = ["ConfigError", "Settings", "is_loopback", "load_config", "load_settings", "settings_from"]
 log = logging.getLogger(__name__)
 REQUIRED_TO_SERVE = ("acs_endpoint", "public_url", "acs_resource_id", "eventgrid_secret")
 
