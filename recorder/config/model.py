@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,6 +51,20 @@ class RecorderConfig(BaseSettings):
     storage: StorageSettings | None = Field(None, description="region-pinned Blob storage of recordings")
     audit: AuditSettings = Field(default_factory=AuditSettings, description="anchoring the audit chain")
     auth: AuthTable = Field(default_factory=AuthTable, description="Entra ID on the compliance API")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """``RecorderConfig()``: this process's RECORDER_* variables over its RECORDER_CONFIG file (``build``
+        takes both explicitly)."""
+        document = read_document(os.environ.get("RECORDER_CONFIG"))
+        return EnvironmentSource(settings_cls, os.environ), DocumentSource(settings_cls, document)
 
 
 ENV_TABLES: dict[str, type[Table]] = {"recorder": RecorderTable, "operations": OperationsSettings}

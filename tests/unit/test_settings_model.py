@@ -128,3 +128,14 @@ def _models(model: type[BaseModel]) -> set[type[BaseModel]]:
                 if isinstance(kind, type) and issubclass(kind, BaseModel) and kind not in found:
                     found |= _models(kind)
     return found
+
+
+def test_the_model_alone_reads_this_processs_environment_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "recorder.toml"
+    config.write_text("[outbox]\nlease_seconds = 45\n")
+    monkeypatch.setenv("RECORDER_CONFIG", str(config))
+    monkeypatch.setenv("RECORDER_DRAIN_SECONDS", "7.5")
+    read = RecorderConfig()
+    assert (read.outbox.lease_seconds, read.operations.drain_seconds) == (45, 7.5)
