@@ -18,6 +18,7 @@ from recorder.adapters.callback_auth import KeysUnavailable
 from recorder.bootstrap import Container
 from recorder.services.errors import ServiceError
 from recorder.services.queries import ledger as queries
+from recorder.services.queries import numbers
 from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web.api import bodies, query_params, roles
 from recorder.web.api.entra import EntraRejected, entra_principal, looks_like_jwt
@@ -95,11 +96,17 @@ def ledger_filter(params: Any) -> queries.LedgerFilter:
     return queries.LedgerFilter(
         call_connection_id=params.get("call_connection_id"),
         server_call_id=params.get("server_call_id"),
-        participant=params.get("participant"),
+        participant=participant(params),
         outcome=query_params.outcome(params.get("outcome")),
         since=query_params.moment(params.get("since"), "since"),
         until=query_params.moment(params.get("until"), "until"),
     )
+
+
+def participant(params: Any) -> str | None:
+    """The raw id a typed ``participant`` names (``services/queries/numbers.py``); 400 if it cannot be one."""
+    text = params.get("participant")
+    return None if text is None else numbers.canonical(text, numbers.configured_region())
 
 
 def _consents(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:

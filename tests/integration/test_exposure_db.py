@@ -1,0 +1,111 @@
+"""Exposure from what the call service stored, on SQLite and PostgreSQL: presence by ACS's event times
+(migration 0014's triggers), recording segments, the ledger; and an erasure leaves no raw id behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from recorder.db.engine import make_engine, session_factory
+from recorder.db.tables.presence import ParticipantPresence
+from recorder.db.unit_of_work import UnitOfWork
+from recorder.domain import effects as fx
+from recorder.domain import events as ev
+from recorder.services.calls.consent_flow import CallService, IncomingCall
+from recorder.services.calls.dispatcher import Dispatcher
+from recorder.services.queries import ledger as queries
+from recorder.services.queries import story
+from tests.integration.test_call_service_db import Clock, FakeAcs, drain
+from tests.unit.test_consent import POLICY
+
+A, B = "4:+14255550101", "4:+442071234567"
+
+
+@pytest.fixture
+def service(database_url: str) -> Iterator[tuple[CallService, Dispatcher, UnitOfWork]]:
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    clock = Clock()
+    calls = CallService(lambda: UnitOfWork(sessions), POLICY, clock)
+    dispatcher = Dispatcher(
+        lambda: UnitOfWork(sessions), FakeAcs(), calls, lambda c: f"https://x/{c}", clock, base_backoff=0
+    )
+    yield calls, dispatcher, UnitOfWork(sessions)
+    dispatcher.stop()
+    engine.dispose()
+
+
+def late_joiner(calls: CallService, dispatcher: Dispatcher, t0: datetime) -> str:
+    """A agrees and is recorded; B joins at t0+5 s by ACS's clock (the callback arrives 40 ms later), ACS
+    reports the pause at t0+5.065 s; B agrees and recording resumes."""
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    _, call_id = calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
+    assert call_id is not None
+    drain(dispatcher)
+    calls.apply(call_id, "c", "CallConnected", ev.CallConnected(at(0), "conn-1"))
+    calls.apply(call_id, "p1", "ParticipantsUpdated", ev.ParticipantsUpdated(at(0.1), 1, (A,), at(0)))
+    drain(dispatcher)
+    calls.apply(
+        call_id, "r1", "RecognizeCompleted", ev.RecognizeCompleted(at(2), fx.consent_context(A, 1), ("one",))
+    )
+    drain(dispatcher)
+    calls.apply(
+        call_id, "s1", "RecordingStateChanged", ev.RecordingStateChanged(at(2.2), "rec-1", True, at(2.1))
+    )
+    joined = ev.ParticipantsUpdated(at(5.04), 2, (A, B), at(5))
+    calls.apply(call_id, "p2", "ParticipantsUpdated", joined)
+    drain(dispatcher)
+    paused = ev.RecordingStateChanged(at(5.1), "rec-1", False, at(5.065))
+    calls.apply(call_id, "s2", "RecordingStateChanged", paused)
+    drain(dispatcher)
+    calls.apply(
+        call_id, "r2", "RecognizeCompleted", ev.RecognizeCompleted(at(7), fx.consent_context(B, 1), ("one",))
+    )
+    drain(dispatcher)
+    calls.apply(
+        call_id, "s3", "RecordingStateChanged", ev.RecordingStateChanged(at(7.2), "rec-1", True, at(7.1))
+    )
+    return call_id
+
+
+def test_a_late_joiners_exposure_is_measured_from_acs_times(
+    service: tuple[CallService, Dispatcher, UnitOfWork],
+) -> None:
+    calls, dispatcher, uow = service
+    t0 = datetime.now(UTC) - timedelta(minutes=1)
+    call_id = late_joiner(calls, dispatcher, t0)
+    with uow:
+        presence = uow.session.scalars(select(ParticipantPresence).order_by(ParticipantPresence.id)).all()
+        assert [(p.present, p.at) for p in presence] == [(True, t0), (True, t0 + timedelta(seconds=5))]
+        found = story.exposures(uow.session, [call_id])[call_id]
+        assert found is not None
+        assert found.ms_of(A) == 0 and found.ms_of(B) == pytest.approx(65)
+        timeline = queries.call_timeline(uow.session, "conn-1")
+        assert timeline is not None
+        assert timeline["exposure"]["total_ms"] == 65 and timeline["exposure"]["participants"] == {
+            A: 0,
+            B: 65,
+        }
+        items = queries.consents(uow.session, queries.LedgerFilter(participant=B), None, 10)["items"]
+        assert [i["exposure_ms"] for i in items] == [65]
+
+
+def test_a_participant_leaving_is_recorded_at_the_time_acs_reported_it(
+    service: tuple[CallService, Dispatcher, UnitOfWork],
+) -> None:
+    calls, dispatcher, uow = service
+    t0 = datetime.now(UTC) - timedelta(minutes=1)
+    call_id = late_joiner(calls, dispatcher, t0)
+    left = ev.ParticipantsUpdated(t0 + timedelta(seconds=9.05), 3, (A,), t0 + timedelta(seconds=9))
+    calls.apply(call_id, "p3", "ParticipantsUpdated", left)
+    with uow:
+        last = uow.session.scalars(
+            select(ParticipantPresence).order_by(ParticipantPresence.id.desc())
+        ).first()
+        assert last is not None and (last.present, last.at) == (False, t0 + timedelta(seconds=9))
