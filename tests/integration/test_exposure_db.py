@@ -38,38 +38,44 @@ def service(database_url: str) -> Iterator[tuple[CallService, Dispatcher, UnitOf
     engine.dispose()
 
 
-def late_joiner(calls: CallService, dispatcher: Dispatcher, t0: datetime) -> str:
+def late_joiner(calls: CallService, dispatcher: Dispatcher, t0: datetime, n: int = 1, b: str = B) -> str:
     """A agrees and is recorded; B joins at t0+5 s by ACS's clock (the callback arrives 40 ms later), ACS
-    reports the pause at t0+5.065 s; B agrees and recording resumes."""
+    reports the pause at t0+5.065 s; B agrees and recording resumes. The call is ``conn-<n>``."""
 
     def at(seconds: float) -> datetime:
         return t0 + timedelta(seconds=seconds)
 
-    _, call_id = calls.incoming_call(IncomingCall("eg-1", "server-1", "ctx", A, None, None))
+    _, call_id = calls.incoming_call(IncomingCall(f"eg-{n}", f"server-{n}", "ctx", A, None, None))
     assert call_id is not None
     drain(dispatcher)
-    calls.apply(call_id, "c", "CallConnected", ev.CallConnected(at(0), "conn-1"))
-    calls.apply(call_id, "p1", "ParticipantsUpdated", ev.ParticipantsUpdated(at(0.1), 1, (A,), at(0)))
+    calls.apply(call_id, f"c{n}", "CallConnected", ev.CallConnected(at(0), f"conn-{n}"))
+    calls.apply(call_id, f"p1-{n}", "ParticipantsUpdated", ev.ParticipantsUpdated(at(0.1), 1, (A,), at(0)))
     drain(dispatcher)
     calls.apply(
-        call_id, "r1", "RecognizeCompleted", ev.RecognizeCompleted(at(2), fx.consent_context(A, 1), ("one",))
+        call_id,
+        f"r1-{n}",
+        "RecognizeCompleted",
+        ev.RecognizeCompleted(at(2), fx.consent_context(A, 1), ("one",)),
     )
     drain(dispatcher)
     calls.apply(
-        call_id, "s1", "RecordingStateChanged", ev.RecordingStateChanged(at(2.2), "rec-1", True, at(2.1))
+        call_id, f"s1-{n}", "RecordingStateChanged", ev.RecordingStateChanged(at(2.2), "rec-1", True, at(2.1))
     )
-    joined = ev.ParticipantsUpdated(at(5.04), 2, (A, B), at(5))
-    calls.apply(call_id, "p2", "ParticipantsUpdated", joined)
+    joined = ev.ParticipantsUpdated(at(5.04), 2, (A, b), at(5))
+    calls.apply(call_id, f"p2-{n}", "ParticipantsUpdated", joined)
     drain(dispatcher)
     paused = ev.RecordingStateChanged(at(5.1), "rec-1", False, at(5.065))
-    calls.apply(call_id, "s2", "RecordingStateChanged", paused)
+    calls.apply(call_id, f"s2-{n}", "RecordingStateChanged", paused)
     drain(dispatcher)
     calls.apply(
-        call_id, "r2", "RecognizeCompleted", ev.RecognizeCompleted(at(7), fx.consent_context(B, 1), ("one",))
+        call_id,
+        f"r2-{n}",
+        "RecognizeCompleted",
+        ev.RecognizeCompleted(at(7), fx.consent_context(b, 1), ("one",)),
     )
     drain(dispatcher)
     calls.apply(
-        call_id, "s3", "RecordingStateChanged", ev.RecordingStateChanged(at(7.2), "rec-1", True, at(7.1))
+        call_id, f"s3-{n}", "RecordingStateChanged", ev.RecordingStateChanged(at(7.2), "rec-1", True, at(7.1))
     )
     return call_id
 
@@ -109,3 +115,16 @@ def test_a_participant_leaving_is_recorded_at_the_time_acs_reported_it(
             select(ParticipantPresence).order_by(ParticipantPresence.id.desc())
         ).first()
         assert last is not None and (last.present, last.at) == (False, t0 + timedelta(seconds=9))
+
+
+def test_everyone_leaves_when_the_call_ends(service: tuple[CallService, Dispatcher, UnitOfWork]) -> None:
+    calls, dispatcher, uow = service
+    t0 = datetime.now(UTC) - timedelta(minutes=1)
+    call_id = late_joiner(calls, dispatcher, t0)
+    calls.apply(call_id, "end", "CallDisconnected", ev.CallDisconnected(t0 + timedelta(seconds=10)))
+    with uow:
+        rows = uow.session.scalars(select(ParticipantPresence).order_by(ParticipantPresence.id)).all()
+        ended = [r.at for r in rows if not r.present]
+        assert len(ended) == 2 and all(at > t0 + timedelta(seconds=5) for at in ended)
+        found = story.exposures(uow.session, [call_id])[call_id]
+        assert found is not None and found.ms_of(B) == pytest.approx(65)

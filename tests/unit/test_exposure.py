@@ -93,8 +93,10 @@ def test_a_console_search_matches_a_fragment_of_a_number() -> None:
     assert partial("7123 4567").fragment == "71234567"
     assert partial("+44 20 7123 4567").exact == "4:+442071234567"
     assert partial("8:acs:1b5c").fragment == "8:acs:1b5c"
-    with pytest.raises(BadQuery):
-        partial("12")
+    assert partial("d9b259b7").fragment == "d9b259b7"
+    for typed in ("12", "bob", "8:acs:a b"):
+        with pytest.raises(BadQuery):
+            partial(typed)
 
 
 def test_the_default_region_must_be_one_phonenumbers_knows() -> None:

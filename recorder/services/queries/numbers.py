@@ -23,6 +23,8 @@ REGION_ENV = "RECORDER_DEFAULT_REGION"
 MAX_LENGTH = 256
 # other ACS ids, and the pseudonym an erasure leaves (``erased:<hex>``)
 _OTHER_ID = re.compile(r"(?:8|28):[A-Za-z0-9][A-Za-z0-9:._\-]*|erased:[0-9a-f]{16,64}")
+# the start of an id (8:acs:1b5c…), or a piece of the hex and dashes that follow
+_ID_PART = re.compile(r"(?:(?:8|28|erased):[A-Za-z0-9:._\-]{0,250}|[0-9a-fA-F_\-]{4,250})")
 _PHONE_CHARS = re.compile(r"[0-9 +()\-./]+")
 _DIGITS = re.compile(r"[^0-9]")
 
@@ -46,14 +48,16 @@ def canonical(text: str, region: str | None = None) -> str:
 def partial(text: str, region: str | None = None) -> ParticipantQuery:
     """A console search term: a whole number or id when it reads as one, and the fragment to look for."""
     stripped = text.strip()
+    if len(stripped) > MAX_LENGTH:
+        raise BadQuery(f"participant must be at most {MAX_LENGTH} characters")
     exact = _canonical(text, region)
     if _PHONE_CHARS.fullmatch(stripped.removeprefix("4:") or "x"):
         digits = _DIGITS.sub("", stripped)
         if len(digits) < 3:
             raise BadQuery("type at least three digits of a number")
         return ParticipantQuery(exact, digits)
-    if exact is None and (not stripped or len(stripped) > MAX_LENGTH or any(c.isspace() for c in stripped)):
-        raise BadQuery("participant must be part of an ACS raw id or a phone number")
+    if exact is None and not _ID_PART.fullmatch(stripped):
+        raise BadQuery("participant must be a phone number, a few of its digits, or part of an ACS raw id")
     return ParticipantQuery(exact, stripped)
 
 

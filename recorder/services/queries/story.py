@@ -135,6 +135,11 @@ def story(session: Session, call_id: str, ledger: list[dict[str, Any]]) -> Story
     recording = ex.recording_spans(facts.segments, facts.end)
     lanes.append(Lane("ACS recording", "recording", recording))
     events = _events(facts, ledger)
+    for raw_id, spans in (found.participants if found else {}).items():
+        events.extend(
+            {"at": s.start, "who": raw_id, "what": "exposed", "ms": s.ms, "end": s.end} for s in spans
+        )
+    events.sort(key=lambda e: e["at"])
     start = min([facts.start, *(at for at, _ in facts.segments), *(e["at"] for e in events)])
     return Story(start, facts.end, facts.live, lanes, found, events)
 

@@ -17,9 +17,12 @@ branch_labels = None
 depends_on = None
 
 # The call row is flushed before its participants (they reference it), so participants_at is already the
-# time of the list that caused this change. Calls from before this migration have no presence history.
+# time of the list that caused this change; when the call ended, everyone left at its end (participants_at
+# is then the last list's time). Calls from before this migration have no presence history.
 LOG = """INSERT INTO participant_presence (participant_id, present, at)
-    SELECT NEW.id, NEW.present, COALESCE(c.participants_at, c.updated_at)
+    SELECT NEW.id, NEW.present,
+        CASE WHEN NOT NEW.present AND c.ended_at IS NOT NULL THEN c.ended_at
+        ELSE COALESCE(c.participants_at, c.updated_at) END
     FROM calls c WHERE c.id = NEW.call_id"""
 
 SQLITE = [
