@@ -11,14 +11,18 @@ from sqlalchemy import select
 
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.tables.presence import ParticipantPresence
+from recorder.db.tables.storage import StoredRecording
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls.consent_flow import CallService, IncomingCall
 from recorder.services.calls.dispatcher import Dispatcher
+from recorder.services.queries import calls_view, story
 from recorder.services.queries import ledger as queries
-from recorder.services.queries import story
-from tests.integration.test_call_service_db import Clock, FakeAcs, drain
+from recorder.services.queries.compliance import CallFilter, search_calls
+from recorder.services.queries.numbers import partial
+from tests.integration.compliance_world import NumberedAcs
+from tests.integration.test_call_service_db import Clock, drain
 from tests.unit.test_consent import POLICY
 
 A, B = "4:+14255550101", "4:+442071234567"
@@ -31,7 +35,7 @@ def service(database_url: str) -> Iterator[tuple[CallService, Dispatcher, UnitOf
     clock = Clock()
     calls = CallService(lambda: UnitOfWork(sessions), POLICY, clock)
     dispatcher = Dispatcher(
-        lambda: UnitOfWork(sessions), FakeAcs(), calls, lambda c: f"https://x/{c}", clock, base_backoff=0
+        lambda: UnitOfWork(sessions), NumberedAcs(), calls, lambda c: f"https://x/{c}", clock, base_backoff=0
     )
     yield calls, dispatcher, UnitOfWork(sessions)
     dispatcher.stop()
@@ -128,3 +132,49 @@ def test_everyone_leaves_when_the_call_ends(service: tuple[CallService, Dispatch
         assert len(ended) == 2 and all(at > t0 + timedelta(seconds=5) for at in ended)
         found = story.exposures(uow.session, [call_id])[call_id]
         assert found is not None and found.ms_of(B) == pytest.approx(65)
+
+
+def test_the_calls_view_filters_by_region_part_of_a_number_and_pages_with_a_total(
+    service: tuple[CallService, Dispatcher, UnitOfWork],
+) -> None:
+    calls, dispatcher, uow = service
+    t0 = datetime.now(UTC) - timedelta(minutes=1)
+    ids = [late_joiner(calls, dispatcher, t0, n=n, b=f"4:+44207123456{n}") for n in range(1, 4)]
+    now = datetime.now(UTC)
+    with uow:
+        uow.session.add(stored_recording(ids[0], "uksouth", now))
+        uow.session.commit()
+        found = calls_view.list_calls(uow.session, calls_view.CallsFilter(region="uksouth"), 1)
+        assert [(c["call_connection_id"], c["regions"]) for c in found["items"]] == [("conn-1", ["uksouth"])]
+        everyone = calls_view.list_calls(uow.session, calls_view.CallsFilter(), 2, per_page=2)
+        assert (everyone["total"], everyone["pages"], len(everyone["items"])) == (3, 2, 1)
+        query = partial("71234562")
+        found = calls_view.list_calls(uow.session, calls_view.CallsFilter(participant=query), 1)
+        assert [c["call_connection_id"] for c in found["items"]] == ["conn-2"]
+        exposed = calls_view.list_calls(uow.session, calls_view.CallsFilter(exposed=True), 1, per_page=2)
+        assert exposed["total"] == 3 and {c["exposure_ms"] for c in exposed["items"]} == {65}
+        api = search_calls(uow.session, CallFilter(region="uksouth", participant="4:+442071234561"), None, 10)
+        assert [c["call_connection_id"] for c in api["items"]] == ["conn-1"]
+
+
+def stored_recording(call_id: str, region: str, now: datetime) -> StoredRecording:
+    return StoredRecording(
+        call_id=call_id,
+        server_call_id="server",
+        recording_id=f"rec-{call_id}",
+        chunk_index=0,
+        document_id="doc",
+        mode="copy",
+        region=region,
+        account_url="https://x.blob.core.windows.net",
+        container="recordings",
+        blob_name="b",
+        metadata_blob="m",
+        content_location="https://x/content",
+        state="stored",
+        event_id=f"ev-{call_id}",
+        available_at=now,
+        created_at=now,
+        updated_at=now,
+        stored_at=now,
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, RecordingSegment
@@ -46,6 +46,14 @@ def _on_hold() -> ColumnElement[bool]:
     return exists().where(LegalHold.call_id == Call.id, LegalHold.released_at.is_(None))
 
 
+def _named(query: ParticipantQuery) -> ColumnElement[bool]:
+    raw_id = CallParticipant.raw_id
+    options = [raw_id == query.exact] if query.exact else []
+    if query.fragment:
+        options.append(raw_id.like(_like(query.fragment), escape="\\"))
+    return or_(*options) if options else false()
+
+
 def conditions(f: CallsFilter) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if f.since is not None:
@@ -53,10 +61,7 @@ def conditions(f: CallsFilter) -> list[ColumnElement[bool]]:
     if f.until is not None:
         found.append(Call.created_at < f.until)
     if f.participant is not None:
-        raw_id = CallParticipant.raw_id
-        match = raw_id.like(_like(f.participant.fragment), escape="\\")
-        named = or_(match, raw_id == f.participant.exact) if f.participant.exact else match
-        found.append(exists().where(CallParticipant.call_id == Call.id, named))
+        found.append(exists().where(CallParticipant.call_id == Call.id, _named(f.participant)))
     if f.outcome is not None:
         found.append(exists().where(ConsentEntry.call_id == Call.id, ConsentEntry.outcome == f.outcome))
     if f.recorded is not None or f.exposed:

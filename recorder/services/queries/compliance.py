@@ -20,9 +20,10 @@ from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, Record
 from recorder.domain import audit_chain
 from recorder.domain.model import ConsentPolicy
 from recorder.services.compliance import holds
+from recorder.services.queries import calls_view, story
 from recorder.services.queries import ledger as queries
-from recorder.services.queries import story
 from recorder.services.queries.ledger import LEDGER_FIELDS, BadQuery, LedgerFilter, ledger_conditions
+from recorder.services.queries.numbers import ParticipantQuery
 
 EXPORT_BATCH = 5000
 
@@ -34,6 +35,8 @@ class CallFilter:
     participant: str | None = None
     outcome: str | None = None
     recorded: bool | None = None
+    region: str | None = None
+    legal_hold: bool | None = None
 
 
 def _encode_call_cursor(created_at: datetime, call_id: str) -> str:
@@ -57,20 +60,11 @@ def search_calls(session: Session, f: CallFilter, cursor: str | None, limit: int
     """Calls oldest first (created_at, id), filtered; the cursor is the last (created_at, id) seen."""
     started = exists().where(RecordingSegment.call_id == Call.id, RecordingSegment.kind == "started")
     query = select(Call, started.label("recorded")).order_by(Call.created_at, Call.id).limit(limit + 1)
-    if f.since is not None:
-        query = query.where(Call.created_at >= f.since)
-    if f.until is not None:
-        query = query.where(Call.created_at < f.until)
-    if f.participant is not None:
-        query = query.where(
-            Call.id.in_(select(CallParticipant.call_id).where(CallParticipant.raw_id == f.participant))
-        )
-    if f.outcome is not None:
-        query = query.where(
-            Call.id.in_(select(ConsentEntry.call_id).where(ConsentEntry.outcome == f.outcome))
-        )
-    if f.recorded is not None:
-        query = query.where(started if f.recorded else ~started)
+    exact = None if f.participant is None else ParticipantQuery(f.participant, None)
+    shared = calls_view.CallsFilter(
+        f.since, f.until, exact, f.outcome, f.recorded, region=f.region, legal_hold=f.legal_hold
+    )
+    query = query.where(*calls_view.conditions(shared))
     if cursor:
         created, call_id = decode_call_cursor(cursor)
         query = query.where(
@@ -210,6 +204,7 @@ def evidence_bundle(
         "call": {k: v for k, v in timeline.items() if k not in ("audit", "consents")},
         "ledger": timeline["consents"],
         "prompts": _prompts_played(timeline["consents"], policy),
+        "exposure": timeline["exposure"],
         "recording_segments": timeline["recording_segments"],
         "stored_recordings": timeline["stored_recordings"],
         "legal_holds": holds.holds_of(session, call_id),

@@ -31,10 +31,11 @@ _DIGITS = re.compile(r"[^0-9]")
 
 @dataclass(frozen=True)
 class ParticipantQuery:
-    """A console search: ``exact`` when the text is a whole number or id, ``fragment`` to match inside ids."""
+    """A search: ``exact`` when the text is a whole number or id, ``fragment`` to match inside ids (None: the
+    exact id only, as the API searches)."""
 
     exact: str | None
-    fragment: str
+    fragment: str | None
 
 
 def canonical(text: str, region: str | None = None) -> str:

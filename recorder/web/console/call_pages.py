@@ -35,7 +35,6 @@ def call_view(
     broken = audit_view.broken_entry(session, first_bad if isinstance(first_bad, int) else None)
     tampering = audit_view.call_tampering(bundle["audit_entries"], call_id, broken)
     told = story.story(session, call_id, bundle["ledger"])
-    bundle["exposure"] = bundle["call"]["exposure"]
     bundle["verification"] = {**verification, "broken_entry": broken, "this_call": tampering}
     return {"bundle": bundle, "story": told, "tampering": tampering, "verification": verification}
 
