@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select
 
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import Call
 from recorder.services.tokens import console_sessions
 from recorder.services.tokens.api_keys import Role, create_key
+from tests.audit_tampering import bypass
 from tests.integration.compliance_world import World
 
 
@@ -67,7 +71,27 @@ def test_evidence_is_named_after_the_call_and_an_unknown_call_is_404(
     assert 'filename="evidence-conn-1.html"' in printable.headers["content-disposition"]
     bundle = world.client.get("/console/calls/conn-1/evidence", headers=cookie)
     assert 'filename="evidence-conn-1.json"' in bundle.headers["content-disposition"]
-    assert bundle.json()["exposure"]["total_ms"] == 0 and bundle.json()["verification"]["ok"] is True
+    assert bundle.json()["exposure"]["total_ms"] == 0 and bundle.json()["verification"]["chain"]["ok"] is True
     for path in ("/console/calls/nope", "/console/calls/nope/evidence", "/console/calls/nope/evidence/print"):
         assert world.client.get(path, headers=cookie).status_code == 404
     assert "<script" not in printable.text  # the console's CSP allows no script: the page needs none
+
+
+def test_an_entry_deleted_next_to_a_calls_entries_shows_on_that_calls_page(
+    world: World, cookie: dict[str, str]
+) -> None:
+    with world.container.unit_of_work() as uow:  # what the service's sealer does every 100 ms
+        uow.audit.seal_pending()
+        uow.commit()
+    with world.container.sessions() as session:
+        call_id = session.scalar(select(Call.id).where(Call.call_connection_id == "conn-2"))
+        first = session.scalar(select(func.min(AuditEntry.seq)).where(AuditEntry.call_id == call_id))
+    assert first is not None and first > 1
+    bypass(
+        world.container.settings.database_url, "DELETE FROM audit_log WHERE seq = :seq", {"seq": first - 1}
+    )
+    page = world.client.get("/console/calls/conn-2", headers=cookie)
+    assert 'id="tamper-warning"' in page.text and f"Entry {first} no longer links" in page.text
+    evidence = world.client.get("/console/calls/conn-2/evidence", headers=cookie).json()["verification"]
+    assert evidence["chain"]["first_bad"] == first - 1 and evidence["this_call"]["misplaced"] == [first]
+    assert evidence["broken_entry"]["call_connection_id"] == "conn-2" and evidence["broken_entry"]["missing"]

@@ -23,28 +23,40 @@ from recorder.web.console.session import audited, not_found, render
 
 
 def call_view(
-    session: Session, connection_id: str, policy: ConsentPolicy, anchors: AnchorStore | None
+    session: Session,
+    connection_id: str,
+    policy: ConsentPolicy,
+    anchors: AnchorStore | None,
+    whole_chain: bool,
 ) -> dict[str, Any] | None:
-    """The evidence bundle, the story, the chain's verdict and whether this call is affected by tampering."""
+    """The evidence bundle, the story, and whether this call is affected by tampering; with ``whole_chain``
+    (the evidence) also the whole chain's verdict, which reads every entry (the call's page checks only the
+    call's own entries and their neighbours)."""
     bundle = cq.evidence_bundle(session, connection_id, policy)
     call_id = session.scalar(select(Call.id).where(Call.call_connection_id == connection_id))
     if bundle is None or call_id is None:
         return None
-    verification = anchoring.verify(session, anchors).as_json()
-    first_bad = verification["first_bad"]
-    broken = audit_view.broken_entry(session, first_bad if isinstance(first_bad, int) else None)
-    tampering = audit_view.call_tampering(bundle["audit_entries"], call_id, broken)
+    verification, broken = None, None
+    if whole_chain:
+        verification = anchoring.verify(session, anchors).as_json()
+        first_bad = verification["first_bad"]
+        broken = audit_view.broken_entry(session, first_bad if isinstance(first_bad, int) else None)
+    tampering = audit_view.call_tampering(session, bundle["audit_entries"], call_id, broken)
     told = story.story(session, call_id, bundle["ledger"])
-    bundle["verification"] = {**verification, "broken_entry": broken, "this_call": tampering}
+    bundle["verification"] = {"this_call": tampering, "chain": verification, "broken_entry": broken}
     return {"bundle": bundle, "story": told, "tampering": tampering, "verification": verification}
 
 
-def _read(request: Request, container: Container, principal: Principal, action: str) -> dict[str, Any] | None:
+def _read(
+    request: Request, container: Container, principal: Principal, action: str, whole_chain: bool = True
+) -> dict[str, Any] | None:
     connection_id, policy = request.path_params["call_connection_id"], container.settings.policy
     anchors = container.compliance.anchors
-    found: dict[str, Any] | None = audited(
-        container, principal, request, action, lambda s: call_view(s, connection_id, policy, anchors)
-    )
+
+    def read(session: Session) -> dict[str, Any] | None:
+        return call_view(session, connection_id, policy, anchors, whole_chain)
+
+    found: dict[str, Any] | None = audited(container, principal, request, action, read)
     return found
 
 
@@ -67,7 +79,7 @@ def _context(request: Request, view: dict[str, Any], container: Container) -> di
 
 
 def call_page(request: Request, container: Container, principal: Principal, token: str) -> Response:
-    view = _read(request, container, principal, "console.call.read")
+    view = _read(request, container, principal, "console.call.read", whole_chain=False)
     if view is None:
         return not_found(request, principal, token)
     return render(request, "call.html", principal, token, **_context(request, view, container))
