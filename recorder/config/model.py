@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from recorder.config.calls import CallsSettings
 from recorder.config.compliance import AuditSettings, AuthTable
 from recorder.config.consent import ConsentTable
+from recorder.config.console import ConsoleTable
 from recorder.config.environment import RecorderTable
 from recorder.config.fields import Bounded, Table
 from recorder.config.operations import OperationsSettings
@@ -36,8 +37,8 @@ class OutboxTable(Table):
 
 
 class RecorderConfig(BaseSettings):
-    """recorder.toml: every setting of the service. Each key of [recorder] and [operations] is also an
-    environment variable, RECORDER_<KEY> in upper case, which wins over the file."""
+    """recorder.toml: every setting of the service. Each key of [recorder], [operations] and [console] is
+    also an environment variable, RECORDER_<KEY> in upper case, which wins over the file."""
 
     model_config = SettingsConfigDict(
         frozen=True, extra="ignore", json_schema_extra={"additionalProperties": False}
@@ -51,6 +52,7 @@ class RecorderConfig(BaseSettings):
     storage: StorageSettings | None = Field(None, description="region-pinned Blob storage of recordings")
     audit: AuditSettings = Field(default_factory=AuditSettings, description="anchoring the audit chain")
     auth: AuthTable = Field(default_factory=AuthTable, description="Entra ID on the compliance API")
+    console: ConsoleTable = Field(default_factory=ConsoleTable, description="officers' number searches")
 
     @classmethod
     def settings_customise_sources(
@@ -67,7 +69,11 @@ class RecorderConfig(BaseSettings):
         return EnvironmentSource(settings_cls, os.environ), DocumentSource(settings_cls, document)
 
 
-ENV_TABLES: dict[str, type[Table]] = {"recorder": RecorderTable, "operations": OperationsSettings}
+ENV_TABLES: dict[str, type[Table]] = {
+    "recorder": RecorderTable,
+    "operations": OperationsSettings,
+    "console": ConsoleTable,
+}
 
 
 class EnvironmentSource(PydanticBaseSettingsSource):

@@ -8,7 +8,7 @@ from typing import Any
 
 from recorder.config.fields import PROBLEM, Loc
 
-ENV_TABLES = ("recorder", "operations")  # every key of these tables is also RECORDER_<KEY>
+ENV_TABLES = ("recorder", "operations", "console")  # every key of these tables is also RECORDER_<KEY>
 PLAIN = {
     "missing": "required",
     "model_type": "expected a table",

@@ -64,6 +64,7 @@ class Settings:
     entra: EntraSettings | None = None
     operations: OperationsSettings = field(default_factory=OperationsSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    default_region: str | None = None  # [console]: how searches read a number without a country code
 
     @property
     def emulator_mode(self) -> bool:
@@ -141,4 +142,5 @@ def settings_from(config: RecorderConfig) -> Settings:
         entra=config.auth.entra,
         operations=config.operations,
         security=security_from(table),
+        default_region=config.console.default_region,
     )

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from recorder.config.settings import Settings
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call
 from recorder.domain import events as ev
@@ -20,6 +21,7 @@ from tests.audit_tampering import write_raw_data
 from tests.integration.compliance_world import A, World, make_world, record_call
 from tests.integration.test_exposure_db import late_joiner
 from tests.ui.browsing import shot, sign_in
+from tests.unit.test_consent import POLICY
 
 UK = "4:+442071234567"
 ZONE = "Asia/Tokyo"  # far from UTC: a day picked in the browser is not a UTC day
@@ -31,10 +33,9 @@ def officer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     who agreed, and conn-4, a late joiner B' recorded 65 ms (by ACS's times) before the pause."""
     from recorder.db.migrate import upgrade
 
-    monkeypatch.setenv("RECORDER_DEFAULT_REGION", "GB")
     url = f"sqlite:///{tmp_path / 'console.db'}"
     upgrade(url)
-    for world in make_world(url):
+    for world in make_world(url, Settings(database_url=url, policy=POLICY, default_region="GB")):
         container = world.container
         record_call(container, 3, (UK,), "one", recorded=True)
         t0 = datetime.now(UTC) - timedelta(seconds=10)

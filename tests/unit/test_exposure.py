@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from recorder.config.settings import ConfigError, load_settings
 from recorder.services.queries import exposure as ex
 from recorder.services.queries.ledger import BadQuery
-from recorder.services.queries.numbers import canonical, check_region, partial
+from recorder.services.queries.numbers import canonical, partial
 
 T0 = datetime.now(UTC)
 
@@ -99,7 +101,12 @@ def test_a_console_search_matches_a_fragment_of_a_number() -> None:
             partial(typed)
 
 
-def test_the_default_region_must_be_one_phonenumbers_knows() -> None:
-    assert check_region("gb") == "GB" and check_region("") is None
-    with pytest.raises(ValueError, match="RECORDER_DEFAULT_REGION"):
-        check_region("XX")
+def test_the_default_region_must_be_one_phonenumbers_knows(tmp_path: Path) -> None:
+    assert load_settings({"RECORDER_DEFAULT_REGION": "gb"}, for_serving=False).default_region == "GB"
+    assert load_settings({"RECORDER_DEFAULT_REGION": ""}, for_serving=False).default_region is None
+    config = tmp_path / "recorder.toml"
+    config.write_text('[console]\ndefault_region = "US"\n')
+    assert load_settings({"RECORDER_CONFIG": str(config)}, for_serving=False).default_region == "US"
+    with pytest.raises(ConfigError) as bad:
+        load_settings({"RECORDER_DEFAULT_REGION": "XX"}, for_serving=False)
+    assert bad.value.problems == ["RECORDER_DEFAULT_REGION: 'XX' is not a region code such as GB or US"]

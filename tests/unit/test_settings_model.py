@@ -49,7 +49,7 @@ def test_typos_are_warned_about_at_any_depth() -> None:
     }
     assert unknown_keys(document) == [
         "[colour]: not a section the service reads "
-        "(audit, auth, calls, consent, operations, outbox, recorder, storage)",
+        "(audit, auth, calls, consent, console, operations, outbox, recorder, storage)",
         "consent.repromts: not a setting the service reads",
         "consent.prompts[0].verison: not a setting the service reads",
         "storage.regions.weu.contaner: not a setting the service reads",

@@ -9,10 +9,7 @@ without ``+``, with spaces, dashes, dots or brackets, a national number of the c
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-import tomllib
 from dataclasses import dataclass
 
 import phonenumbers
@@ -102,22 +99,3 @@ def check_region(region: str | None, name: str = REGION_ENV) -> str | None:
     if code not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"{name}: {region!r} is not a region code such as GB or US")
     return code
-
-
-def configured_region() -> str | None:
-    """``RECORDER_DEFAULT_REGION``, else ``[console] default_region`` of the ``RECORDER_CONFIG`` file."""
-    if os.environ.get(REGION_ENV):
-        return check_region(os.environ[REGION_ENV])
-    path = os.environ.get("RECORDER_CONFIG")
-    return _toml_region(path) if path else None
-
-
-@functools.lru_cache(maxsize=4)
-def _toml_region(path: str) -> str | None:
-    try:
-        with open(path, "rb") as file:
-            console = tomllib.load(file).get("console", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return None  # the settings loader reports an unreadable file; this is only an optional key
-    value = console.get("default_region") if isinstance(console, dict) else None
-    return check_region(value, "[console] default_region") if isinstance(value, str) else None

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from recorder.services.queries import numbers
 from recorder.web.console import call_pages, pages
 from recorder.web.console.session import guarded, login, login_form, logout
 
@@ -22,7 +21,6 @@ async def home(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    numbers.configured_region()  # a default region that is not one stops start-up, naming the setting
     call = "/console/calls/{call_connection_id}"
     return [
         Route("/console", home, methods=["GET"]),

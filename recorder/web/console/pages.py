@@ -38,7 +38,7 @@ def _times(request: Request) -> dict[str, Any]:
 
 def ledger(request: Request, container: Container, principal: Principal, token: str) -> Response:
     params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "cursor")}
-    filters = ledger_filter(params)
+    filters = ledger_filter(params, container.settings.default_region)
     cursor = params.get("cursor")
     page = audited(
         container,
@@ -70,7 +70,9 @@ def _yes_no(value: str | None, name: str) -> bool | None:
     return value == "yes"
 
 
-def calls_filter(params: dict[str, str], request: Request) -> tuple[calls_view.CallsFilter, int]:
+def calls_filter(
+    params: dict[str, str], request: Request, region_typed: str | None
+) -> tuple[calls_view.CallsFilter, int]:
     formats.check_zone(request)
     zone = formats.zone_of(request)
     participant = params.get("participant")
@@ -83,7 +85,7 @@ def calls_filter(params: dict[str, str], request: Request) -> tuple[calls_view.C
     found = calls_view.CallsFilter(
         since=formats.day_start(params.get("from"), zone, "from"),
         until=formats.day_start(params.get("to"), zone, "to", next_day=True),
-        participant=numbers.partial(participant, numbers.configured_region()) if participant else None,
+        participant=numbers.partial(participant, region_typed) if participant else None,
         outcome=params.get("outcome") if params.get("outcome") in OUTCOMES else None,
         recorded=_yes_no(params.get("recorded"), "recorded"),
         region=region,
@@ -97,7 +99,7 @@ def calls_filter(params: dict[str, str], request: Request) -> tuple[calls_view.C
 
 def calls(request: Request, container: Container, principal: Principal, token: str) -> Response:
     params = {k: v.strip() for k, v in request.query_params.items() if v.strip() and k in CALLS_PARAMS}
-    filters, page = calls_filter(params, request)
+    filters, page = calls_filter(params, request, container.settings.default_region)
 
     def read(session: Session) -> dict[str, Any]:
         return calls_view.list_calls(session, filters, page)
@@ -141,6 +143,6 @@ def export(request: Request, container: Container, principal: Principal, token: 
     params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "format")}
     if params.get("format", "csv") not in ("csv", "jsonl"):
         raise queries.BadQuery("format must be csv or jsonl")
-    filters = ledger_filter(params)
+    filters = ledger_filter(params, container.settings.default_region)
     audit(container, principal, request, "console.consents.export")
     return export_response(container, filters, params.get("format", "csv"))
