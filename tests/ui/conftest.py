@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.integration.compliance_world import World, make_world
 from tests.ui.browsing import ARGS, CHROMIUM
@@ -21,10 +22,26 @@ def browser() -> Iterator[Browser]:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
+    with sync_playwright_outside_faketime() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
+    yield launched
+    launched.close()
+    playwright.stop()
+
+
+@contextmanager
+def sync_playwright_outside_faketime() -> Iterator[Playwright]:
+    """Playwright's driver and Chromium, started without libfaketime. Run a year ahead (.ci/run), only the
+    service's calendar needs to move: the pages are drawn on the server, and a browser under libfaketime is
+    ten times slower. Whatever else the tests start still runs under it."""
+    preload = os.environ.get("LD_PRELOAD", "")
+    if "faketime" in preload:
+        del os.environ["LD_PRELOAD"]
+    try:
+        yield sync_playwright().start()
+    finally:
+        if "faketime" in preload:
+            os.environ["LD_PRELOAD"] = preload
 
 
 @pytest.fixture
