@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Literal, get_args
 
 from recorder.services.queries.ledger import BadQuery, in_stored_range
 
-OUTCOMES = frozenset({"granted", "declined", "no_response", "withdrawn", "exempt"})
+LedgerOutcome = Literal["granted", "declined", "no_response", "withdrawn", "exempt"]
+OUTCOMES = frozenset(get_args(LedgerOutcome))
 MAX_LIMIT = 500
-_DIGITS = re.compile(r"[0-9]{1,6}")
+DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 def only(params: Iterable[str], allowed: set[str]) -> None:
@@ -24,7 +26,7 @@ def limit(params: Mapping[str, str], default: int = 100) -> int:
     text = params.get("limit")
     if text is None:
         return default
-    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+    if not DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
         raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return int(text)
 
