@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic.config import JsonDict
 
 from recorder.domain.model import CallPhase, Consent, RecordingStatus
 from recorder.web.api import query_params
@@ -28,16 +29,26 @@ def _recorded(value: object) -> object:
 Limit = Annotated[
     int, Field(ge=1, le=query_params.MAX_LIMIT, description="page size"), BeforeValidator(_limit)
 ]
-Cursor = Annotated[str | None, Field(description="the `next` of the previous page")]
+Cursor = Annotated[
+    str | None, Field(description="the `next` of the previous page: opaque, as this service issued it")
+]
 Participant = Annotated[
     str | None,
     Field(description="an ACS raw id such as 4:+14255550123, or a phone number as people type it"),
 ]
 
 
+# What every backend stores is 1900 to 9999 in UTC; the document promises the years that hold in any zone.
+STORED_YEARS: JsonDict = {"pattern": r"^(190[1-9]|19[1-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])-"}
+
+
 class TimeRange(Query):
-    since: datetime | None = Field(None, description="at or after (ISO 8601 with a zone)")
-    until: datetime | None = Field(None, description="before (ISO 8601 with a zone)")
+    since: datetime | None = Field(
+        None, description="at or after (ISO 8601 with a zone)", json_schema_extra=STORED_YEARS
+    )
+    until: datetime | None = Field(
+        None, description="before (ISO 8601 with a zone)", json_schema_extra=STORED_YEARS
+    )
 
     @field_validator("since", "until", mode="before")
     @classmethod

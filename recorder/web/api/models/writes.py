@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -18,7 +19,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-from recorder.services.tokens.user_tokens import check_identity, check_user_id
+from recorder.services.calls import agents
+from recorder.services.tokens import user_tokens
 from recorder.web.api.models.base import Body, Moment, Reply, Role
 from recorder.web.errors import ApiError
 
@@ -54,8 +56,7 @@ class Text:
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
         json_schema.update(minLength=1, maxLength=self.max_length)
-        if self.pattern is not None:
-            json_schema["pattern"] = self.pattern.pattern
+        json_schema["pattern"] = self.pattern.pattern if self.pattern is not None else r"\S"
         return json_schema
 
 
@@ -72,9 +73,19 @@ class _Fields(Body):
     )
 
 
+def _given(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": "string"}}}
+
+
 class CreateRecording(_Fields):
     """Exactly one of ``server_call_id`` (a call the service does not handle yet: it connects to it) and
     ``call_connection_id`` (a call it already handles)."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"oneOf": [_given("server_call_id"), _given("call_connection_id")]},
+    )
 
     server_call_id: Annotated[str, Text("server_call_id", 1024)] | None = None
     call_connection_id: Annotated[str, Text("call_connection_id", 128)] | None = None
@@ -87,7 +98,20 @@ class CreateRecording(_Fields):
 
 
 class PlaceCall(_Fields):
-    """An outbound call that goes through the consent flow."""
+    """An outbound call that goes through the consent flow. A phone target (``4:…``) needs
+    ``source_caller_id``, unless the service has RECORDER_OUTBOUND_CALLER_ID configured."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"target": {"pattern": "^4:"}}, "required": ["target"]},
+            "then": {
+                "required": ["source_caller_id"],
+                "properties": {"source_caller_id": {"type": "string"}},
+            },
+        },
+    )
 
     target: Annotated[str, Text("target", 256, RAW_ID)] = Field(
         description="an ACS raw id such as 4:+14255550123"
@@ -126,9 +150,9 @@ class RecordingRequest(Reply):
 
 
 class IssueToken(Body):
-    user_id: Annotated[str, AfterValidator(check_user_id)] = Field(
+    user_id: Annotated[str, AfterValidator(user_tokens.check_user_id)] = Field(
         description="the application's own user id: 1 to 128 letters, digits or . _ @ + = : -",
-        json_schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9._@+=:\-]{0,127}$"},
+        json_schema_extra={"pattern": f"^(?:{user_tokens.USER_ID_PATTERN.pattern})$"},
     )
     field_codes: ClassVar[dict[str, str]] = {"user_id": "invalid_user_id"}
 
@@ -140,7 +164,10 @@ class AccessToken(Reply):
 
 
 class RevokeTokens(Body):
-    identity: Annotated[str, AfterValidator(check_identity)] = Field(description="an ACS raw id 8:acs:…")
+    identity: Annotated[str, AfterValidator(user_tokens.check_identity)] = Field(
+        description="an ACS raw id 8:acs:…",
+        json_schema_extra={"pattern": f"^(?:{user_tokens.IDENTITY_PATTERN.pattern})$"},
+    )
     field_codes: ClassVar[dict[str, str]] = {"identity": "invalid_identity"}
 
 
@@ -172,10 +199,15 @@ class Erased(Reply):
     forced: bool
 
 
+def _whole(value: object) -> object:
+    """JSON has one kind of number: 7.0 is the whole number 7 (as JSON Schema says), 7.5 is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class CreateKey(Body):
     role: Role
     name: Annotated[str, Text("name", 128, strip=True)]
-    expires_in_days: int | None = Field(None, ge=1, le=3650)
+    expires_in_days: Annotated[int, Field(ge=1, le=3650), BeforeValidator(_whole)] | None = None
 
 
 class NewKey(Reply):
@@ -223,11 +255,15 @@ class GrantRevoked(Reply):
 
 
 class Exempt(Body):
-    """Checked by the agents service itself (``invalid_identity``, ``invalid_reason``)."""
-
-    model_config = ConfigDict(strict=False, extra="ignore")
-    identity: Any = Field(None, json_schema_extra={"type": "string", "description": "an ACS raw id"})
-    reason: Any = Field(None, json_schema_extra={"type": "string", "description": "1 to 128 characters"})
+    identity: Annotated[str, AfterValidator(agents.check_identity)] = Field(
+        description="an ACS raw id", json_schema_extra={"pattern": f"^({agents.IDENTITY.pattern})$"}
+    )
+    reason: Annotated[str, AfterValidator(agents.check_reason)] | None = Field(
+        None,
+        description="printable ASCII; default agent-identity",
+        json_schema_extra={"pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$", "maxLength": 128},
+    )
+    field_codes: ClassVar[dict[str, str]] = {"identity": "invalid_identity", "reason": "invalid_reason"}
 
 
 class Exemption(Reply):
