@@ -5,10 +5,15 @@ along its links (test_schemathesis_runs_clean)."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -313,3 +318,47 @@ def test_schemathesis_runs_clean(stack: Stack, api: Api, capsys: pytest.CaptureF
         print(f"\nschemathesis: {len(operations)} operations, {cases} cases, {steps} stateful calls")
     assert failures == []
     assert len(operations) >= 23 and cases >= len(operations) * EXAMPLES and steps > 0
+
+
+def test_a_client_generated_from_the_document_records_and_reads_back(
+    stack: Stack, api: Api, tmp_path: Path
+) -> None:
+    """What a call-center developer does: generate a Python client from /api/openapi.json
+    (openapi-python-client), ask with a service key for an ongoing call to be recorded, and read it back."""
+    (tmp_path / "openapi.json").write_bytes(httpx.get(f"{stack.service_url}/api/openapi.json").content)
+    bin_dir = Path(sys.executable).parent
+    command = ["generate", "--path", str(tmp_path / "openapi.json"), "--meta", "none"]
+    generated = subprocess.run(
+        [
+            str(bin_dir / "openapi-python-client"),
+            *command,
+            "--output-path",
+            str(tmp_path / "recorder_client"),
+        ],
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert "WARNING" not in generated.stdout, generated.stdout  # every operation made it into the client
+    sys.path.insert(0, str(tmp_path))
+    try:
+        package = importlib.import_module("recorder_client")
+        models = importlib.import_module("recorder_client.models")
+    finally:
+        sys.path.remove(str(tmp_path))
+    create = importlib.import_module("recorder_client.api.default.create_recording")
+    get = importlib.import_module("recorder_client.api.default.get_recording")
+    body = models.CreateRecording(server_call_id=ongoing_call(stack), external_reference="generated-1")
+    with package.AuthenticatedClient(base_url=stack.service_url, token=api.keys["service"]) as client:
+        created = create.sync_detailed(client=client, body=body, idempotency_key=f"gen-{uuid.uuid4()}")
+        assert created.status_code == 202, created.content
+        assert isinstance(created.parsed, models.RecordingRequest)
+        read = get.sync(request_id=created.parsed.id, client=client)
+    assert isinstance(read, models.RecordingRequest), read
+    assert (read.id, read.external_reference) == (created.parsed.id, "generated-1")
+    assert read.state.value in ("connecting", "awaiting_consent", "recording")
+    with package.AuthenticatedClient(base_url=stack.service_url, token="rk_not_a_key") as stranger:
+        refused = get.sync_detailed(request_id=created.parsed.id, client=stranger)
+    assert refused.status_code == 401 and isinstance(refused.parsed, models.Error)

@@ -8,6 +8,8 @@ from typing import Any
 
 from starlette.routing import Route
 
+from recorder.web.api.docs import ASSETS
+
 SECURITY_SCHEMES = {
     "eventGridSecret": {
         "type": "apiKey",
@@ -67,9 +69,14 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 EVENTS = {
     "required": True,
     "content": {
-        "application/json": {"schema": {"type": ["array", "object"], "description": "one event or a batch"}},
+        "application/json": {
+            "schema": {
+                "description": "one event or a batch",
+                "anyOf": [{"type": "array", "items": {"type": "object"}}, {"type": "object"}],
+            }
+        },
         "application/cloudevents+json": {"schema": {"type": "object"}},
-        "application/cloudevents-batch+json": {"schema": {"type": "array"}},
+        "application/cloudevents-batch+json": {"schema": {"type": "array", "items": {"type": "object"}}},
     },
 }
 DELIVERY_ERRORS = {
@@ -158,7 +165,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "summary": "The renderer's files, shipped in the package",
         "security": PUBLIC,
         "responses": {
-            "200": {"description": "the file", "content": {"*/*": {"schema": {"type": "string"}}}},
+            "200": {
+                "description": "the file",
+                "content": {media.split(";")[0]: {"schema": {"type": "string"}} for media in ASSETS.values()},
+            },
             "404": _error("no such file"),
         },
     },

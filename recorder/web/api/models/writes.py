@@ -73,18 +73,23 @@ class _Fields(Body):
     )
 
 
-def _given(name: str) -> dict[str, Any]:
-    return {"required": [name], "properties": {name: {"type": "string"}}}
+def _both(kind: str) -> dict[str, Any]:
+    ids = ("server_call_id", "call_connection_id")
+    return {
+        "properties": {name: {"type": kind} for name in ids},
+        "required": list(ids) if kind != "null" else [],
+    }
 
 
 class CreateRecording(_Fields):
     """Exactly one of ``server_call_id`` (a call the service does not handle yet: it connects to it) and
     ``call_connection_id`` (a call it already handles)."""
 
+    # "not both, not neither" rather than oneOf: client generators keep one model with every field
     model_config = ConfigDict(
         strict=True,
         extra="forbid",
-        json_schema_extra={"oneOf": [_given("server_call_id"), _given("call_connection_id")]},
+        json_schema_extra={"not": {"anyOf": [_both("string"), _both("null")]}},
     )
 
     server_call_id: Annotated[str, Text("server_call_id", 1024)] | None = None
