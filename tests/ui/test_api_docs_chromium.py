@@ -3,27 +3,14 @@ Content-Security-Policy, with no request leaving the service (the service may ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from playwright.sync_api import Browser, Request, expect
 
-from tests.integration.compliance_world import World, make_world
+from tests.integration.compliance_world import World
 from tests.ui import test_console_chromium as console_ui
 
-browser = console_ui.browser  # the same headless Chromium
+browser, world = console_ui.browser, console_ui.world  # the same headless Chromium, and service
 # Redoc's "API docs by Redocly" logo comes from its CDN: the page's CSP blocks it, and Redoc then hides it.
 ATTRIBUTION = "https://cdn.redoc.ly/redoc/logo-mini.svg"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    from recorder.db.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'docs.db'}"
-    upgrade(url)
-    yield from make_world(url)
 
 
 def test_the_reference_renders_from_the_package_alone(browser: Browser, world: World) -> None:

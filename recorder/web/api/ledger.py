@@ -14,7 +14,7 @@ from starlette.routing import Route
 from recorder.bootstrap import Container
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens.api_keys import Principal
-from recorder.web.api import query_params, roles
+from recorder.web.api import roles
 from recorder.web.api.models import reads
 from recorder.web.api.routing import ApiError, Link, Spec, audited_read, authorize, route
 
@@ -27,15 +27,8 @@ TO_CALL = {"call_connection_id": "$response.body#/items/0/call_connection_id"}
 
 
 def ledger_filter(params: Any) -> queries.LedgerFilter:
-    """The console's ledger filter from its query string (the API validates with ``reads.LedgerQuery``)."""
-    return queries.LedgerFilter(
-        call_connection_id=params.get("call_connection_id"),
-        server_call_id=params.get("server_call_id"),
-        participant=params.get("participant"),
-        outcome=query_params.outcome(params.get("outcome")),
-        since=query_params.moment(params.get("since"), "since"),
-        until=query_params.moment(params.get("until"), "until"),
-    )
+    """The console's ledger filter from its query string, by the API's rules (other parameters ignored)."""
+    return filter_of(reads.LedgerQuery.parse({k: v for k, v in params.items() if k in LEDGER_PARAMS}))
 
 
 def filter_of(query: reads.LedgerQuery) -> queries.LedgerFilter:

@@ -33,6 +33,11 @@ def explain(errors: list[ErrorDetails]) -> str:
     return "; ".join(lines)
 
 
+def _unknown(exc: ValidationError) -> str:
+    """The names given that the model does not have, comma-separated ("" when none)."""
+    return ", ".join(sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"))
+
+
 class Body(BaseModel):
     """A JSON request body. A problem is a 400 ``code`` (``field_codes`` per field; ``unknown_code`` for a
     field the model does not have, when it forbids them); a service refusal raised by a validator passes."""
@@ -47,9 +52,8 @@ class Body(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            unknown = sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden")
-            if unknown:
-                raise ApiError(400, cls.unknown_code, f"unknown fields: {', '.join(unknown)}") from None
+            if unknown := _unknown(exc):
+                raise ApiError(400, cls.unknown_code, f"unknown fields: {unknown}") from None
             first = exc.errors()[0]
             code = cls.field_codes.get(str(first["loc"][0]) if first["loc"] else "", cls.code)
             raise ApiError(400, code, explain(exc.errors())) from None
@@ -65,9 +69,8 @@ class Query(BaseModel):
         try:
             return cls.model_validate(params)
         except ValidationError as exc:
-            unknown = sorted(str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden")
-            if unknown:
-                raise BadQuery(f"unknown parameters: {', '.join(unknown)}") from None
+            if unknown := _unknown(exc):
+                raise BadQuery(f"unknown parameters: {unknown}") from None
             raise BadQuery(explain(exc.errors())) from None
 
 
