@@ -19,7 +19,9 @@ from recorder.domain import events as ev
 from recorder.services.calls.consent_flow import IncomingCall
 from recorder.services.ports import PlacedCall
 from recorder.services.tokens.api_keys import Role, create_key
+from recorder.web.api import openapi
 from recorder.web.app import create_app
+from tests.api_contract import Contract
 from tests.e2e.stack import free_port
 from tests.integration.test_call_service_db import FakeAcs, drain
 from tests.unit.test_consent import POLICY
@@ -88,7 +90,11 @@ def make_world(database_url: str, settings: Settings | None = None) -> Iterator[
     thread.start()
     while not server.started:
         time.sleep(0.02)
-    world = World(container, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30), app)
+    contract = Contract(openapi.build(list(app.routes)))  # every response the tests get is as documented
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", timeout=30, event_hooks={"response": [contract.check]}
+    )
+    world = World(container, client, app)
     with container.sessions() as session:
         for role in Role:
             world.keys[role] = create_key(session, role, f"{role} key", datetime.now(UTC))[1]

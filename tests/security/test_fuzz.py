@@ -6,7 +6,9 @@ reported."""
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from recorder.adapters.identity import AcsIdentities, build_identity_client
 from recorder.adapters.recording_urls import recording_url_problem
 from recorder.config.security import EventWindow
 from recorder.db.migrate import upgrade
+from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.web.webhooks.event_window import check_window
 from recorder.web.webhooks.parsing import BadEvent, CallbackEvent, callback_events, envelopes, load_json
 from recorder.web.webhooks.recording_files import recording_file_event
@@ -107,8 +111,15 @@ def test_callback_parser_on_event_shaped_values(payload: Any) -> None:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, dict[str, str]]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'recorder.db'}"
     upgrade(url)
-    with jwks_server() as jwks:
-        w = make_world(url, jwks)
+    access_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    # POST /api/tokens reaches ACS's identity service once the document says what a user id looks like: the
+    # emulator's, so a valid request gets its token rather than a 502 from an unreachable ACS
+    with (
+        jwks_server() as jwks,
+        start_emulator(EmulatorConfig(access_key=access_key, resource_id="fuzz")) as acs,
+    ):
+        identities = AcsIdentities(build_identity_client(acs.url, access_key, None))
+        w = make_world(url, jwks, identities=identities)
         try:
             yield w, api_keys(w)
         finally:

@@ -56,6 +56,8 @@ MATRIX: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/api/calls"): DATA_PLANE,
     ("POST", "/api/tokens"): {ADMIN, SERVICE},
     ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
+    ("GET", "/api/docs/{asset}"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("POST", "/webhooks/eventgrid"): WEBHOOK,
@@ -128,6 +130,7 @@ def concrete(path: str, keys: dict[str, Any], n: int) -> str:
         "request_id": f"no-such-request-{n}",
         "identity": "8:acs:matrix_agent",
         "call_id": "no-such-call",
+        "asset": "LICENSE",
     }
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
 

@@ -12,7 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recorder.domain import events as ev
-from recorder.web.webhooks.parsing import BadEvent, callback_events, envelopes, load_json, raw_id
+from recorder.web.webhooks.parsing import (
+    CALLBACKS,
+    BadEvent,
+    Callback,
+    CloudEvent,
+    EventGridEvent,
+    callback_events,
+    envelopes,
+    load_json,
+    raw_id,
+)
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "acs-recorded-events"
 FILES = sorted(RECORDED.glob("*.event.json"))
@@ -106,3 +116,68 @@ def test_arbitrary_json_is_either_parsed_or_refused_with_a_code(value: Any) -> N
         except BadEvent as exc:
             code = exc.code
         assert code is None or code in CODES
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_recorded_payload_validates_against_its_typed_model(path: Path) -> None:
+    """The pydantic models of parsing.py against what ACS really sent: each callback's CloudEvents envelope,
+    its data as the model of its type (the call connection alone for a type the flow does not act on), and
+    each IncomingCall inside an Event Grid envelope."""
+    for payload in cloud_events(path):
+        envelope = CloudEvent.model_validate(payload)
+        model = CALLBACKS.get(envelope.type.removeprefix("Microsoft.Communication."), Callback)
+        assert model.model_validate(envelope.data).callConnectionId == payload["data"]["callConnectionId"]
+    recorded = json.loads(path.read_text())["IncomingCall"]
+    for data in recorded if isinstance(recorded, list) else [recorded]:
+        grid = {
+            "id": "eg-1",
+            "eventType": "Microsoft.Communication.IncomingCall",
+            "subject": "s",
+            "data": data,
+        }
+        assert EventGridEvent.model_validate(grid).data is data
+
+
+CALLBACK = {"id": "e1", "specversion": "1.0", "type": "Microsoft.Communication.RecordingStateChanged"}
+
+
+@pytest.mark.parametrize(
+    ("event", "code"),
+    [
+        ({**CALLBACK, "data": {"state": "active", "recordingId": "r"}}, "missing_field"),
+        (
+            {**CALLBACK, "data": {"callConnectionId": "c", "state": "paused", "recordingId": "r"}},
+            "invalid_field",
+        ),
+        ({**CALLBACK, "data": {"state": "paused"}}, "invalid_field"),  # the event's own fields come first
+        ({**CALLBACK, "data": {"callConnectionId": "c", "state": 1, "recordingId": "r"}}, "missing_field"),
+        (
+            {
+                **CALLBACK,
+                "type": "Microsoft.Communication.ParticipantsUpdated",
+                "data": {"callConnectionId": "c"},
+            },
+            "missing_field",
+        ),
+        ({**CALLBACK, "id": 7, "data": {}}, "invalid_event"),
+        ({**CALLBACK, "id": "x" * 257, "data": {}}, "invalid_event"),
+        ({**CALLBACK, "type": "", "data": {}}, "invalid_event"),
+        ({**CALLBACK, "data": []}, "invalid_event"),
+    ],
+)
+def test_the_models_refuse_with_the_codes_they_always_had(event: dict[str, Any], code: str) -> None:
+    with pytest.raises(BadEvent) as refused:
+        callback_events([event], NOW, 10)
+    assert refused.value.code == code
+
+
+def test_what_the_flow_may_ignore_is_read_leniently() -> None:
+    data = {"callConnectionId": "c", "sequenceNumber": True, "participants": [{"identifier": {}}, 5]}
+    event = {**CALLBACK, "type": "Microsoft.Communication.ParticipantsUpdated", "data": data}
+    (parsed,) = callback_events([event], NOW, 10)
+    assert parsed.event == ev.ParticipantsUpdated(NOW, None, (), NOW, unreadable=2)
+    tones = {"callConnectionId": "c", "dtmfResult": {"tones": ["one", 2]}, "operationContext": 3}
+    (parsed,) = callback_events(
+        [{**CALLBACK, "type": "Microsoft.Communication.RecognizeCompleted", "data": tones}], NOW, 10
+    )
+    assert parsed.event == ev.RecognizeCompleted(NOW, "", ())

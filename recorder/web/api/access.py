@@ -6,47 +6,75 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
 from recorder.services.calls import agents
 from recorder.services.tokens.api_keys import Principal
-from recorder.web.api.ledger import ApiError, audited_read, route
+from recorder.web.api.models import writes
+from recorder.web.api.routing import Answer, ApiError, Link, Spec, audited_read, route
 
 BODY_LIMIT = 4096
 CALL = "/api/calls/{call_connection_id}"
+NO_CALL = "no call with that call_connection_id"
+GRANT = Spec(
+    {201: writes.Granted},
+    body=writes.Grant,
+    body_limit=BODY_LIMIT,
+    errors={404: f"{NO_CALL}, or unknown_key: no API key with that id"},
+    links={
+        "RevokeCallAccess": Link(
+            "revoke_call_access",
+            {"call_connection_id": "$response.body#/call_connection_id", "key_id": "$response.body#/key_id"},
+        )
+    },
+)
+EXEMPT = Spec(
+    {201: writes.Exemption},
+    body=writes.Exempt,
+    body_limit=BODY_LIMIT,
+    links={"RemoveExemption": Link("remove_exemption", {"identity": "$response.body#/identity"})},
+)
 
 
 def routes() -> list[Route]:
     return [
-        route("POST", f"{CALL}/grants", _grant, body_limit=BODY_LIMIT),
-        route("DELETE", f"{CALL}/grants/{{key_id}}", _revoke_grant),
-        route("GET", "/api/exemptions", _list_exemptions),
-        route("POST", "/api/exemptions", _exempt, body_limit=BODY_LIMIT),
-        route("DELETE", "/api/exemptions/{identity}", _remove_exemption),
+        route("POST", f"{CALL}/grants", _grant_call_access, GRANT),
+        route(
+            "DELETE",
+            f"{CALL}/grants/{{key_id}}",
+            _revoke_call_access,
+            Spec({200: writes.GrantRevoked}, errors={404: f"{NO_CALL}, or the key has no grant on it"}),
+        ),
+        route("GET", "/api/exemptions", _list_exemptions, Spec({200: writes.ExemptionList})),
+        route("POST", "/api/exemptions", _add_exemption, EXEMPT),
+        route(
+            "DELETE",
+            "/api/exemptions/{identity}",
+            _remove_exemption,
+            Spec({200: writes.ExemptionRemoved}, errors={404: "that identity is not registered as exempt"}),
+        ),
     ]
 
 
 def _call_id(container: Container, request: Request) -> str:
     call_id = container.calls.id_for_connection(request.path_params["call_connection_id"])
     if call_id is None:
-        raise ApiError(404, "not_found", "no call with that call_connection_id")
+        raise ApiError(404, "not_found", NO_CALL)
     return call_id
 
 
-def _grant(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _grant_call_access(
+    container: Container, request: Request, principal: Principal, body: writes.Grant
+) -> Any:
     """Let a service key act on this call (attach recording requests, read their state, stop them)."""
-    key_id = body.get("key_id")
-    if not isinstance(key_id, str) or not 1 <= len(key_id) <= 160:
-        raise ApiError(400, "invalid_body", "key_id must be the id of an API key")
     call_id = _call_id(container, request)
-    granted = container.grants.grant(call_id, key_id, f"key:{principal.key_id}")
+    granted = container.grants.grant(call_id, body.key_id, f"key:{principal.key_id}")
     connection_id = request.path_params["call_connection_id"]
-    return JSONResponse({"call_connection_id": connection_id, **granted}, status_code=201)
+    return Answer({"call_connection_id": connection_id, **granted}, 201)
 
 
-def _revoke_grant(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _revoke_call_access(container: Container, request: Request, principal: Principal, body: None) -> Any:
     """Take a service key's grant on this call away."""
     call_id, key_id = _call_id(container, request), request.path_params["key_id"]
     container.grants.revoke(call_id, key_id, f"key:{principal.key_id}")
@@ -57,23 +85,19 @@ def _revoke_grant(container: Container, request: Request, principal: Principal, 
     }
 
 
-def _list_exemptions(
-    container: Container, request: Request, principal: Principal, body: dict[str, Any]
-) -> Any:
+def _list_exemptions(container: Container, request: Request, principal: Principal, body: None) -> Any:
     """The identities registered as the center's consent-exempt agents."""
     items = audited_read(container, request, principal, "api.exemptions.read", agents.list_exemptions)
     return {"items": items}
 
 
-def _exempt(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _add_exemption(container: Container, request: Request, principal: Principal, body: writes.Exempt) -> Any:
     """Register an identity as one of the center's agents: recorded exempt, never prompted, when it joins."""
-    result = container.agents.register(body.get("identity"), body.get("reason"), f"key:{principal.key_id}")
-    return JSONResponse(result, status_code=201)
+    result = container.agents.register(body.identity, body.reason, f"key:{principal.key_id}")
+    return Answer(result, 201)
 
 
-def _remove_exemption(
-    container: Container, request: Request, principal: Principal, body: dict[str, Any]
-) -> Any:
+def _remove_exemption(container: Container, request: Request, principal: Principal, body: None) -> Any:
     """Remove an agent's exemption: prompted for consent like anyone else from its next join."""
     identity = request.path_params["identity"]
     container.agents.unregister(identity, f"key:{principal.key_id}")

@@ -5,47 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
 from recorder.services.queries import compliance as cq
-from recorder.services.queries import ledger as queries
 from recorder.services.tokens import api_keys as keys
 from recorder.services.tokens.api_keys import Principal, Role
-from recorder.web.api import openapi, query_params
+from recorder.web.api import docs, openapi
 from recorder.web.api.exports import export_response
-from recorder.web.api.ledger import LEDGER_PARAMS, ApiError, audited_read, ledger_filter, participant, route
+from recorder.web.api.ledger import NO_CALL, TO_CALL, filter_of, participant
+from recorder.web.api.models import reads, writes
+from recorder.web.api.models.base import Body
+from recorder.web.api.routing import Answer, ApiError, Link, Spec, audited_read, route
 
 BODY_LIMIT = 64 * 1024
+CALL = "/api/calls/{call_connection_id}"
+HOLD = f"{CALL}/legal-hold"
+SAME_CALL = {"call_connection_id": "$request.path.call_connection_id"}
 
 
-def _text(body: dict[str, Any], name: str, *, required: bool = True, max_len: int = 512) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
-        raise ApiError(
-            400, "invalid_body", f"{name} must be a non-empty string of at most {max_len} characters"
-        )
-    return value.strip()
-
-
-def _search_calls(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _search_calls(
+    container: Container, request: Request, principal: Principal, query: reads.CallSearchQuery
+) -> Any:
     """Search calls by time, participant, outcome, recorded or not."""
-    params = request.query_params
-    query_params.only(params, {"since", "until", "participant", "outcome", "recorded", "cursor", "limit"})
-    recorded = params.get("recorded")
-    if recorded not in (None, "true", "false"):
-        raise queries.BadQuery("recorded must be true or false")
     call_filter = cq.CallFilter(
-        since=query_params.moment(params.get("since"), "since"),
-        until=query_params.moment(params.get("until"), "until"),
-        participant=participant(params, container.settings.default_region),
-        outcome=query_params.outcome(params.get("outcome")),
-        recorded=None if recorded is None else recorded == "true",
+        since=query.since,
+        until=query.until,
+        participant=participant(query.participant, container.settings.default_region),
+        outcome=query.outcome,
+        recorded=query.recorded,
     )
-    limit, cursor = query_params.limit(params), params.get("cursor")
+    limit, cursor = query.limit, query.cursor
     if cursor:
         cq.decode_call_cursor(cursor)  # a bad cursor is a 400 before anything is audited
     return audited_read(
@@ -57,17 +47,12 @@ def _search_calls(container: Container, request: Request, principal: Principal, 
     )
 
 
-def _export(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _export_consents(
+    container: Container, request: Request, principal: Principal, query: reads.ExportQuery
+) -> Any:
     """The filtered ledger as a streamed CSV or JSON Lines download."""
-    params = request.query_params
-    query_params.only(params, {*LEDGER_PARAMS, "format"})
-    if params.get("format", "csv") not in ("csv", "jsonl"):
-        raise queries.BadQuery("format must be csv or jsonl")
-    filters = ledger_filter(
-        params, container.settings.default_region
-    )  # bad filters answer 400 before anything is audited or streamed
     audited_read(container, request, principal, "api.consents.export", lambda s: None)
-    return export_response(container, filters, params.get("format", "csv"))
+    return export_response(container, filter_of(query, container.settings.default_region), query.format)
 
 
 def _call_id(container: Container, connection_id: str) -> str:
@@ -77,7 +62,7 @@ def _call_id(container: Container, connection_id: str) -> str:
     return call_id
 
 
-def _evidence(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _get_evidence(container: Container, request: Request, principal: Principal, query: None) -> Any:
     """Evidence bundle: ledger, prompts, segments, recordings, audit entries with canonical content."""
     connection_id = request.path_params["call_connection_id"]
     policy = container.settings.policy
@@ -93,30 +78,38 @@ def _evidence(container: Container, request: Request, principal: Principal, body
     return bundle
 
 
-def _legal_hold(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
-    """Place (POST) or release (DELETE) a legal hold, also on the Blob recordings where supported."""
+def _change_hold(container: Container, request: Request, principal: Principal, reason: str) -> Any:
     placing = request.method == "POST"
-    reason = _text(body, "reason", required=placing) or "released"
     call_id = _call_id(container, request.path_params["call_connection_id"])
     actor = f"key:{principal.key_id}"
-    result = container.compliance.holds.change(call_id, placing=placing, reason=reason, actor=actor)
-    return JSONResponse(result, status_code=201 if placing else 200)
+    return container.compliance.holds.change(call_id, placing=placing, reason=reason, actor=actor)
 
 
-def _erase(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _place_legal_hold(
+    container: Container, request: Request, principal: Principal, body: writes.PlaceHold
+) -> Any:
+    """Place a legal hold, also on the Blob recordings where supported."""
+    return Answer(_change_hold(container, request, principal, body.reason), 201)
+
+
+def _release_legal_hold(
+    container: Container, request: Request, principal: Principal, body: writes.ReleaseHold
+) -> Any:
+    """Release the legal hold (and the Blob recordings' hold where one was placed)."""
+    return _change_hold(container, request, principal, body.reason)
+
+
+def _erase_participant(
+    container: Container, request: Request, principal: Principal, body: writes.Erase
+) -> Any:
     """Erase a participant: pseudonymised ledger, hash-only audit tombstones; refused while on legal hold,
     and for a participant the service holds nothing about unless an admin passes ``"force": true``."""
-    participant = _text(body, "participant", max_len=256)
-    assert participant is not None
-    force = body.get("force", False)
-    if not isinstance(force, bool):
-        raise ApiError(400, "invalid_body", "force must be true or false")
-    if force and principal.role is not Role.ADMIN:
+    if body.force and principal.role is not Role.ADMIN:
         raise ApiError(403, "force_requires_admin", "only an admin may force an erasure")
-    return container.compliance.erasures.erase(participant, f"key:{principal.key_id}", force=force)
+    return container.compliance.erasures.erase(body.participant, f"key:{principal.key_id}", force=body.force)
 
 
-def _list_keys(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _list_keys(container: Container, request: Request, principal: Principal, query: None) -> Any:
     """List API keys (never the keys themselves)."""
     return audited_read(
         container,
@@ -127,36 +120,75 @@ def _list_keys(container: Container, request: Request, principal: Principal, bod
     )
 
 
-def _create_key(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _create_key(container: Container, request: Request, principal: Principal, body: writes.CreateKey) -> Any:
     """Create an API key; the key is in this response only."""
-    role, name = body.get("role"), _text(body, "name", max_len=128)
-    if role not in set(Role):
-        raise ApiError(400, "invalid_body", f"role must be one of {', '.join(Role)}")
-    days = body.get("expires_in_days")
-    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650):
-        raise ApiError(400, "invalid_body", "expires_in_days must be a whole number from 1 to 3650")
-    key_id, key = container.keys.create(Role(str(role)), str(name), days, f"key:{principal.key_id}")
-    return JSONResponse({"id": key_id, "key": key, "role": role, "name": name}, status_code=201)
+    actor = f"key:{principal.key_id}"
+    key_id, key = container.keys.create(Role(body.role), body.name, body.expires_in_days, actor)
+    return Answer({"id": key_id, "key": key, "role": body.role, "name": body.name}, 201)
 
 
-def _revoke_key(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _revoke_key(container: Container, request: Request, principal: Principal, body: None) -> Any:
     """Revoke an API key."""
     key_id = request.path_params["key_id"]
     container.keys.revoke(key_id, f"key:{principal.key_id}")
     return {"id": key_id, "state": "revoked"}
 
 
+def _with_body(replies: dict[int, Any], model: type[Body], errors: dict[int, str], **extra: Any) -> Spec:
+    return Spec(replies, body=model, body_limit=BODY_LIMIT, errors=errors, **extra)
+
+
+SEARCH = Spec(
+    {200: reads.CallPage},
+    reads.CallSearchQuery,
+    links={"GetCall": Link("get_call", TO_CALL), "GetEvidence": Link("get_evidence", TO_CALL)},
+)
+EXPORT = Spec(
+    {200: None},
+    reads.ExportQuery,
+    errors={503: "export_unavailable: the export could not be started"},
+    media={"text/csv": "format=csv: RFC 4180", "application/x-ndjson": "format=jsonl"},
+)
+PLACE_HOLD = _with_body(
+    {201: reads.LegalHold},
+    writes.PlaceHold,
+    {**NO_CALL, 409: "already_on_hold"},
+    links={"ReleaseLegalHold": Link("release_legal_hold", SAME_CALL)},
+)
+RELEASE_HOLD = _with_body({200: reads.LegalHold}, writes.ReleaseHold, {**NO_CALL, 409: "not_on_hold"})
+ERASE = _with_body(
+    {200: writes.Erased},
+    writes.Erase,
+    {
+        403: "the key's role may not do this, or may not force (admin only): forbidden, force_requires_admin",
+        404: "unknown_participant: no data held for this participant (an admin may force)",
+        409: "a call of the participant is on legal hold",
+    },
+)
+CREATE_KEY = _with_body(
+    {201: writes.NewKey},
+    writes.CreateKey,
+    {},
+    links={"RevokeKey": Link("revoke_key", {"key_id": "$response.body#/id"})},
+)
+
+
 def routes() -> list[Route]:
-    hold = "/api/calls/{call_connection_id}/legal-hold"
     return [
         Route("/api/openapi.json", openapi.document, methods=["GET"]),
-        route("GET", "/api/calls", _search_calls),
-        route("GET", "/api/consents/export", _export),
-        route("GET", "/api/calls/{call_connection_id}/evidence", _evidence),
-        route("POST", hold, _legal_hold, body_limit=BODY_LIMIT),
-        route("DELETE", hold, _legal_hold, body_limit=BODY_LIMIT),
-        route("POST", "/api/erasures", _erase, body_limit=BODY_LIMIT),
-        route("GET", "/api/keys", _list_keys),
-        route("POST", "/api/keys", _create_key, body_limit=BODY_LIMIT),
-        route("DELETE", "/api/keys/{key_id}", _revoke_key),
+        *docs.routes(),
+        route("GET", "/api/calls", _search_calls, SEARCH),
+        route("GET", "/api/consents/export", _export_consents, EXPORT),
+        route("GET", f"{CALL}/evidence", _get_evidence, Spec({200: reads.Evidence}, errors=NO_CALL)),
+        route("POST", HOLD, _place_legal_hold, PLACE_HOLD),
+        route("DELETE", HOLD, _release_legal_hold, RELEASE_HOLD),
+        route("POST", "/api/erasures", _erase_participant, ERASE),
+        route("GET", "/api/keys", _list_keys, Spec({200: writes.KeyList})),
+        route("POST", "/api/keys", _create_key, CREATE_KEY),
+        route(
+            "DELETE",
+            "/api/keys/{key_id}",
+            _revoke_key,
+            Spec({200: writes.KeyRevoked}, errors={404: "no such key"}),
+        ),
     ]

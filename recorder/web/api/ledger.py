@@ -1,121 +1,61 @@
-"""The compliance API: API-key auth, roles, the consent ledger, call timelines, audit verification.
+"""The compliance API's reads of the ledger, one call's timeline and the audit chain.
 
-Every API route is made with ``route``: it authenticates the caller and checks the role (``roles.py``)
-before a byte of the body is read, then parses the body, then runs the handler; refusals are 4xx.
+Every API route is made with ``routing.route``: authentication and roles first, then the route's request
+model, the handler, and the route's response model (``api/models/``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recorder.adapters.callback_auth import KeysUnavailable
 from recorder.bootstrap import Container
-from recorder.services.errors import ServiceError
 from recorder.services.queries import ledger as queries
 from recorder.services.queries import numbers
-from recorder.services.tokens.api_keys import Principal, Role
-from recorder.web.api import bodies, query_params, roles
-from recorder.web.api.entra import EntraRejected, entra_principal, looks_like_jwt
-from recorder.web.errors import ApiError, error_response
+from recorder.services.tokens.api_keys import Principal
+from recorder.web.api import roles
+from recorder.web.api.models import reads
+from recorder.web.api.routing import ApiError, Link, Spec, audited_read, authorize, route
 
-__all__ = ["READERS", "ApiError", "Handler", "audited_read", "authorize", "route"]
+__all__ = ["LEDGER_PARAMS", "READERS", "ApiError", "audited_read", "authorize", "ledger_filter", "route"]
 
 READERS = roles.READ  # who may use the console
-Handler = Callable[[Container, Request, Principal, dict[str, Any]], Any]
-
-
-def authorize(container: Container, request: Request, allowed: frozenset[Role]) -> Principal:
-    header = request.headers.get("authorization", "")
-    if not header.startswith("Bearer ") or not header[7:].strip():
-        raise ApiError(401, "unauthorized", "an API key is required: Authorization: Bearer <key>")
-    token = header[7:].strip()
-    entra, entra_settings = container.compliance.entra, container.settings.entra
-    if entra is not None and entra_settings is not None and looks_like_jwt(token):
-        try:
-            principal: Principal | None = entra_principal(entra, entra_settings.roles, token)
-        except EntraRejected as exc:
-            raise ApiError(
-                exc.status, "unauthorized" if exc.status == 401 else "forbidden", str(exc)
-            ) from None
-        except KeysUnavailable:
-            raise ApiError(503, "auth_unavailable", "the token cannot be verified right now; retry") from None
-    else:
-        principal = container.keys.authenticate(token)
-    if principal is None:
-        raise ApiError(401, "unauthorized", "the API key is invalid, revoked or expired")
-    if principal.role not in allowed:
-        audit_denied(container, request, principal)
-        raise ApiError(403, "forbidden", f"role {principal.role} may not do this")
-    return principal
-
-
-def audit_denied(container: Container, request: Request, principal: Principal) -> None:
-    """A refused attempt by a known principal is an access too: it goes into the chain."""
-    details = {"role": principal.role, "method": request.method, "path": request.url.path}
-    container.access_log.denied(f"key:{principal.key_id}", details)
-
-
-def audited_read(
-    container: Container, request: Request, principal: Principal, action: str, work: Callable[[Any], Any]
-) -> Any:
-    """Run the read and write who read what into the audit chain, in one transaction."""
-    details = {"role": principal.role, "path": request.url.path, "query": str(request.url.query)}
-    return container.access_log.read(f"key:{principal.key_id}", action, details, work)
-
-
-def route(method: str, path: str, handler: Handler, *, body_limit: int | None = None) -> Route:
-    """An API route: authenticate and authorize (roles.py), then read the body (if ``body_limit``), then
-    run ``handler`` in the thread pool. Refusals (``ServiceError``, ``ApiError`` too) answer as
-    ``web/errors.py`` maps them."""
-    allowed = roles.allowed(method, path)
-
-    async def endpoint(request: Request) -> Response:
-        container: Container = request.app.state.container
-        try:
-            principal = await run_in_threadpool(authorize, container, request, allowed)
-            body = await bodies.json_object(request, body_limit) if body_limit is not None else {}
-            result = await run_in_threadpool(handler, container, request, principal, body)
-        except ServiceError as exc:  # the services' refusals and the web's own (ApiError)
-            return error_response(exc)
-        return result if isinstance(result, Response) else JSONResponse(result)
-
-    endpoint.__doc__ = handler.__doc__
-    return Route(path, endpoint, methods=[method], name=handler.__name__.strip("_"))
-
-
+NO_CALL = {404: "no call with that call_connection_id"}
 LEDGER_PARAMS = {"call_connection_id", "server_call_id", "participant", "outcome", "since", "until"}
+TO_CALL = {"call_connection_id": "$response.body#/items/0/call_connection_id"}
 
 
 def ledger_filter(params: Any, region: str | None) -> queries.LedgerFilter:
+    """The console's ledger filter from its query string, by the API's rules (other parameters ignored)."""
+    query = reads.LedgerQuery.parse({k: v for k, v in params.items() if k in LEDGER_PARAMS})
+    return filter_of(query, region)
+
+
+def filter_of(query: reads.LedgerQuery, region: str | None) -> queries.LedgerFilter:
+    """``region``: how a national number typed as ``participant`` is read (``[console] default_region``)."""
     return queries.LedgerFilter(
-        call_connection_id=params.get("call_connection_id"),
-        server_call_id=params.get("server_call_id"),
-        participant=participant(params, region),
-        outcome=query_params.outcome(params.get("outcome")),
-        since=query_params.moment(params.get("since"), "since"),
-        until=query_params.moment(params.get("until"), "until"),
+        call_connection_id=query.call_connection_id,
+        server_call_id=query.server_call_id,
+        participant=participant(query.participant, region),
+        outcome=query.outcome,
+        since=query.since,
+        until=query.until,
     )
 
 
-def participant(params: Any, region: str | None) -> str | None:
-    """The raw id a typed ``participant`` names (``services/queries/numbers.py``), national numbers read in
-    ``region`` (``[console] default_region``); 400 if it cannot be one."""
-    text = params.get("participant")
-    return None if text is None else numbers.canonical(text, region)
+def participant(typed: str | None, region: str | None) -> str | None:
+    """The raw id a typed participant names (``services/queries/numbers.py``); 400 if it cannot be one."""
+    return None if typed is None else numbers.canonical(typed, region)
 
 
-def _consents(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _list_consents(
+    container: Container, request: Request, principal: Principal, query: reads.ConsentsQuery
+) -> Any:
     """The consent ledger, stable order, cursor pages."""
-    params = request.query_params
-    query_params.only(params, {*LEDGER_PARAMS, "cursor", "limit"})
-    filters = ledger_filter(params, container.settings.default_region)
-    limit, cursor = query_params.limit(params), params.get("cursor")
+    filters = filter_of(query, container.settings.default_region)
+    limit, cursor = query.limit, query.cursor
     if cursor:
         queries.decode_cursor(cursor)  # a bad cursor is a 400 before anything is audited
     return audited_read(
@@ -127,7 +67,7 @@ def _consents(container: Container, request: Request, principal: Principal, body
     )
 
 
-def _call(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _get_call(container: Container, request: Request, principal: Principal, query: None) -> Any:
     """One call's timeline."""
     connection_id = request.path_params["call_connection_id"]
     timeline = audited_read(
@@ -138,7 +78,7 @@ def _call(container: Container, request: Request, principal: Principal, body: di
     return timeline
 
 
-def _verify(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
+def _verify_audit(container: Container, request: Request, principal: Principal, query: None) -> Any:
     """Recompute the audit chain and compare it with its anchors."""
     from recorder.services.compliance import anchoring
 
@@ -150,8 +90,15 @@ def _verify(container: Container, request: Request, principal: Principal, body: 
 
 
 def routes() -> list[Route]:
+    consents = Spec(
+        {200: reads.ConsentPage},
+        query=reads.ConsentsQuery,
+        links={"GetCallOfFirstRow": Link("get_call", TO_CALL)},
+    )
     return [
-        route("GET", "/api/consents", _consents),
-        route("GET", "/api/calls/{call_connection_id}", _call),
-        route("GET", "/api/audit/verify", _verify),
+        route("GET", "/api/consents", _list_consents, consents),
+        route(
+            "GET", "/api/calls/{call_connection_id}", _get_call, Spec({200: reads.Timeline}, errors=NO_CALL)
+        ),
+        route("GET", "/api/audit/verify", _verify_audit, Spec({200: reads.Verification})),
     ]

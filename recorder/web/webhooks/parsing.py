@@ -1,12 +1,25 @@
-"""Turns webhook bodies into typed events. Anything malformed raises ``BadEvent``: a 400, before any write."""
+"""Turns webhook bodies into typed events. Anything malformed raises ``BadEvent``: a 400, before any write.
+
+The payloads are pydantic models (the Event Grid and CloudEvents envelopes, the data of each ACS callback the
+consent flow reads), validated against every payload in tests/data/acs-recorded-events/; the JSON itself is
+read by ``load_json`` first, so its size and depth limits hold before any model sees it."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    StringConstraints,
+    ValidationError,
+)
 
 from recorder.domain import events as ev
 
@@ -27,7 +40,7 @@ class Envelope:
     id: str
     type: str
     subject: str
-    data: dict[str, Any]
+    data: InstanceOf[dict[str, Any]]  # taken as it is: its fields are read by the callback's own model
     validation_code: str | None = None
     time: Any = None  # CloudEvents `time` / Event Grid `eventTime`, raw: checked by event_window.py
 
@@ -58,6 +71,41 @@ def _depth(value: Any) -> int:
     return depth - 1
 
 
+class _Payload(BaseModel):
+    """What ACS and Event Grid send, as far as the service reads it: other fields are ignored (ACS adds some
+    with each API version), the ones read are typed."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Name = Annotated[str, StringConstraints(min_length=1)]
+
+
+class EventGridEvent(_Payload):
+    """An event in the Event Grid schema (IncomingCall, RecordingFileStatusUpdated, the handshake)."""
+
+    id: EventId
+    eventType: Name
+    subject: Any = ""  # used only when it is a string
+    eventTime: Any = None  # checked by event_time, as the CloudEvents time
+    data: InstanceOf[dict[str, Any]]  # taken as it is: its fields are read by the callback's own model
+
+
+class CloudEvent(_Payload):
+    """An event in the CloudEvents 1.0 schema (ACS callbacks; Event Grid deliveries that use it)."""
+
+    specversion: Any
+    id: EventId
+    type: Name
+    subject: Any = ""  # used only when it is a string
+    time: Any = None
+    data: InstanceOf[dict[str, Any]]  # taken as it is: its fields are read by the callback's own model
+
+
+_ENVELOPE_PROBLEMS = {"id": "has no valid id", "type": "has no type", "eventType": "has no type"}
+
+
 def envelopes(payload: Any, max_events: int) -> list[Envelope]:
     items = payload if isinstance(payload, list) else [payload]
     if not items:
@@ -70,21 +118,24 @@ def envelopes(payload: Any, max_events: int) -> list[Envelope]:
 def _envelope(item: Any, index: int) -> Envelope:
     if not isinstance(item, dict):
         raise BadEvent("invalid_event", f"event {index} is not an object")
-    if "specversion" in item:
-        event_type, schema, sent = item.get("type"), "cloudevents", item.get("time")
-    else:
-        event_type, schema, sent = item.get("eventType"), "eventgrid", item.get("eventTime")
-    event_id, data = item.get("id"), item.get("data")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 256:
-        raise BadEvent("invalid_event", f"event {index} has no valid id")
-    if not isinstance(event_type, str) or not event_type:
-        raise BadEvent("invalid_event", f"event {index} has no type")
-    if not isinstance(data, dict):
-        raise BadEvent("invalid_event", f"event {index} ({schema}) has no data object")
+    cloud = "specversion" in item
+    try:
+        if cloud:
+            c = CloudEvent.model_validate(item)
+            event_id, event_type, subject, data, sent = c.id, c.type, c.subject, c.data, c.time
+        else:
+            g = EventGridEvent.model_validate(item)
+            event_id, event_type, subject, data, sent = g.id, g.eventType, g.subject, g.data, g.eventTime
+    except ValidationError as exc:
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        problem = next((_ENVELOPE_PROBLEMS[f] for f in ("id", "type", "eventType") if f in bad), None)
+        schema = "cloudevents" if cloud else "eventgrid"
+        raise BadEvent(
+            "invalid_event", f"event {index} {problem or f'({schema}) has no data object'}"
+        ) from None
     code = data.get("validationCode") if event_type.endswith("SubscriptionValidationEvent") else None
     if code is not None and not isinstance(code, str):
         raise BadEvent("invalid_event", f"event {index} has an invalid validationCode")
-    subject = item.get("subject")
     return Envelope(event_id, event_type, subject if isinstance(subject, str) else "", data, code, sent)
 
 
@@ -128,24 +179,138 @@ def callback_events(payload: Any, at: datetime, max_events: int) -> list[Callbac
     parsed = []
     for envelope in envelopes(payload, max_events):
         name = envelope.type.removeprefix(ACS_PREFIX)
-        data = envelope.data
-        translate = _TRANSLATORS.get(name)
-        event = translate(data, at, event_time(envelope) or at) if translate else None
-        parsed.append(CallbackEvent(envelope.id, name, text(data, "callConnectionId"), event))
+        data = _data(CALLBACKS.get(name, Callback), envelope.data)
+        event = data.event(at, event_time(envelope) or at) if isinstance(data, Translated) else None
+        parsed.append(CallbackEvent(envelope.id, name, data.callConnectionId, event))
     return parsed
 
 
-def _participants_updated(data: dict[str, Any], at: datetime, reported: datetime) -> ev.ParticipantsUpdated:
+def _data(model: type[Callback], data: dict[str, Any]) -> Callback:
+    """``data`` as ``model``; the first problem as the 400 it has always been (``missing_field``, or the
+    ``BadEvent`` a validator raised), the event's own fields before the call connection id."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e["loc"] == ("callConnectionId",))
+        cause = errors[0].get("ctx", {}).get("error")
+        if isinstance(cause, BadEvent):
+            raise cause from None
+        raise BadEvent("missing_field", f"data.{errors[0]['loc'][0]} is missing or not a string") from None
+
+
+Text = Annotated[str, StringConstraints(min_length=1)]
+# Read when there, "" when absent or not a string: an answer to an unknown prompt is ignored, not refused.
+Context = Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else "")]
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _tones(value: Any) -> tuple[str, ...]:
+    tones = value.get("tones") if isinstance(value, dict) else None
+    return tuple(tones) if isinstance(tones, list) and all(isinstance(t, str) for t in tones) else ()
+
+
+def _sub_code(value: Any) -> int:
+    sub = value.get("subCode") if isinstance(value, dict) else None
+    return sub if isinstance(sub, int) and not isinstance(sub, bool) else 0
+
+
+def _participants(value: Any) -> Any:
+    if not isinstance(value, list):
+        raise BadEvent("missing_field", "ParticipantsUpdated needs a participants list")
+    return value
+
+
+def _state(value: Any) -> Any:
+    if isinstance(value, str) and value and value not in ("active", "inactive"):
+        raise BadEvent("invalid_field", "data.state must be active or inactive")
+    return value
+
+
+class Callback(_Payload):
+    """What every ACS callback's data carries: the call it is about."""
+
+    callConnectionId: Text
+
+
+class Translated(Callback):
+    """The data of a callback the consent flow acts on, and the domain event it becomes."""
+
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        raise NotImplementedError
+
+
+class CallConnected(Translated):
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        return ev.CallConnected(at, self.callConnectionId)
+
+
+class CallDisconnected(Translated):
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        return ev.CallDisconnected(at)
+
+
+class ParticipantsUpdated(Translated):
     """A snapshot we cannot order or read is still accepted: the domain fails safe on it (a 400 would lose a
     newcomer for good, since ACS does not send it again)."""
-    sequence, participants = data.get("sequenceNumber"), data.get("participants")
-    if not isinstance(participants, list):
-        raise BadEvent("missing_field", "ParticipantsUpdated needs a participants list")
-    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
-        sequence = None
-    ids = [_readable_raw_id(p) for p in participants]
-    readable = tuple(i for i in ids if i is not None)
-    return ev.ParticipantsUpdated(at, sequence, readable, reported, unreadable=len(ids) - len(readable))
+
+    participants: Annotated[list[Any], BeforeValidator(_participants)] = Field(None, validate_default=True)
+    sequenceNumber: Annotated[int | None, BeforeValidator(_whole)] = None
+
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        ids = [_readable_raw_id(p) for p in self.participants]
+        readable = tuple(i for i in ids if i is not None)
+        return ev.ParticipantsUpdated(
+            at, self.sequenceNumber, readable, reported, unreadable=len(ids) - len(readable)
+        )
+
+
+class RecognizeCompleted(Translated):
+    operationContext: Context = ""
+    dtmfResult: Annotated[tuple[str, ...], BeforeValidator(_tones)] = ()
+
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        return ev.RecognizeCompleted(at, self.operationContext, self.dtmfResult)
+
+
+class RecognizeFailed(Translated):
+    operationContext: Context = ""
+    resultInformation: Annotated[int, BeforeValidator(_sub_code)] = 0
+
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        return ev.RecognizeFailed(at, self.operationContext, self.resultInformation)
+
+
+class RecognizeCanceled(Translated):
+    operationContext: Context = ""
+
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        return ev.RecognizeCanceled(at, self.operationContext)
+
+
+class ContinuousToneReceived(Translated):
+    operationContext: Context = ""
+    tone: Text
+
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        return ev.ContinuousToneReceived(at, self.operationContext, self.tone)
+
+
+class RecordingStateChanged(Translated):
+    state: Annotated[Text, BeforeValidator(_state)]
+    recordingId: Text
+
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        return ev.RecordingStateChanged(at, self.recordingId, self.state == "active", reported)
+
+
+class StartRecordingFailed(Translated):
+    recordingId: Context = ""
+
+    def event(self, at: datetime, reported: datetime) -> ev.CallEvent:
+        return ev.StartRecordingFailed(at, self.recordingId)
 
 
 def _readable_raw_id(participant: Any) -> str | None:
@@ -154,43 +319,14 @@ def _readable_raw_id(participant: Any) -> str | None:
     return raw if isinstance(raw, str) and raw and len(raw) <= 256 else None
 
 
-def _recognize_completed(data: dict[str, Any], at: datetime, reported: datetime) -> ev.RecognizeCompleted:
-    dtmf = data.get("dtmfResult")
-    tones = dtmf.get("tones") if isinstance(dtmf, dict) else None
-    if not isinstance(tones, list) or not all(isinstance(t, str) for t in tones):
-        tones = []
-    return ev.RecognizeCompleted(at, text(data, "operationContext", required=False), tuple(tones))
-
-
-def _result_sub_code(data: dict[str, Any]) -> int:
-    info = data.get("resultInformation")
-    sub = info.get("subCode") if isinstance(info, dict) else None
-    return sub if isinstance(sub, int) and not isinstance(sub, bool) else 0
-
-
-def _recording_state(data: dict[str, Any], at: datetime, reported: datetime) -> ev.RecordingStateChanged:
-    state = text(data, "state")
-    if state not in ("active", "inactive"):
-        raise BadEvent("invalid_field", "data.state must be active or inactive")
-    return ev.RecordingStateChanged(at, text(data, "recordingId"), state == "active", reported)
-
-
-def _context(data: dict[str, Any]) -> str:
-    return text(data, "operationContext", required=False)
-
-
-_TRANSLATORS: dict[str, Callable[[dict[str, Any], datetime, datetime], ev.CallEvent]] = {
-    "CallConnected": lambda d, at, _: ev.CallConnected(at, text(d, "callConnectionId")),
-    "CallDisconnected": lambda d, at, _: ev.CallDisconnected(at),
-    "ParticipantsUpdated": _participants_updated,
-    "RecognizeCompleted": _recognize_completed,
-    "RecognizeFailed": lambda d, at, _: ev.RecognizeFailed(at, _context(d), _result_sub_code(d)),
-    "RecognizeCanceled": lambda d, at, _: ev.RecognizeCanceled(at, _context(d)),
-    "ContinuousDtmfRecognitionToneReceived": lambda d, at, _: ev.ContinuousToneReceived(
-        at, _context(d), text(d, "tone")
-    ),
-    "RecordingStateChanged": _recording_state,
-    "StartRecordingFailed": lambda d, at, _: ev.StartRecordingFailed(
-        at, text(d, "recordingId", required=False)
-    ),
+CALLBACKS: dict[str, type[Translated]] = {
+    "CallConnected": CallConnected,
+    "CallDisconnected": CallDisconnected,
+    "ParticipantsUpdated": ParticipantsUpdated,
+    "RecognizeCompleted": RecognizeCompleted,
+    "RecognizeFailed": RecognizeFailed,
+    "RecognizeCanceled": RecognizeCanceled,
+    "ContinuousDtmfRecognitionToneReceived": ContinuousToneReceived,
+    "RecordingStateChanged": RecordingStateChanged,
+    "StartRecordingFailed": StartRecordingFailed,
 }
