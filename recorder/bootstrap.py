@@ -26,7 +26,7 @@ from recorder.services.calls.call_access import CallGrants
 from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.dispatcher import Dispatcher
 from recorder.services.calls.reconciler import Reconciler
-from recorder.services.calls.recording_requests import FailedCallRequests, RecordingRequests
+from recorder.services.calls.recording_requests import RecordingRequests
 from recorder.services.compliance.access_log import AccessLog
 from recorder.services.compliance.anchoring import AnchorScheduler
 from recorder.services.compliance.audit_sealer import AuditSealer
@@ -205,7 +205,7 @@ def build_calls(
         settings.policy,
         clock,
         commands_queued=outbox_ready.set,
-        observers=[events, FailedCallRequests()],
+        observers=[events],
         answer_for=settings.calls.answer_for,
     )
     dispatcher = Dispatcher(

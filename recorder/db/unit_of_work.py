@@ -8,9 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.db.repositories.agents import AgentRepository
 from recorder.db.repositories.audit import AuditRepository
-from recorder.db.repositories.calls import CallRepository
+from recorder.db.repositories.calls import CallRepository, InboxRepository, LedgerRepository
 from recorder.db.repositories.events import EventRepository, RecordingRequestRepository
-from recorder.db.repositories.ledger import InboxRepository, LedgerRepository
 from recorder.db.repositories.outbox import OutboxRepository
 
 

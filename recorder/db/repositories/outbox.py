@@ -1,18 +1,47 @@
-"""The command outbox: queued with the state change, claimed under a lease, settled by the dispatcher."""
+"""The command outbox: queued with the state change, claimed under a lease, settled by the dispatcher.
+Commands are kept as their class name and their fields as JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
-from recorder.db import codec
 from recorder.db.leases import backlog, lease_values, unleased
 from recorder.db.tables.calls import OutboxCommand
 from recorder.domain import effects as fx
+from recorder.domain.model import Prompt
+
+
+@dataclass(frozen=True)
+class QueuedCommand:
+    command: fx.Command
+    attempts: int
+    in_doubt: bool
+    first_attempt_at: datetime | None
+
+
+COMMAND_TYPES: dict[str, type[fx.Command]] = {
+    cls.__name__: cls
+    for cls in (
+        fx.AnswerCall,
+        fx.ConnectCall,
+        fx.CreateCall,
+        fx.PromptParticipant,
+        fx.WatchForWithdrawal,
+        fx.StartRecording,
+        fx.PauseRecording,
+        fx.ResumeRecording,
+        fx.StopRecording,
+        fx.HangUp,
+        fx.ReadCallState,
+    )
+}
 
 
 class OutboxRepository:
@@ -20,7 +49,7 @@ class OutboxRepository:
         self.session = session
 
     def add(self, call_id: str, command: fx.Command, now: datetime) -> str:
-        kind, payload = codec.encode(command)
+        kind, payload = type(command).__name__, dataclasses.asdict(command)
         command_id = str(uuid.uuid4())
         self.session.add(
             OutboxCommand(
@@ -35,6 +64,11 @@ class OutboxRepository:
             )
         )
         return command_id
+
+    def load(self, command_id: str) -> QueuedCommand:
+        """A claimed command as the dispatcher runs it."""
+        row = self.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
+        return QueuedCommand(decode(row.kind, row.payload), row.attempts, row.in_doubt, row.first_attempt_at)
 
     def next_ready(self, now: datetime, limit: int) -> list[OutboxCommand]:
         """The first unfinished command of each call whose turn has come and that nobody is running."""
@@ -126,3 +160,10 @@ def _claimed(now: datetime, lease: timedelta) -> dict[str, Any]:
         # still leased by an attempt that never reported back: it crashed, maybe after ACS ran the command
         "in_doubt": OutboxCommand.claimed_until.is_not(None),
     }
+
+
+def decode(kind: str, payload: dict[str, Any]) -> fx.Command:
+    fields = dict(payload)
+    if "prompt" in fields:
+        fields["prompt"] = Prompt(**fields["prompt"])
+    return COMMAND_TYPES[kind](**fields)

@@ -3,24 +3,22 @@
 Issuing an ACS token makes nobody exempt (a service key could otherwise mint consent-exempt identities at
 will); an admin registers each agent identity through the API or ``recorder agents exempt``, audited, and
 can remove it again. The configuration's ``[consent.exempt]`` table still applies as before, and its reason
-wins. The domain stays pure: the lookup happens here, and ``decide`` gets a policy whose ``exempt`` table
-names the agents present, each with the reason the ledger records.
+wins. The domain stays pure: the consent flow (``consent_flow.exempting_known_agents``) looks the register
+up, and ``decide`` gets a policy whose ``exempt`` table names the agents present, with the ledger's reason.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from recorder.db.tables.access import AgentExemption
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.domain.model import ConsentPolicy
 from recorder.services.errors import Invalid, NotFound
 
 AGENT_REASON = "agent-identity"
@@ -30,22 +28,6 @@ REASON = re.compile(r"[\x20-\x7e]{1,128}")
 
 class ExemptionError(Invalid):
     """An identity or reason an admin cannot register."""
-
-
-class RegisteredAgents(Protocol):
-    def registered(self, raw_ids: Iterable[str]) -> dict[str, str]: ...
-
-
-def exempting_known_agents(
-    agents: RegisteredAgents, policy: ConsentPolicy, raw_ids: Iterable[str]
-) -> ConsentPolicy:
-    """``policy`` plus an exemption for each of ``raw_ids`` an admin registered. A reason the configuration
-    already gives for an identity wins."""
-    registered = agents.registered(raw_ids)
-    missing = {identity: reason for identity, reason in registered.items() if identity not in policy.exempt}
-    if not missing:
-        return policy
-    return replace(policy, exempt={**dict(sorted(missing.items())), **policy.exempt})
 
 
 def check_identity(value: object) -> str:

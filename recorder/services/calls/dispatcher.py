@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from recorder.db import codec
-from recorder.db.tables.calls import OutboxCommand
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
@@ -69,7 +66,7 @@ class Dispatcher(WorkerLoop):
         self._lease = lease  # how long a crashed instance's claim blocks a retry
         self._workers = workers
         # bring-your-own-storage: call id -> the container ACS writes the recording into (None: ACS keeps it)
-        self.recording_destination = recording_destination
+        self._recording_destination = recording_destination
 
     def backlog(self) -> tuple[int, float]:
         """Pending commands and the age in seconds of the oldest (readiness, metrics)."""
@@ -100,16 +97,16 @@ class Dispatcher(WorkerLoop):
         self, command_id: str, call_id: str
     ) -> tuple[fx.Command, int, bool, bool, _Target, dict[str, str | None]]:
         with self._uow() as uow:
-            row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
-            command = codec.decode(row.kind, row.payload)
+            queued = uow.outbox.load(command_id)
+            command = queued.command
             call = uow.calls.row(call_id)
             assert call is not None
             ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
             withheld = isinstance(command, fx.PromptParticipant) and _may_be_recording(uow, call_id)
             target = _Target(
-                call_id, call.call_connection_id, call.recording_id, call.direction, row.first_attempt_at
+                call_id, call.call_connection_id, call.recording_id, call.direction, queued.first_attempt_at
             )
-            return command, row.attempts, row.in_doubt, withheld, target, ids
+            return command, queued.attempts, queued.in_doubt, withheld, target, ids
 
     def _retry_later(self, command_id: str, delay: float, error: str) -> None:
         with self._uow() as uow:
@@ -212,7 +209,7 @@ class Dispatcher(WorkerLoop):
                     connection,
                     self._callback_url(call_id),
                     request_id,
-                    destination_container_url=self.recording_destination(call_id),
+                    destination_container_url=self._recording_destination(call_id),
                     first_sent=first_sent,
                 )
                 return ev.RecordingStarted(self._clock(), started)

@@ -50,8 +50,27 @@ class Inbox(Protocol):
         ...
 
 
+class QueuedCommand(Protocol):
+    """A claimed outbox command: what to run, how often it was tried, and whether its last attempt died
+    with its instance (``in_doubt``: it may have reached ACS)."""
+
+    @property
+    def command(self) -> fx.Command: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def in_doubt(self) -> bool: ...
+
+    @property
+    def first_attempt_at(self) -> datetime | None: ...  # Repeatability-First-Sent
+
+
 class Outbox(Protocol):
     def add(self, call_id: str, command: fx.Command, now: datetime) -> str: ...
+
+    def load(self, command_id: str) -> QueuedCommand: ...
 
     def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None: ...
 

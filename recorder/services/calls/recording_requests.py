@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,18 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from recorder.db.tables.calls import Call, CallParticipant
 from recorder.db.tables.recording_requests import OutgoingEventRow, RecordingRequest
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.consent import new_connected_call, new_outbound_call
-from recorder.domain.model import CallPhase, CallState, RecordingStatus
+from recorder.domain.model import CallPhase, RecordingStatus
 from recorder.services.calls.call_access import may_act
-from recorder.services.calls.consent_flow import CallService
-from recorder.services.calls.ports import CallsUnitOfWork
+from recorder.services.calls.consent_flow import REQUEST_FAILED, REQUEST_OPEN, CallService
 from recorder.services.errors import Conflict, Forbidden, NotFound
 
 log = logging.getLogger("recorder.recordings")
 
-OPEN, STOP_REQUESTED, FAILED = "open", "stop_requested", "failed"
+OPEN, STOP_REQUESTED, FAILED = REQUEST_OPEN, "stop_requested", REQUEST_FAILED
 REFUSED = frozenset({"declined", "no_response", "withdrawn"})
 
 
@@ -69,7 +67,7 @@ class RecordingRequests:
         self._uow = unit_of_work
         self._calls = calls
         self._clock = clock
-        self.commands_queued = commands_queued
+        self._commands_queued = commands_queued
 
     def create(self, caller: Caller, new: NewRequest) -> tuple[dict[str, Any], bool]:
         """The request's view and whether it is new (False: the same Idempotency-Key was seen before)."""
@@ -126,7 +124,7 @@ class RecordingRequests:
             result = view(uow, row)
             uow.commit()
         log.info("recording_request.created", extra={"request_id": row.id, "call_id": call_id, "kind": kind})
-        self.commands_queued()
+        self._commands_queued()
         return result, True
 
     def _call_for(self, uow: UnitOfWork, caller: Caller, new: NewRequest, now: datetime) -> tuple[str, str]:
@@ -199,7 +197,7 @@ class RecordingRequests:
                 uow.session.flush()
             result = view(uow, row)
             uow.commit()
-        self.commands_queued()
+        self._commands_queued()
         return result
 
     def _owned(self, uow: UnitOfWork, caller: Caller, request_id: str) -> RecordingRequest:
@@ -207,17 +205,6 @@ class RecordingRequests:
         if row is None or (row.key_id != caller.key_id and not caller.sees_all):
             raise NotFound("not_found", "no recording request with that id")  # nor someone else's
         return row
-
-
-class FailedCallRequests:
-    """DecisionObserver: a call that could not be connected or placed fails its requests, with the reason."""
-
-    def decided(
-        self, uow: CallsUnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime
-    ) -> None:
-        for record in records:
-            if isinstance(record, fx.CallEnded) and record.failed:
-                uow.requests.fail_open(state.call_id, OPEN, FAILED, record.reason, now)
 
 
 def _allowed(uow: UnitOfWork, caller: Caller, call_id: str) -> bool:
