@@ -20,7 +20,7 @@ from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, C
 from recorder.config.settings import Settings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import schema_problem
-from recorder.db.unit_of_work import UnitOfWork
+from recorder.db.unit_of_work import UNAVAILABLE, UnitOfWork
 from recorder.services.calls.agents import Agents
 from recorder.services.calls.call_access import CallGrants
 from recorder.services.calls.consent_flow import CallService
@@ -218,6 +218,7 @@ def build_calls(
         wakeup=outbox_ready,
         # bring-your-own-storage: start_recording names the call's region container
         recording_destination=storage.recording_destination if storage else lambda call_id: None,
+        database_unavailable=UNAVAILABLE,
     )
     return calls, dispatcher, RecordingRequests(uow, calls, clock, outbox_ready.set)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from recorder.db.repositories.agents import AgentRepository
@@ -11,6 +12,9 @@ from recorder.db.repositories.audit import AuditRepository
 from recorder.db.repositories.calls import CallRepository, InboxRepository, LedgerRepository
 from recorder.db.repositories.events import EventRepository, RecordingRequestRepository
 from recorder.db.repositories.outbox import OutboxRepository
+
+# a database that is away for a moment: what the dispatcher's own reads and writes wait out
+UNAVAILABLE: tuple[type[Exception], ...] = (DBAPIError,)
 
 
 class UnitOfWork:

@@ -82,9 +82,6 @@ class FakeOutbox:
     def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None:
         return None
 
-    def load(self, command_id: str) -> Any:
-        raise NotImplementedError("the call service never runs commands")
-
 
 class FakeLedger:
     def __init__(self, store: Store) -> None:

@@ -4,9 +4,11 @@ segments, and the inbox that de-duplicates their events. Never commits: the unit
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -14,6 +16,8 @@ from sqlalchemy.orm import Session
 from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, InboxEvent, RecordingSegment
 from recorder.domain import effects as fx
 from recorder.domain.model import CallPhase, CallState, Consent, Participant, Prompt, RecordingStatus
+
+PASS_LOCK_ID = 0x72636E6C  # "rcnl": one instance (or worker) reconciles at a time on PostgreSQL
 
 
 class CallRepository:
@@ -108,6 +112,19 @@ class CallRepository:
 
     def row(self, call_id: str) -> Call | None:
         return self.session.get(Call, call_id)
+
+    @contextmanager
+    def pass_lock(self) -> Iterator[bool]:
+        """One reconciliation pass at a time across instances (PostgreSQL); SQLite has one process."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            yield True
+            return
+        got = bool(self.session.scalar(select(func.pg_try_advisory_lock(PASS_LOCK_ID))))
+        try:
+            yield got
+        finally:
+            if got:
+                self.session.scalar(select(func.pg_advisory_unlock(PASS_LOCK_ID)))
 
 
 class LedgerRepository:

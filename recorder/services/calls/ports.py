@@ -7,11 +7,13 @@ about sessions or SQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from recorder.domain import effects as fx
+from recorder.domain import events as ev
 from recorder.domain.model import CallState
 
 
@@ -69,8 +71,6 @@ class QueuedCommand(Protocol):
 
 class Outbox(Protocol):
     def add(self, call_id: str, command: fx.Command, now: datetime) -> str: ...
-
-    def load(self, command_id: str) -> QueuedCommand: ...
 
     def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None: ...
 
@@ -135,3 +135,95 @@ class CallsUnitOfWork(Protocol):
     ) -> None: ...
 
     def commit(self) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """What every unit of work is: a transaction that commits only when told (leaving it rolls back)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class CallRow(Protocol):
+    """A call as stored, beyond its consent state: the ids and facts the dispatcher and requests show."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def server_call_id(self) -> str: ...
+
+    @property
+    def correlation_id(self) -> str | None: ...
+
+    @property
+    def call_connection_id(self) -> str | None: ...
+
+    @property
+    def recording_id(self) -> str | None: ...
+
+    @property
+    def direction(self) -> str: ...
+
+
+class DispatchCalls(Protocol):
+    def get(self, call_id: str, *, lock: bool = False) -> CallState | None: ...
+
+    def row(self, call_id: str) -> CallRow | None: ...
+
+
+class OutboxQueue(Protocol):
+    """The outbox as the dispatcher takes from it."""
+
+    def claim_ready(self, now: datetime, limit: int, lease: timedelta) -> list[tuple[str, str]]:
+        """Up to ``limit`` ready commands, at most one per call, leased: ``[(command id, call id)]``."""
+        ...
+
+    def load(self, command_id: str) -> QueuedCommand: ...
+
+    def retry_later(self, command_id: str, available_at: datetime, error: str) -> None: ...
+
+    def stats(self, now: datetime) -> tuple[int, float]:
+        """Pending depth and the age in seconds of the oldest pending command."""
+        ...
+
+
+class DispatchUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def calls(self) -> DispatchCalls: ...
+
+    @property
+    def outbox(self) -> OutboxQueue: ...
+
+
+class CommandResults(Protocol):
+    """Where the dispatcher reports each command's end (the call service)."""
+
+    def command_finished(
+        self,
+        call_id: str,
+        command_id: str,
+        status: str,
+        result: ev.CallEvent | None,
+        error: str | None = None,
+    ) -> None: ...
+
+
+class LiveCalls(Protocol):
+    def live(self) -> list[tuple[CallState, str]]:
+        """Every call ACS may still be running for us, with its direction."""
+        ...
+
+    def pass_lock(self) -> AbstractContextManager[bool]:
+        """Held for one reconciliation pass: False when another instance is on it."""
+        ...
+
+
+class ReconcileUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def calls(self) -> LiveCalls: ...
