@@ -11,7 +11,9 @@ from recorder.db.repositories.agents import AgentRepository
 from recorder.db.repositories.audit import AuditRepository
 from recorder.db.repositories.calls import CallRepository, InboxRepository, LedgerRepository
 from recorder.db.repositories.events import EventRepository, RecordingRequestRepository
+from recorder.db.repositories.holds import HoldRepository
 from recorder.db.repositories.outbox import OutboxRepository
+from recorder.db.repositories.storage import StorageRepository
 
 # a database that is away for a moment: what the dispatcher's own reads and writes wait out
 UNAVAILABLE: tuple[type[Exception], ...] = (DBAPIError,)
@@ -31,6 +33,8 @@ class UnitOfWork:
         self.agents = AgentRepository(self.session)
         self.events = EventRepository(self.session)
         self.requests = RecordingRequestRepository(self.session)
+        self.storage = StorageRepository(self.session)
+        self.holds = HoldRepository(self.session)
         return self
 
     def __exit__(

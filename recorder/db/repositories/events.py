@@ -4,13 +4,16 @@ Never commits: the unit of work does."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
+from recorder.db import leases
 from recorder.db.tables.recording_requests import OutgoingEventRow, RecordingRequest
+
+PENDING, PUBLISHED = "pending", "published"
 
 WAKE_PENDING = "recorder.events_wake_pending"
 
@@ -49,6 +52,59 @@ class EventRepository:
             callback()
 
         event.listen(self.session, "after_commit", committed, once=True)
+
+    # The publisher's side: per call, only the oldest unsent event can be claimed.
+
+    def ready_heads(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """``[(event id, call id)]`` of each call's oldest unsent event whose turn has come, unleased."""
+        heads = (
+            select(OutgoingEventRow.call_id, func.min(OutgoingEventRow.call_seq).label("first"))
+            .where(OutgoingEventRow.status == PENDING)
+            .group_by(OutgoingEventRow.call_id)
+            .subquery()
+        )
+        ready = self.session.execute(
+            select(OutgoingEventRow.id, OutgoingEventRow.call_id)
+            .join(
+                heads,
+                (OutgoingEventRow.call_id == heads.c.call_id) & (OutgoingEventRow.call_seq == heads.c.first),
+            )
+            .where(OutgoingEventRow.available_at <= now)
+            .where(leases.unleased(OutgoingEventRow, now))
+            .order_by(OutgoingEventRow.seq)
+            .limit(limit)
+        ).all()
+        return [(head_id, call_id) for head_id, call_id in ready]
+
+    def claim(self, head_id: str, now: datetime, lease: timedelta) -> bool:
+        unsent = (OutgoingEventRow.id == head_id) & (OutgoingEventRow.status == PENDING)
+        return leases.claim(self.session, OutgoingEventRow, unsent, now, lease)
+
+    def unsent(self, call_id: str, limit: int) -> list[OutgoingEventRow]:
+        """The call's unsent events, in order."""
+        return list(
+            self.session.scalars(
+                select(OutgoingEventRow)
+                .where(OutgoingEventRow.call_id == call_id, OutgoingEventRow.status == PENDING)
+                .order_by(OutgoingEventRow.call_seq)
+                .limit(limit)
+            )
+        )
+
+    def published(self, event_ids: list[str], now: datetime) -> None:
+        self.session.execute(
+            update(OutgoingEventRow)
+            .where(OutgoingEventRow.id.in_(event_ids))
+            .values(status=PUBLISHED, published_at=now, claimed_until=None, last_error=None)
+        )
+
+    def retry_later(self, head_id: str, available_at: datetime, error: str) -> None:
+        this = OutgoingEventRow.id == head_id
+        leases.release(self.session, OutgoingEventRow, this, available_at, last_error=error)
+
+    def stats(self, now: datetime) -> tuple[int, float]:
+        """Unsent events and the age in seconds of the oldest."""
+        return leases.backlog(self.session, OutgoingEventRow, now)
 
 
 class RecordingRequestRepository:

@@ -97,6 +97,13 @@ class EventRows(Protocol):
     def after_commit(self, callback: Callable[[], None]) -> None: ...
 
 
+class HasEvents(Protocol):
+    """A unit of work that can write published events (the call service's, the storage service's)."""
+
+    @property
+    def events(self) -> EventRows: ...
+
+
 class RequestRows(Protocol):
     def fail_open(
         self, call_id: str, open_state: str, failed_state: str, reason: str, now: datetime
