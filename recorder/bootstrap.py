@@ -181,7 +181,7 @@ def build(
         console_sessions=ConsoleSessions(uow, clock),
         grants=CallGrants(uow, clock),
         agents=Agents(uow, clock),
-        compliance=build_compliance(settings, sessions, uow, clock, storage),
+        compliance=build_compliance(settings, uow, clock, storage),
         storage=storage,
         recordings=RecordingServices(requests, events, publisher),
         eventgrid_verifier=eventgrid_verifier(settings),
@@ -238,7 +238,6 @@ def build_publisher(
 
 def build_compliance(
     settings: Settings,
-    sessions: sessionmaker[Session],
     uow: Callable[[], UnitOfWork],
     clock: Callable[[], datetime],
     storage: StorageService | None,
@@ -250,7 +249,7 @@ def build_compliance(
         holds=LegalHolds(uow, clock, blob_legal_hold(storage)),
         erasures=Erasures(uow, clock),
         anchors=anchors,
-        anchor_scheduler=None if anchors is None else AnchorScheduler(sessions, anchors, clock, interval),
+        anchor_scheduler=None if anchors is None else AnchorScheduler(uow, anchors, clock, interval),
         entra=None if entra is None else CallbackVerifier(entra.jwks_url, entra.issuer, entra.audience),
     )
 

@@ -57,14 +57,18 @@ class AuditRepository:
         while self.seal():
             pass
 
+    def head(self) -> tuple[int, str] | None:
+        """The chain's last (seq, hash); None while it is empty."""
+        row = self.session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
+        ).first()
+        return (int(row[0]), str(row[1])) if row else None
+
     def _lock_and_read_head(self) -> tuple[int, str]:
         """Serialize chain appends across connections, then read the last (seq, hash)."""
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
-        last = self.session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
-        ).first()
-        return (int(last[0]), str(last[1])) if last else (0, audit_chain.GENESIS)
+        return self.head() or (0, audit_chain.GENESIS)
 
     def _link(
         self,

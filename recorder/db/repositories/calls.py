@@ -4,11 +4,11 @@ segments, and the inbox that de-duplicates their events. Never commits: the unit
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -112,6 +112,22 @@ class CallRepository:
 
     def row(self, call_id: str) -> Call | None:
         return self.session.get(Call, call_id)
+
+    def live_for_server_call(self, server_call_id: str) -> str | None:
+        """The first call with that server call id the service has not ended (connected or connecting)."""
+        return self.session.scalar(
+            select(Call.id)
+            .where(Call.server_call_id == server_call_id, Call.phase != CallPhase.ENDED)
+            .order_by(Call.created_at)
+            .limit(1)
+        )
+
+    def anyone_consented(self, call_id: str, outcomes: Iterable[str]) -> bool:
+        """Someone in the call is (or was last) of one of these consent outcomes."""
+        query = exists().where(
+            CallParticipant.call_id == call_id, CallParticipant.consent.in_(sorted(outcomes))
+        )
+        return bool(self.session.scalar(select(query)))
 
     @contextmanager
     def pass_lock(self) -> Iterator[bool]:

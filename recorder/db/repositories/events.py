@@ -7,7 +7,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from recorder.db import leases
@@ -117,3 +119,32 @@ class RecordingRequestRepository:
             .where(RecordingRequest.call_id == call_id, RecordingRequest.state == open_state)
             .values(state=failed_state, failure_reason=reason, updated_at=now)
         )
+
+    def by_idempotency_key(self, key_id: str, idempotency_key: str) -> RecordingRequest | None:
+        query = select(RecordingRequest).where(
+            RecordingRequest.key_id == key_id, RecordingRequest.idempotency_key == idempotency_key
+        )
+        return self.session.scalar(query)
+
+    def add(self, values: dict[str, Any]) -> RecordingRequest | None:
+        """Insert the request; None when its (key, Idempotency-Key) raced in on another connection first."""
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(RecordingRequest).values(**values).on_conflict_do_nothing()
+        if self.session.execute(statement.returning(RecordingRequest.id)).first() is None:
+            return None
+        return self.session.get_one(RecordingRequest, values["id"])
+
+    def get(self, request_id: str) -> RecordingRequest | None:
+        return self.session.get(RecordingRequest, request_id)
+
+    def stop_requested(self, request_id: str, state: str, now: datetime) -> None:
+        row = self.session.get_one(RecordingRequest, request_id)
+        row.state, row.stopped_at, row.updated_at = state, now, now
+        self.session.flush()
+
+    def stored(self, call_id: str) -> bool:
+        """A recording of the call has been stored (its ``recorder.recording.stored`` event was written)."""
+        query = exists().where(
+            OutgoingEventRow.call_id == call_id, OutgoingEventRow.type == "recorder.recording.stored"
+        )
+        return bool(self.session.scalar(select(query)))

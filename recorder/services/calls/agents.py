@@ -14,11 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from recorder.db.tables.access import AgentExemption
-from recorder.db.unit_of_work import UnitOfWork
+from recorder.db.repositories.agents import AgentRepository
+from recorder.services.calls.ports import AgentsUnitOfWork, AgentView
 from recorder.services.errors import Invalid, NotFound
 
 AGENT_REASON = "agent-identity"
@@ -46,34 +45,28 @@ def check_reason(value: object) -> str:
     return value.strip()
 
 
-def register(uow: UnitOfWork, identity: str, reason: str, actor: str, now: datetime) -> dict[str, Any]:
+def register(uow: AgentsUnitOfWork, identity: str, reason: str, actor: str, now: datetime) -> dict[str, Any]:
     """Exempt ``identity`` from consent prompts from its next join on; audited. Registering again updates
     the reason."""
-    row = uow.session.get(AgentExemption, identity)
-    if row is None:
-        row = AgentExemption(identity=identity, reason=reason, registered_by=actor, registered_at=now)
-        uow.session.add(row)
-    else:
-        row.reason, row.registered_by, row.registered_at = reason, actor, now
+    row = uow.agents.exempt(identity, reason, actor, now)
     uow.audit.append(actor, "agents.exempted", None, {"identity": identity, "reason": reason}, now)
     return view(row)
 
 
-def unregister(uow: UnitOfWork, identity: str, actor: str, now: datetime) -> bool:
+def unregister(uow: AgentsUnitOfWork, identity: str, actor: str, now: datetime) -> bool:
     """Remove the exemption; False when there was none. Audited when one was removed."""
-    removed = uow.session.execute(delete(AgentExemption).where(AgentExemption.identity == identity))
-    if not removed.rowcount:  # type: ignore[attr-defined]
+    if not uow.agents.unexempt(identity):
         return False
     uow.audit.append(actor, "agents.exemption_removed", None, {"identity": identity}, now)
     return True
 
 
 def list_exemptions(session: Session) -> list[dict[str, Any]]:
-    rows = session.scalars(select(AgentExemption).order_by(AgentExemption.identity))
-    return [view(row) for row in rows]
+    """For the web's and the CLI's audited reads, on their session."""
+    return [view(row) for row in AgentRepository(session).exemptions()]
 
 
-def view(row: AgentExemption) -> dict[str, Any]:
+def view(row: AgentView) -> dict[str, Any]:
     return {
         "identity": row.identity,
         "reason": row.reason,
@@ -85,7 +78,7 @@ def view(row: AgentExemption) -> dict[str, Any]:
 class Agents:
     """The register of the center's consent-exempt agents, changed only by admins (audited)."""
 
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, unit_of_work: Callable[[], AgentsUnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow, self._clock = unit_of_work, clock
 
     def register(self, identity: object, reason: object, actor: str) -> dict[str, Any]:

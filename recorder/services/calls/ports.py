@@ -6,7 +6,7 @@ about sessions or SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -234,3 +234,165 @@ class LiveCalls(Protocol):
 class ReconcileUnitOfWork(UnitOfWork, Protocol):
     @property
     def calls(self) -> LiveCalls: ...
+
+
+class Audit(Protocol):
+    def append(
+        self, actor: str, action: str, call_id: str | None, data: dict[str, Any], now: datetime
+    ) -> int: ...
+
+
+class AgentView(Protocol):
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def registered_by(self) -> str: ...
+
+    @property
+    def registered_at(self) -> datetime: ...
+
+
+class AgentExemptions(Protocol):
+    def exempt(self, identity: str, reason: str, actor: str, now: datetime) -> AgentView: ...
+
+    def unexempt(self, identity: str) -> bool: ...
+
+
+class AgentsUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def agents(self) -> AgentExemptions: ...
+
+    @property
+    def audit(self) -> Audit: ...
+
+
+class GrantView(Protocol):
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def granted_by(self) -> str: ...
+
+    @property
+    def granted_at(self) -> datetime: ...
+
+
+class Grants(Protocol):
+    def may_act(self, key_id: str, call_id: str, starting_kinds: Sequence[str]) -> bool: ...
+
+    def key_exists(self, key_id: str) -> bool: ...
+
+    def grant(self, call_id: str, key_id: str, actor: str, now: datetime) -> tuple[GrantView, bool]: ...
+
+    def revoke(self, call_id: str, key_id: str) -> bool: ...
+
+
+class GrantsUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def grants(self) -> Grants: ...
+
+    @property
+    def audit(self) -> Audit: ...
+
+
+class RequestRow(Protocol):
+    """A recording request as stored."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def target(self) -> str | None: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+    @property
+    def external_reference(self) -> str | None: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def failure_reason(self) -> str | None: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+    @property
+    def stopped_at(self) -> datetime | None: ...
+
+
+class RequestCall(CallRow, Protocol):
+    """The call a request is about, as its view shows it."""
+
+    @property
+    def phase(self) -> str: ...
+
+    @property
+    def recording(self) -> str: ...
+
+    @property
+    def recording_reported(self) -> str: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class RequestCalls(CallStore, Protocol):
+    def row(self, call_id: str) -> RequestCall | None: ...
+
+    def live_for_server_call(self, server_call_id: str) -> str | None: ...
+
+    def anyone_consented(self, call_id: str, outcomes: Iterable[str]) -> bool: ...
+
+
+class Requests(RequestRows, Protocol):
+    def by_idempotency_key(self, key_id: str, idempotency_key: str) -> RequestRow | None: ...
+
+    def add(self, values: dict[str, Any]) -> RequestRow | None:
+        """None when the (key, Idempotency-Key) raced in on another connection first."""
+        ...
+
+    def get(self, request_id: str) -> RequestRow | None: ...
+
+    def stop_requested(self, request_id: str, state: str, now: datetime) -> None: ...
+
+    def stored(self, call_id: str) -> bool: ...
+
+
+class AuditLog(AuditTrail, Audit, Protocol):
+    """Entries deferred to the sealer, and entries chained at once."""
+
+
+class RequestsUnitOfWork(CallsUnitOfWork, Protocol):
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def calls(self) -> RequestCalls: ...
+
+    @property
+    def requests(self) -> Requests: ...
+
+    @property
+    def grants(self) -> Grants: ...

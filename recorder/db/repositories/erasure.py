@@ -1,0 +1,84 @@
+"""What an erasure reads and rewrites: every place a participant's raw id stands. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy.orm import Session
+
+from recorder.db.tables.audit import AuditEntry
+from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry
+from recorder.db.tables.compliance import ErasureTombstone
+from recorder.domain import audit_chain
+
+
+class ErasureRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def calls_of(self, raw_id: str) -> set[str]:
+        """Every call the raw id took part in, consented in, called or was called in."""
+        calls = set(
+            self.session.scalars(select(CallParticipant.call_id).where(CallParticipant.raw_id == raw_id))
+        )
+        calls |= set(
+            self.session.scalars(select(ConsentEntry.call_id).where(ConsentEntry.participant == raw_id))
+        )
+        named = or_(Call.caller == raw_id, Call.callee == raw_id)
+        return calls | set(self.session.scalars(select(Call.id).where(named)))
+
+    def ledger_rows(self, raw_id: str) -> list[int]:
+        query = select(ConsentEntry.id).where(ConsentEntry.participant == raw_id)
+        return sorted(self.session.scalars(query).all())
+
+    def entries_containing(self, forms: Iterable[str]) -> list[audit_chain.ChainEntry]:
+        """Audit entries whose data, as text, contains any of ``forms`` (candidates: the caller checks)."""
+        text = cast(AuditEntry.data, Text)
+        rows = self.session.scalars(
+            select(AuditEntry)
+            .where(or_(*(text.contains(form, autoescape=True) for form in forms)))
+            .order_by(AuditEntry.seq)
+        )
+        return [
+            audit_chain.ChainEntry(r.seq, r.at, r.actor, r.action, r.call_id, r.data, r.prev_hash, r.hash)
+            for r in rows
+        ]
+
+    def tombstone(self, seq: int, data: dict[str, Any]) -> None:
+        """The one change the audit triggers allow: an entry's data replaced by its tombstone."""
+        self.session.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(data=data))
+
+    def pseudonymise(self, raw_id: str, pseudonym: str) -> None:
+        self.session.execute(
+            update(ConsentEntry)
+            .where(ConsentEntry.participant == raw_id)
+            .values(participant=pseudonym, dtmf=None, reason=None)
+        )
+        participants = update(CallParticipant).where(CallParticipant.raw_id == raw_id)
+        self.session.execute(participants.values(raw_id=pseudonym))
+        self.session.execute(update(Call).where(Call.caller == raw_id).values(caller=pseudonym))
+        self.session.execute(update(Call).where(Call.callee == raw_id).values(callee=pseudonym))
+
+    def record(
+        self,
+        subject: str,
+        actor: str,
+        now: datetime,
+        audit_seq: int,
+        ledger_rows: list[int],
+        entries: list[int],
+    ) -> None:
+        """What the erasure left behind: hashes only."""
+        tombstone = ErasureTombstone(
+            subject_sha256=subject,
+            requested_by=actor,
+            erased_at=now,
+            audit_seq=audit_seq,
+            ledger_rows=ledger_rows,
+            audit_entries=entries,
+        )
+        self.session.add(tombstone)
+        self.session.flush()
