@@ -46,6 +46,8 @@ class Row:
     call_connection_id: str | None = "connection-1"
     recording_id: str | None = "recording-1"
     direction: str = "inbound"
+    caller: str | None = A
+    callee: str | None = None
 
 
 @dataclass

@@ -48,6 +48,7 @@ class Call:
     correlation_id: str | None = None
     call_connection_id: str | None = "connection-1"
     recording_id: str | None = "recording-1"
+    direction: str = "inbound"
 
 
 @dataclass

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Text, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from recorder.db.tables.audit import AuditEntry, AuditPending
@@ -104,8 +104,23 @@ class AuditRepository:
             ).all()
             if not rows:
                 return
-            for r in rows:
-                yield audit_chain.ChainEntry(
-                    r.seq, r.at, r.actor, r.action, r.call_id, r.data, r.prev_hash, r.hash
-                )
+            yield from (_chain_entry(r) for r in rows)
             last = rows[-1].seq
+
+    def containing(self, forms: Iterable[str]) -> list[audit_chain.ChainEntry]:
+        """Entries whose data, as text, contains any of ``forms`` (candidates: the caller checks)."""
+        text = cast(AuditEntry.data, Text)
+        rows = self.session.scalars(
+            select(AuditEntry)
+            .where(or_(*(text.contains(form, autoescape=True) for form in forms)))
+            .order_by(AuditEntry.seq)
+        )
+        return [_chain_entry(r) for r in rows]
+
+    def tombstone(self, seq: int, data: dict[str, Any]) -> None:
+        """The one change the audit triggers allow: an entry's data replaced by its tombstone."""
+        self.session.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(data=data))
+
+
+def _chain_entry(r: AuditEntry) -> audit_chain.ChainEntry:
+    return audit_chain.ChainEntry(r.seq, r.at, r.actor, r.action, r.call_id, r.data, r.prev_hash, r.hash)

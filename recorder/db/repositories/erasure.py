@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry
 from recorder.db.tables.compliance import ErasureTombstone
-from recorder.domain import audit_chain
 
 
 class ErasureRepository:
@@ -34,23 +30,6 @@ class ErasureRepository:
         query = select(ConsentEntry.id).where(ConsentEntry.participant == raw_id)
         return sorted(self.session.scalars(query).all())
 
-    def entries_containing(self, forms: Iterable[str]) -> list[audit_chain.ChainEntry]:
-        """Audit entries whose data, as text, contains any of ``forms`` (candidates: the caller checks)."""
-        text = cast(AuditEntry.data, Text)
-        rows = self.session.scalars(
-            select(AuditEntry)
-            .where(or_(*(text.contains(form, autoescape=True) for form in forms)))
-            .order_by(AuditEntry.seq)
-        )
-        return [
-            audit_chain.ChainEntry(r.seq, r.at, r.actor, r.action, r.call_id, r.data, r.prev_hash, r.hash)
-            for r in rows
-        ]
-
-    def tombstone(self, seq: int, data: dict[str, Any]) -> None:
-        """The one change the audit triggers allow: an entry's data replaced by its tombstone."""
-        self.session.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(data=data))
-
     def pseudonymise(self, raw_id: str, pseudonym: str) -> None:
         self.session.execute(
             update(ConsentEntry)
@@ -63,21 +42,15 @@ class ErasureRepository:
         self.session.execute(update(Call).where(Call.callee == raw_id).values(callee=pseudonym))
 
     def record(
-        self,
-        subject: str,
-        actor: str,
-        now: datetime,
-        audit_seq: int,
-        ledger_rows: list[int],
-        entries: list[int],
+        self, subject: str, by: str, at: datetime, seq: int, rows: list[int], entries: list[int]
     ) -> None:
         """What the erasure left behind: hashes only."""
         tombstone = ErasureTombstone(
             subject_sha256=subject,
-            requested_by=actor,
-            erased_at=now,
-            audit_seq=audit_seq,
-            ledger_rows=ledger_rows,
+            requested_by=by,
+            erased_at=at,
+            audit_seq=seq,
+            ledger_rows=rows,
             audit_entries=entries,
         )
         self.session.add(tombstone)

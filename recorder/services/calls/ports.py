@@ -159,23 +159,14 @@ class UnitOfWork(Protocol):
 class CallRow(Protocol):
     """A call as stored, beyond its consent state: the ids and facts the dispatcher and requests show."""
 
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def server_call_id(self) -> str: ...
-
-    @property
-    def correlation_id(self) -> str | None: ...
-
-    @property
-    def call_connection_id(self) -> str | None: ...
-
-    @property
-    def recording_id(self) -> str | None: ...
-
-    @property
-    def direction(self) -> str: ...
+    id: str
+    server_call_id: str
+    correlation_id: str | None
+    call_connection_id: str | None
+    recording_id: str | None
+    direction: str
+    caller: str | None
+    callee: str | None
 
 
 class DispatchCalls(Protocol):
@@ -209,15 +200,10 @@ class DispatchUnitOfWork(UnitOfWork, Protocol):
 
 
 class CommandResults(Protocol):
-    """Where the dispatcher reports each command's end (the call service)."""
+    """Where the dispatcher reports each command's end (the call service's ``command_finished``)."""
 
     def command_finished(
-        self,
-        call_id: str,
-        command_id: str,
-        status: str,
-        result: ev.CallEvent | None,
-        error: str | None = None,
+        self, call: str, command: str, status: str, result: ev.CallEvent | None, error: str | None = None, /
     ) -> None: ...
 
 
@@ -243,17 +229,10 @@ class Audit(Protocol):
 
 
 class AgentView(Protocol):
-    @property
-    def identity(self) -> str: ...
-
-    @property
-    def reason(self) -> str: ...
-
-    @property
-    def registered_by(self) -> str: ...
-
-    @property
-    def registered_at(self) -> datetime: ...
+    identity: str
+    reason: str
+    registered_by: str
+    registered_at: datetime
 
 
 class AgentExemptions(Protocol):
@@ -271,14 +250,9 @@ class AgentsUnitOfWork(UnitOfWork, Protocol):
 
 
 class GrantView(Protocol):
-    @property
-    def key_id(self) -> str: ...
-
-    @property
-    def granted_by(self) -> str: ...
-
-    @property
-    def granted_at(self) -> datetime: ...
+    key_id: str
+    granted_by: str
+    granted_at: datetime
 
 
 class Grants(Protocol):
@@ -302,60 +276,28 @@ class GrantsUnitOfWork(UnitOfWork, Protocol):
 class RequestRow(Protocol):
     """A recording request as stored."""
 
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def key_id(self) -> str: ...
-
-    @property
-    def fingerprint(self) -> str: ...
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def call_id(self) -> str: ...
-
-    @property
-    def target(self) -> str | None: ...
-
-    @property
-    def region(self) -> str | None: ...
-
-    @property
-    def external_reference(self) -> str | None: ...
-
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def failure_reason(self) -> str | None: ...
-
-    @property
-    def created_at(self) -> datetime: ...
-
-    @property
-    def updated_at(self) -> datetime: ...
-
-    @property
-    def stopped_at(self) -> datetime | None: ...
+    id: str
+    key_id: str
+    fingerprint: str
+    kind: str
+    call_id: str
+    target: str | None
+    region: str | None
+    external_reference: str | None
+    state: str
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    stopped_at: datetime | None
 
 
 class RequestCall(CallRow, Protocol):
     """The call a request is about, as its view shows it."""
 
-    @property
-    def phase(self) -> str: ...
-
-    @property
-    def recording(self) -> str: ...
-
-    @property
-    def recording_reported(self) -> str: ...
-
-    @property
-    def updated_at(self) -> datetime: ...
+    phase: str
+    recording: str
+    recording_reported: str
+    updated_at: datetime
 
 
 class RequestCalls(CallStore, Protocol):

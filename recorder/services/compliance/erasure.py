@@ -70,7 +70,7 @@ def erase_participant(
     erasure_seq = uow.audit.append(actor, audit_chain.ERASURE_ACTION, None, erasure, now)
     for item in listed:
         tombstone = {"erased": True, "erasure_seq": erasure_seq, "content_sha256": item["content_sha256"]}
-        uow.erasure.tombstone(item["seq"], tombstone)
+        uow.audit.tombstone(item["seq"], tombstone)
     uow.erasure.pseudonymise(raw_id, pseudonym)
     uow.erasure.record(subject, actor, now, erasure_seq, ledger_ids, [item["seq"] for item in listed])
     return {
@@ -104,7 +104,7 @@ def _audit_entries_mentioning(uow: ErasureUnitOfWork, raw_id: str) -> list[audit
     forms = {raw_id, quote(raw_id, safe=""), quote_plus(raw_id)}
     return [
         e
-        for e in uow.erasure.entries_containing(forms)
+        for e in uow.audit.containing(forms)
         if not audit_chain.is_tombstone(e.data) and any(form in json.dumps(e.data) for form in forms)
     ]
 

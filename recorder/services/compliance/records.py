@@ -30,29 +30,14 @@ class AuditChain(Protocol):
 
 
 class LegalHoldRow(Protocol):
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def reason(self) -> str: ...
-
-    @property
-    def set_by(self) -> str: ...
-
-    @property
-    def set_at(self) -> datetime: ...
-
-    @property
-    def released_by(self) -> str | None: ...
-
-    @property
-    def released_at(self) -> datetime | None: ...
-
-    @property
-    def release_reason(self) -> str | None: ...
-
-    @property
-    def blob_hold(self) -> str | None: ...
+    id: int
+    reason: str
+    set_by: str
+    set_at: datetime
+    released_by: str | None
+    released_at: datetime | None
+    release_reason: str | None
+    blob_hold: str | None
 
 
 class HoldRecords(Protocol):
@@ -72,21 +57,12 @@ class ErasureRecords(Protocol):
 
     def ledger_rows(self, raw_id: str) -> list[int]: ...
 
-    def entries_containing(self, forms: Iterable[str]) -> list[audit_chain.ChainEntry]: ...
-
-    def tombstone(self, seq: int, data: dict[str, Any]) -> None: ...
-
     def pseudonymise(self, raw_id: str, pseudonym: str) -> None: ...
 
     def record(
-        self,
-        subject: str,
-        actor: str,
-        now: datetime,
-        audit_seq: int,
-        ledger_rows: list[int],
-        entries: list[int],
-    ) -> None: ...
+        self, subject: str, by: str, at: datetime, seq: int, rows: list[int], entries: list[int]
+    ) -> None:
+        """What the erasure left behind, hashes only: who, when, its audit entry, the rows and entries."""
 
 
 class ConnectionOf(Protocol):
@@ -103,7 +79,18 @@ class HoldsUnitOfWork(AuditUnitOfWork, Protocol):
     def holds(self) -> HoldRecords: ...
 
 
+class ErasableAudit(AuditChain, Protocol):
+    def containing(self, forms: Iterable[str]) -> list[audit_chain.ChainEntry]:
+        """Entries whose data, as text, contains any of ``forms`` (candidates: the caller checks)."""
+        ...
+
+    def tombstone(self, seq: int, data: dict[str, Any]) -> None: ...
+
+
 class ErasureUnitOfWork(HoldsUnitOfWork, Protocol):
+    @property
+    def audit(self) -> ErasableAudit: ...
+
     @property
     def erasure(self) -> ErasureRecords: ...
 

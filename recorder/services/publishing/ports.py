@@ -10,26 +10,13 @@ from recorder.services.calls.ports import UnitOfWork
 
 
 class QueuedEvent(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def type(self) -> str: ...
-
-    @property
-    def source(self) -> str: ...
-
-    @property
-    def subject(self) -> str: ...
-
-    @property
-    def time(self) -> datetime: ...
-
-    @property
-    def data(self) -> dict[str, Any]: ...
-
-    @property
-    def attempts(self) -> int: ...
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    data: dict[str, Any]
+    attempts: int
 
 
 class EventQueue(Protocol):

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
+from recorder.services.calls.ports import CallRow
 from recorder.services.storage import transfer
 from recorder.services.storage.ports import BlobStore, StorageError
-from recorder.services.storage.records import CallFacts, StorageUnitOfWork, StoredRow
+from recorder.services.storage.records import StorageUnitOfWork, StoredRow
 
 READ_CHUNK = 4 * 1024 * 1024
 DAYS_BACK = 3  # a recording can start up to a day or two before its file is announced
@@ -40,7 +41,7 @@ def call_folder_pattern(
     )
 
 
-def find_acs_blobs(store: BlobStore, call: CallFacts, row: StoredRow) -> tuple[str, str | None]:
+def find_acs_blobs(store: BlobStore, call: CallRow, row: StoredRow) -> tuple[str, str | None]:
     """(media blob, metadata blob or None) that ACS wrote for ``row``'s chunk of ``call``'s recording."""
     if not call.correlation_id:
         raise _unbound("the call's ACS call id (correlation id) is unknown")

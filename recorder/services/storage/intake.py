@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from recorder.config.storage import StorageMode, StorageRegion
+from recorder.services.calls.ports import CallRow
 from recorder.services.storage.model import (
     Accepted,
     RecordingChunk,
@@ -16,7 +17,7 @@ from recorder.services.storage.model import (
     StoreState,
     blob_name,
 )
-from recorder.services.storage.records import CallFacts, StorageUnitOfWork
+from recorder.services.storage.records import StorageUnitOfWork
 from recorder.services.storage.regions import Regions
 
 log = logging.getLogger("recorder.storage")
@@ -59,7 +60,7 @@ def accept(uow: StorageUnitOfWork, regions: Regions, event: RecordingFileEvent, 
 
 
 def _row_values(
-    call: CallFacts,
+    call: CallRow,
     event: RecordingFileEvent,
     recording_id: str,
     chunk: RecordingChunk,

@@ -9,98 +9,38 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from recorder.domain.model import CallState
-from recorder.services.calls.ports import EventRows, Inbox, UnitOfWork
+from recorder.services.calls.ports import Audit, CallRow, EventRows, Inbox, UnitOfWork
 
 
 class StoredRow(Protocol):
     """One chunk's row as the storage worker reads it (a snapshot: changes go through ``StorageRecords``)."""
 
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def call_id(self) -> str: ...
-
-    @property
-    def server_call_id(self) -> str: ...
-
-    @property
-    def recording_id(self) -> str: ...
-
-    @property
-    def chunk_index(self) -> int: ...
-
-    @property
-    def document_id(self) -> str: ...
-
-    @property
-    def mode(self) -> str: ...  # "copy" or "byos"
-
-    @property
-    def region(self) -> str: ...
-
-    @property
-    def container(self) -> str: ...
-
-    @property
-    def blob_name(self) -> str: ...
-
-    @property
-    def metadata_blob(self) -> str: ...
-
-    @property
-    def content_location(self) -> str: ...
-
-    @property
-    def metadata_location(self) -> str | None: ...
-
-    @property
-    def delete_location(self) -> str | None: ...
-
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def sha256(self) -> str | None: ...
-
-    @property
-    def attempts(self) -> int: ...
-
-    @property
-    def created_at(self) -> datetime: ...
-
-
-class CallFacts(Protocol):
-    """What storage needs to know of a call: where it may be stored and how ACS names its recording."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def server_call_id(self) -> str: ...
-
-    @property
-    def caller(self) -> str | None: ...
-
-    @property
-    def callee(self) -> str | None: ...
-
-    @property
-    def correlation_id(self) -> str | None: ...
-
-    @property
-    def call_connection_id(self) -> str | None: ...
-
-    @property
-    def recording_id(self) -> str | None: ...
+    id: int
+    call_id: str
+    server_call_id: str
+    recording_id: str
+    chunk_index: int
+    document_id: str
+    mode: str  # "copy" or "byos"
+    region: str
+    container: str
+    blob_name: str
+    metadata_blob: str
+    content_location: str
+    metadata_location: str | None
+    delete_location: str | None
+    state: str
+    sha256: str | None
+    attempts: int
+    created_at: datetime
 
 
 class StorageRecords(Protocol):
     """The stored-recordings queue and the call facts it needs (``db/repositories/storage.py``)."""
 
-    def call(self, call_id: str) -> CallFacts | None: ...
+    def call(self, call_id: str) -> CallRow | None: ...
 
-    def call_of_server_call(self, server_call_id: str) -> CallFacts | None: ...
+    def call_of_server_call(self, server_call_id: str) -> CallRow | None: ...
 
     def requested_region(self, call_id: str) -> str | None: ...
 
@@ -159,9 +99,3 @@ class StorageUnitOfWork(UnitOfWork, Protocol):
 
 class StoredCalls(Protocol):
     def get(self, call_id: str, *, lock: bool = False) -> CallState | None: ...
-
-
-class Audit(Protocol):
-    def append(
-        self, actor: str, action: str, call_id: str | None, data: dict[str, Any], now: datetime
-    ) -> int: ...

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from recorder.config.storage import StorageMode, StorageRegion, StorageSettings, choose_region
+from recorder.services.calls.ports import CallRow
 from recorder.services.storage.ports import BlobStore, StorageError
-from recorder.services.storage.records import CallFacts, StorageRecords
+from recorder.services.storage.records import StorageRecords
 
 log = logging.getLogger("recorder.storage")
 
@@ -29,7 +30,7 @@ class Regions:
             )
         return self.stores[region]
 
-    def region_of(self, records: StorageRecords, call: CallFacts) -> StorageRegion:
+    def region_of(self, records: StorageRecords, call: CallRow) -> StorageRegion:
         """The call's region: the one its recording request asked for, else the configured routes."""
         requested = records.requested_region(call.id)
         if requested is not None and requested not in self.settings.regions:

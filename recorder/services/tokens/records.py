@@ -10,40 +10,20 @@ from recorder.services.calls.ports import Audit, UnitOfWork
 
 
 class KeyRow(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def role(self) -> str: ...
-
-    @property
-    def prefix(self) -> str: ...
-
-    @property
-    def created_at(self) -> datetime: ...
-
-    @property
-    def expires_at(self) -> datetime | None: ...
-
-    @property
-    def revoked_at(self) -> datetime | None: ...
+    id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
 
 
 class SessionRow(Protocol):
-    @property
-    def key_id(self) -> str: ...
-
-    @property
-    def last_seen_at(self) -> datetime: ...
-
-    @property
-    def expires_at(self) -> datetime: ...
-
-    @property
-    def revoked_at(self) -> datetime | None: ...
+    key_id: str
+    last_seen_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
 
 
 class Keys(Protocol):
