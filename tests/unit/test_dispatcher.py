@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Self
 
 import pytest
 
@@ -21,6 +19,7 @@ from recorder.domain.model import CallState, Prompt, RecordingStatus
 from recorder.services.calls.dispatcher import Dispatcher
 from recorder.services.ports import AcsError
 from tests.integration.test_call_service_db import FakeAcs
+from tests.unit.fakes import FakeTransaction
 
 NOW = datetime.now(UTC)
 PROMPT = Prompt("consent", "1", "en-US", text="Press 1 to agree.")
@@ -66,11 +65,12 @@ class World:
 
     def command_finished(
         self,
-        call_id: str,
+        call: str,
         command_id: str,
         status: str,
         result: ev.CallEvent | None,
         error: str | None = None,
+        /,
     ) -> None:
         self.queue.pop(command_id)
         self.finished.append((command_id, status, result))
@@ -112,20 +112,9 @@ class FakeCalls:
         return self.world.rows.get(call_id)
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeTransaction):
     def __init__(self, world: World) -> None:
         self.calls, self.outbox = FakeCalls(world), FakeQueue(world)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def commit(self) -> None:
-        return None
 
 
 @pytest.fixture

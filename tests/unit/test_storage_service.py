@@ -12,8 +12,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 
@@ -23,6 +22,7 @@ from recorder.services.storage.model import Accepted, RecordingChunk, RecordingF
 from recorder.services.storage.ports import BlobExists, BlobInfo, StorageError
 from recorder.services.storage.retention import run_retention
 from recorder.services.storage.service import StorageService
+from tests.unit.fakes import FakeTransaction
 
 NOW = datetime.now(UTC)
 US, EU = "4:+14255550101", "4:+442071234567"
@@ -153,22 +153,11 @@ class FakeRecords:
         self.update(row_id, now, state="deleted", deleted_at=now)
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeTransaction):
     def __init__(self, memory: Memory) -> None:
         self.m = memory
         self.storage = FakeRecords(memory)
         self.calls, self.inbox, self.audit, self.events, self.holds = self, self, self, self, self
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def commit(self) -> None:
-        return None
 
     def get(self, call_id: str, *, lock: bool = False) -> CallState | None:
         call = self.m.calls.get(call_id)
