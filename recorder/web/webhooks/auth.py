@@ -118,14 +118,18 @@ async def admit_acs(container: Container, request: Request, call_id: str) -> Adm
         window = container.settings.security.event_window
         check_window(envelopes(payload, MAX_BATCH), container.clock(), window)
         events = callback_events(payload, container.clock(), MAX_BATCH)
-    except BodyTooLarge:
-        metrics.event_received("acs", "unparsed", "rejected")
-        return error(413, "body_too_large", "the delivery is too large")
-    except BadEvent as exc:
-        metrics.event_received("acs", "unparsed", "rejected")
-        return error(400, exc.code, str(exc))
+    except (BodyTooLarge, BadEvent) as exc:
+        return unreadable("acs", exc)
     replays = replay_check(request.app.state.replay_window, claims, call_id, [e.id for e in events])
     return AdmittedCallback(events, payload, replays)
+
+
+def unreadable(channel: str, exc: BodyTooLarge | BadEvent) -> Response:
+    """The answer to a delivery that is too large (413) or does not parse (400), counted as rejected."""
+    metrics.event_received(channel, "unparsed", "rejected")
+    if isinstance(exc, BodyTooLarge):
+        return error(413, "body_too_large", "the delivery is too large")
+    return error(400, exc.code, str(exc))
 
 
 class ReplayWindow:

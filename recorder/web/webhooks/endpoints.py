@@ -61,12 +61,8 @@ async def eventgrid(request: Request) -> Response:
         webhook_auth.check_window(events, container.clock(), container.settings.security.event_window)
         incoming = [_incoming_call(e) for e in events if e.type == INCOMING_CALL]
         files = [recording_file_event(e) for e in events if e.type == RECORDING_FILE]
-    except BodyTooLarge:
-        metrics.event_received("eventgrid", "unparsed", "rejected")
-        return error(413, "body_too_large", "the delivery is too large")
-    except BadEvent as exc:
-        metrics.event_received("eventgrid", "unparsed", "rejected")
-        return error(400, exc.code, str(exc))
+    except (BodyTooLarge, BadEvent) as exc:
+        return webhook_auth.unreadable("eventgrid", exc)
     validation = next((e.validation_code for e in events if e.validation_code is not None), None)
     if validation is not None:
         log.info("webhook.subscription_validated")
