@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from recorder.config.storage import StorageMode, StorageRegion, StorageRoute, StorageSettings
+from recorder.config.settings import is_loopback
+from recorder.config.storage import StorageSettings, load_storage
 from recorder.domain.model import CallState
 from recorder.services.storage.model import Accepted, RecordingChunk, RecordingFileEvent
 from recorder.services.storage.ports import BlobExists, BlobInfo, StorageError
@@ -26,17 +27,23 @@ from tests.unit.fakes import FakeTransaction
 
 NOW = datetime.now(UTC)
 US, EU = "4:+14255550101", "4:+442071234567"
-SETTINGS = StorageSettings(
-    mode=StorageMode.COPY,
-    default_region="westeurope",
-    regions={
-        "westeurope": StorageRegion("westeurope", "weu", "https://weu.example", retention_days=30),
-        "eastus": StorageRegion("eastus", "eus", "https://eus.example"),
+SECTION = {
+    "mode": "copy",
+    "default_region": "westeurope",
+    "block_size_mib": 1,
+    "regions": {
+        "westeurope": {"container": "weu", "account_url": "https://weu.example", "retention_days": 30},
+        "eastus": {"container": "eus", "account_url": "https://eus.example"},
     },
-    routes=(StorageRoute("eastus", caller_prefix="4:+1"),),
-    block_size=4,
-    range_size=8,
-)
+    "routes": [{"caller_prefix": "4:+1", "region": "eastus"}],
+}
+
+
+def storage_settings() -> StorageSettings:
+    problems: list[str] = []
+    settings = load_storage(SECTION, problems, is_loopback)
+    assert settings is not None, problems
+    return settings
 
 
 @dataclass
@@ -295,7 +302,12 @@ def stores() -> dict[str, FakeStore]:
 @pytest.fixture
 def service(memory: Memory, stores: dict[str, FakeStore]) -> Iterator[StorageService]:
     running = StorageService(
-        lambda: FakeUnitOfWork(memory), SETTINGS, stores, FakeSource(memory), memory.clock, base_backoff=1.0
+        lambda: FakeUnitOfWork(memory),
+        storage_settings(),
+        stores,
+        FakeSource(memory),
+        memory.clock,
+        base_backoff=1.0,
     )
     yield running
     running.stop()
