@@ -7,7 +7,6 @@ present agreed, and keeps a consent ledger and a hash-chained audit trail. Start
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from recorder.cli import agents, common, compliance, db, emulator
+from recorder.cli import agents, common, compliance, config, db, emulator, exports
 from recorder.cli.db import first_line
 from recorder.config.settings import ConfigError, Settings, load_settings
 
@@ -48,11 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=common.port_number, default=8080, help="port to listen on")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (metrics summed)")
 
-    config = commands.add_parser("config", help="check or show the configuration").add_subparsers(
-        dest="config_command", required=True, metavar="COMMAND"
-    )
-    config.add_parser("show", help="print the effective configuration as JSON, every secret redacted")
-    common.add_config_check(config)
+    config.add_commands(commands)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True, metavar="COMMAND"
@@ -71,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         help="recompute the hash chain and compare its anchors; exit 1 if broken, 3 if anchors unreadable",
     )
     compliance.add_commands(keys, audit)
+    exports.add_commands(commands)
     agents.add_commands(commands)
 
     _add_local_commands(commands)
@@ -101,20 +97,18 @@ def _run(args: argparse.Namespace) -> int:
         from recorder.cli.serve import serve
 
         return serve(args)
-    if args.command == "config" and args.config_command == "check":
-        return common.config_check(args)
-    if args.command == "config" and args.config_command == "show":
-        from recorder.config.show import show
-
-        shown = show(_settings())  # JSON either way; --json: on one line, as every --json output
-        print(json.dumps(json.loads(shown), sort_keys=True) if common.wants_json(args) else shown)
-        return 0
+    if args.command == "config":
+        return config.run(args)
     if args.command == "db":
         return db.upgrade(args, _settings().database_url)
     if args.command in ("keys", "audit"):
         settings = _settings()
         db.require_migrated(settings.database_url)
         return compliance.run(args, settings)
+    if args.command in ("consents", "calls"):
+        settings = _settings()
+        db.require_migrated(settings.database_url)
+        return exports.run(args, settings)
     if args.command == "agents":
         settings = _settings()
         db.require_migrated(settings.database_url)

@@ -10,7 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from recorder.cli.common import emit
+from recorder.cli.common import emit, wants_json
+from recorder.cli.progress import print_table
 from recorder.config.settings import Settings
 
 
@@ -42,8 +43,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with UnitOfWork(session_factory(engine)) as uow:
             if args.agents_command == "list":
                 items = agents.list_exemptions(uow.session)
-                lines = [f"{i['identity']}  {i['reason']}  (by {i['registered_by']})" for i in items]
-                emit(args, {"exemptions": items}, *(lines or ["no exempt agents registered"]))
+                if wants_json(args) or not items:
+                    emit(args, {"exemptions": items}, "no exempt agents registered")
+                else:
+                    columns = ("identity", "reason", "registered_by", "registered_at")
+                    print_table(columns, [[i[c] for c in columns] for i in items])
                 return 0
             if args.agents_command == "exempt":
                 try:

@@ -5,16 +5,10 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import os
 import socket
 import sys
-import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, NoReturn
-
-from recorder.config.calls import CallsSettings
-from recorder.config.settings import ConfigError, load_settings
 
 # Exit codes, the same for every command (README: "Command line").
 OK, CHECK_FAILED, USAGE_OR_CONFIG, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 130
@@ -39,13 +33,14 @@ exit codes:
   130  interrupted (Ctrl-C)
 
 configuration: RECORDER_* environment variables, and a TOML file named by RECORDER_CONFIG
-(see examples/recorder.toml). The environment wins over the file.
+(see examples/recorder.toml; recorder config schema prints its JSON schema). The environment wins.
 """
 
 # Commands (by their path of sub-command names) that print results and so take --json.
 JSON_COMMANDS = {
     ("config", "check"),
     ("config", "show"),  # prints JSON either way; accepted so that scripts can pass --json everywhere
+    ("config", "schema"),  # likewise
     ("db", "upgrade"),
     ("keys", "create"),
     ("keys", "list"),
@@ -53,27 +48,8 @@ JSON_COMMANDS = {
     ("audit", "verify"),
     ("audit", "anchor"),
     ("retention", "run"),
-}
-
-KNOWN_SECTIONS = {
-    "recorder": None,  # validated key by key by the loaders that read it
-    "consent": {
-        "default_locale",
-        "grant_key",
-        "decline_key",
-        "withdraw_key",
-        "reprompts",
-        "silence_timeout_seconds",
-        "on_refusal",
-        "prompts",
-        "exempt",
-    },
-    "outbox": {"lease_seconds"},
-    "calls": {"answer_for", "own_identities", "reconcile_seconds", "answer_margin_seconds"},
-    "operations": {"metrics_token", "drain_seconds", "dispatcher_stall_seconds"},
-    "storage": None,
-    "audit": None,
-    "auth": None,
+    ("consents", "export"),
+    ("calls", "evidence"),
 }
 
 
@@ -168,83 +144,6 @@ def split(problem: str) -> dict[str, str]:
     """``"SETTING: what is wrong (got value)"`` → its parts, for ``--json``."""
     setting, _, message = problem.partition(": ")
     return {"setting": setting, "message": message, "problem": problem}
-
-
-def add_config_check(config: Any) -> None:
-    """Adds ``check`` to the ``config`` sub-command group (argparse's private _SubParsersAction)."""
-    check = config.add_parser(
-        "check",
-        help="validate the configuration without starting; every problem listed; exit 0 valid, 2 not",
-        description="Validate RECORDER_* variables and the TOML file exactly as `recorder serve` would at "
-        "start-up, without connecting to anything. Lists every problem (setting, value, what is expected).",
-    )
-    check.add_argument("--file", help="the TOML file to check (default: $RECORDER_CONFIG)")
-    check.add_argument(
-        "--no-serve", action="store_true", help="check only what CLI commands need (serve needs more)"
-    )
-
-
-def config_check(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
-    env = dict(os.environ if env is None else env)
-    if args.file:
-        env["RECORDER_CONFIG"] = args.file
-    path = env.get("RECORDER_CONFIG")
-    calls: dict[str, Any] = {"lines": []}
-    try:
-        settings = load_settings(env, for_serving=not args.no_serve)
-    except ConfigError as exc:
-        problems = exc.problems
-    else:
-        problems = []
-        calls = calls_summary(settings.calls)
-    warnings = unknown_keys(path) if path else []
-    errors = [split(p) for p in problems]
-    where = f" ({path})" if path else " (environment only: RECORDER_CONFIG is not set)"
-    text = [f"configuration error: {p}" for p in problems] or [
-        f"configuration is valid{where}",
-        *calls["lines"],
-    ]
-    text += [f"warning: {w}" for w in warnings]
-    summary = {k: v for k, v in calls.items() if k != "lines"}
-    emit(args, {"ok": not problems, "file": path, "errors": errors, "warnings": warnings, **summary}, *text)
-    return USAGE_OR_CONFIG if problems else OK
-
-
-def calls_summary(calls: CallsSettings) -> dict[str, Any]:
-    """Which IncomingCalls are answered and who the service is in a call: shown by ``config check``."""
-    answer_for, own = sorted(calls.answer_for), sorted(calls.service_identities)
-    if answer_for:
-        answering = f"answers IncomingCall to: {', '.join(answer_for)} (anything else: acknowledged, ignored)"
-    else:
-        answering = "answers every IncomingCall except to agent identities ([calls] answer_for is not set)"
-    identities = ", ".join(own) or "none configured"
-    lines = [
-        answering,
-        f"own identities, never prompted: {identities}; plus each call's callee and answeredBy",
-        f"reconciles live calls with ACS every {calls.reconcile_seconds:g} s",
-    ]
-    return {"lines": lines, "answer_for": answer_for, "own_identities": own}
-
-
-def unknown_keys(path: str) -> list[str]:
-    """Tables and keys the service does not read: usually a typo that would silently change nothing."""
-    try:
-        document = tomllib.loads(Path(path).read_text())
-    except (OSError, tomllib.TOMLDecodeError):
-        return []  # already reported as an error by load_settings
-    found = []
-    for section, value in document.items():
-        if section not in KNOWN_SECTIONS:
-            found.append(
-                f"[{section}]: not a section the service reads ({', '.join(sorted(KNOWN_SECTIONS))})"
-            )
-            continue
-        known = KNOWN_SECTIONS[section]
-        if known is not None and isinstance(value, dict):
-            found.extend(
-                f"{section}.{key}: not a setting the service reads" for key in value if key not in known
-            )
-    return found
 
 
 def require_free_port(host: str, port: int) -> None:

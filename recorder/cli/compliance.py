@@ -15,7 +15,9 @@ from recorder.cli.common import (
     split,
     unreachable,
     usage_error,
+    wants_json,
 )
+from recorder.cli.progress import print_table, progress
 from recorder.config.settings import Settings
 
 
@@ -75,13 +77,11 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
         return 0
     if args.keys_command == "list":
         listed = list_keys(session, now)
-        rows = [f"{'id':36}  {'role':8}  {'state':8}  {'prefix':8}  {'expires':25}  name"]
-        for k in listed:
-            expires = k["expires_at"] or "-"
-            rows.append(
-                f"{k['id']:36}  {k['role']:8}  {k['state']:8}  {k['prefix']:8}  {expires:25}  {k['name']}"
-            )
-        emit(args, {"keys": listed}, *rows)
+        if wants_json(args):
+            emit(args, {"keys": listed})
+        else:
+            columns = ("id", "role", "state", "prefix", "expires_at", "name")
+            print_table(columns, [[k[c] for c in columns] for k in listed])
         return 0
     if not revoke_key(session, args.key_id, now):
         emit(
@@ -114,7 +114,8 @@ def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
             raise unreachable("audit anchor store", str(exc)) from None
         emit(args, {"ok": True, "seq": seq}, f"anchored the chain head at seq {seq}")
         return 0
-    result = anchoring.verify(session, store)
+    with progress("audit verify"):  # one pass over the whole chain: a pulsing bar while it runs
+        result = anchoring.verify(session, store)
     chain = result.chain
     state = "intact" if chain.ok else f"BROKEN at seq {chain.first_bad}"
     lines = [f"audit chain {state}: {chain.entries} entries checked, head {chain.head}"]

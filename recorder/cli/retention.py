@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 from recorder.bootstrap import build_storage
 from recorder.cli.common import CommandError, unreachable
+from recorder.cli.progress import progress
 from recorder.config.settings import Settings
 from recorder.config.storage import StorageSettings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.storage.retention import progress_bar, run_retention
+from recorder.services.storage.retention import run_retention
 
 
 def run_retention_command(settings: Settings, as_json: bool = False) -> int:
@@ -31,7 +32,8 @@ def run_retention_command(settings: Settings, as_json: bool = False) -> int:
             settings, lambda: UnitOfWork(sessions), lambda: datetime.now(UTC), source=False, provision=False
         )
         assert service is not None
-        report = run_retention(service, datetime.now(UTC), progress_bar(sys.stderr))
+        with progress("retention") as tracker:
+            report = run_retention(service, datetime.now(UTC), tracker)
     finally:
         engine.dispose()
     summary = (

@@ -1,1 +1,2 @@
-"""Settings: read once at start-up from the environment and an optional TOML file, one module per section."""
+"""Settings: one typed model of the TOML file and the RECORDER_* variables (model.py), a module per table,
+read once at start-up (settings.py) and passed in."""

@@ -1,28 +1,23 @@
-"""Security settings: trusted reverse proxies, Entra ID tokens on Event Grid deliveries, the event window.
-
-Read from the environment (or the ``[recorder]`` table of the TOML file, lower-case names without the
-``RECORDER_`` prefix), every problem reported with the others.
-"""
+"""Security settings: trusted reverse proxies, Entra ID tokens on Event Grid deliveries, the event window,
+the HTTP limits. Read from the ``[recorder]`` table (environment.py), shaped here for the web layer."""
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
+
+from recorder.config.environment import (
+    DEFAULT_EVENT_FUTURE_SKEW_SECONDS,
+    DEFAULT_EVENT_MAX_AGE_MINUTES,
+    DEFAULT_INCOMING_CALL_MAX_AGE_MINUTES,
+)
+
+if TYPE_CHECKING:
+    from recorder.config.environment import RecorderTable
 
 ENTRA_V1_ISSUER = "https://sts.windows.net/{tenant}/"
 ENTRA_V2_ISSUER = "https://login.microsoftonline.com/{tenant}/v2.0"
 ENTRA_JWKS_URL = "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
-
-# Event Grid retries a delivery for at most 24 h after the event was published (its longest TTL), so an older
-# event can never be a genuine delivery; anything shorter by default would turn an outage of ours into lost
-# RecordingFileStatusUpdated events, since a 400 is never retried. IncomingCall is useful for 30 s of ringing
-# (Microsoft recommends a 1-minute TTL): five minutes is generous, and a replayed call is refused.
-DEFAULT_EVENT_MAX_AGE_MINUTES = 24 * 60 + 5
-DEFAULT_INCOMING_CALL_MAX_AGE_MINUTES = 5
-DEFAULT_EVENT_FUTURE_SKEW_SECONDS = 300
 
 
 # Event Grid's own Entra application, whose tokens it sends to webhooks protected by Entra ID (Microsoft's
@@ -70,99 +65,37 @@ class SecuritySettings:
     http: HttpLimits = field(default_factory=HttpLimits)
 
 
-def load_security(
-    env: Mapping[str, str], file_section: Mapping[str, Any], problems: list[str]
-) -> SecuritySettings:
-    def setting(name: str) -> str | None:
-        value = env.get(name)
-        if value is None:
-            raw = file_section.get(name.removeprefix("RECORDER_").lower())
-            value = None if raw is None else str(raw)
-        return value.strip() if value and value.strip() else None
-
-    def whole(name: str, default: int, low: int, high: int) -> int:
-        return _whole(setting, name, default, low, high, problems)
-
+def security_from(table: RecorderTable) -> SecuritySettings:
+    """The security settings of a validated ``[recorder]`` table."""
     return SecuritySettings(
-        trusted_proxies=_proxies(setting("RECORDER_TRUSTED_PROXIES"), problems),
-        eventgrid_entra=_eventgrid_entra(setting, problems),
+        trusted_proxies=table.trusted_proxies,
+        eventgrid_entra=_eventgrid_entra(table),
         event_window=EventWindow(
-            whole("RECORDER_EVENT_MAX_AGE_MINUTES", DEFAULT_EVENT_MAX_AGE_MINUTES, 1, 10080),
-            whole("RECORDER_INCOMING_CALL_MAX_AGE_MINUTES", DEFAULT_INCOMING_CALL_MAX_AGE_MINUTES, 1, 1445),
-            whole("RECORDER_EVENT_FUTURE_SKEW_SECONDS", DEFAULT_EVENT_FUTURE_SKEW_SECONDS, 0, 3600),
+            table.event_max_age_minutes, table.incoming_call_max_age_minutes, table.event_future_skew_seconds
         ),
         http=HttpLimits(
-            whole("RECORDER_HTTP_MAX_CONNECTIONS", HttpLimits.max_connections, 1, 100_000),
-            whole("RECORDER_HTTP_KEEPALIVE_SECONDS", HttpLimits.keepalive_seconds, 1, 300),
-            whole("RECORDER_HTTP_HEADER_TIMEOUT_SECONDS", HttpLimits.header_timeout_seconds, 1, 300),
-            whole("RECORDER_HTTP_BODY_TIMEOUT_SECONDS", HttpLimits.body_timeout_seconds, 1, 600),
+            table.http_max_connections,
+            table.http_keepalive_seconds,
+            table.http_header_timeout_seconds,
+            table.http_body_timeout_seconds,
         ),
     )
 
 
-def _proxies(value: str | None, problems: list[str]) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    proxies = []
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        try:
-            proxies.append(str(ipaddress.ip_network(item, strict=False)))
-        except ValueError:
-            problems.append(f"RECORDER_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR range")
-    return tuple(proxies)
-
-
-def _eventgrid_entra(setting: Callable[[str], str | None], problems: list[str]) -> EventGridEntra | None:
-    audience = setting("RECORDER_EVENTGRID_AAD_AUDIENCE")
-    tenant = setting("RECORDER_EVENTGRID_AAD_TENANT_ID")
-    issuer = setting("RECORDER_EVENTGRID_AAD_ISSUER")
-    jwks_url = setting("RECORDER_EVENTGRID_AAD_JWKS_URL")
-    if not audience:
-        if tenant or issuer or jwks_url:
-            problems.append("RECORDER_EVENTGRID_AAD_AUDIENCE: required to check Event Grid's Entra ID tokens")
-        return None
-    if not tenant and not (issuer and jwks_url):
-        problems.append(
-            "RECORDER_EVENTGRID_AAD_TENANT_ID: required (or both RECORDER_EVENTGRID_AAD_ISSUER and "
-            "RECORDER_EVENTGRID_AAD_JWKS_URL)"
-        )
+def _eventgrid_entra(table: RecorderTable) -> EventGridEntra | None:
+    """Issuers and keys default to the tenant's (the table's rules made sure one or the other is there)."""
+    tenant, issuer = table.eventgrid_aad_tenant_id, table.eventgrid_aad_issuer
+    if not table.eventgrid_aad_audience:
         return None
     issuers = (
         (issuer,)
         if issuer
         else (ENTRA_V1_ISSUER.format(tenant=tenant), ENTRA_V2_ISSUER.format(tenant=tenant))
     )
-    jwks = jwks_url or ENTRA_JWKS_URL.format(tenant=tenant)
-    parts = urlsplit(jwks)
-    loopback = parts.hostname in ("localhost", "::1") or (parts.hostname or "").startswith("127.")
-    if not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
-        problems.append("RECORDER_EVENTGRID_AAD_JWKS_URL: must be https:// (http:// only for loopback)")
-    app_ids = tuple(
-        a.strip() for a in (setting("RECORDER_EVENTGRID_AAD_APP_IDS") or "").split(",") if a.strip()
-    )
     return EventGridEntra(
-        audience,
+        table.eventgrid_aad_audience,
         issuers,
-        jwks,
-        app_ids or (EVENTGRID_APP_ID_PUBLIC_CLOUD,),
-        setting("RECORDER_EVENTGRID_AAD_ROLE"),
+        table.eventgrid_aad_jwks_url or ENTRA_JWKS_URL.format(tenant=tenant),
+        table.eventgrid_aad_app_ids or (EVENTGRID_APP_ID_PUBLIC_CLOUD,),
+        table.eventgrid_aad_role,
     )
-
-
-def _whole(
-    setting: Callable[[str], str | None],
-    name: str,
-    default: int,
-    low: int,
-    high: int,
-    problems: list[str],
-) -> int:
-    value = setting(name)
-    if value is None:
-        return default
-    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-        problems.append(f"{name}: expected a whole number from {low} to {high} (got {value!r})")
-        return default
-    return int(value)

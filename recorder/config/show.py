@@ -1,24 +1,28 @@
-"""``recorder config show``: the effective configuration as JSON, with every secret redacted.
+"""``recorder config show``: the effective configuration as JSON, in the shape of the TOML file (the model's
+tables, the environment's values merged in, every default filled), with every secret redacted.
 
-Secrets are found two ways, so that a new setting is covered without anyone remembering this file: by the
-field's name (``…key``, ``…secret``, ``…token``, ``…password``, ``…connection_string``, ``…credential``),
-and by the shape of any string value (SAS signatures, ``AccountKey=``/``AccessKey=`` pairs, passwords in
-URLs, JWTs).
+Secrets are found two ways: by the model, where each secret field is declared ``repr=False`` (a test checks
+that every field named like a secret — ``…key``, ``…secret``, ``…token``, ``…connection_string`` — is, or is
+listed as not one), and by the shape of any string value (SAS signatures, ``AccountKey=``/``AccessKey=``
+pairs, passwords in URLs, JWTs), wherever it sits.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from recorder.config.settings import Settings
+from pydantic import BaseModel
+
+from recorder.config.model import RecorderConfig
+from recorder.config.settings import settings_from
 
 REDACTED = "<redacted>"
 SECRET_NAME = re.compile(r"(^|_)(key|secret|token|password|connection_string|credential)s?$", re.IGNORECASE)
+NOT_SECRETS = {"grant_key", "decline_key", "withdraw_key", "acs_access_key_secret_uri"}  # names only
 SECRET_PAIRS = re.compile(
     r"((?:^|[;?&])\s*(?:sig|accountkey|accesskey|sharedaccesskey|sharedaccesssignature|secret|password|"
     r"code|token)\s*=)[^;&#\s]*",
@@ -35,26 +39,37 @@ def scrub(value: str) -> str:
     return JWT.sub(REDACTED, value)
 
 
-def redacted(value: Any, name: str = "") -> Any:
+def redacted(value: Any) -> Any:
+    """``value`` (a model, or what one holds) as JSON values, its secret fields and secret shapes redacted."""
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields.items()
+        return {name: _field(getattr(value, name), info.repr) for name, info in fields if not info.exclude}
     if value is None or isinstance(value, bool | int | float):
         return value
-    if SECRET_NAME.search(name) and not name.lower().endswith(("_uri", "_url")):
-        return REDACTED if value != "" else ""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, str):
         return scrub(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: redacted(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(k): redacted(v, str(k)) for k, v in value.items()}
+        return {str(k): redacted(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [redacted(v, name) for v in value]
+        return (
+            sorted(redacted(v) for v in value)
+            if isinstance(value, frozenset)
+            else [redacted(v) for v in value]
+        )
     return scrub(str(value))
 
 
-def show(settings: Settings) -> str:
-    document = redacted(settings)
+def _field(value: Any, shown: bool) -> Any:
+    if not shown:  # a secret: whether it is set is all that shows
+        return REDACTED if value else value
+    return redacted(value)
+
+
+def show(config: RecorderConfig) -> str:
+    settings = settings_from(config)
+    document = redacted(config)
     document["emulator_mode"] = settings.emulator_mode
     document["acs_credential"] = (
         "access key"

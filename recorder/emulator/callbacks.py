@@ -226,7 +226,7 @@ class CallbackDispatcher:
         return response
 
     def _headers(self) -> dict[str, str]:
-        token = self._signer.token(issuer=self._issuer, audience=self._audience)
+        token = self._signer.reusable_token(issuer=self._issuer, audience=self._audience)
         return {"Content-Type": "application/json; charset=utf-8", "Authorization": f"Bearer {token}"}
 
     def _http(self) -> httpx.AsyncClient:

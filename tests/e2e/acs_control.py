@@ -76,6 +76,12 @@ def recording_state(stack: Stack, server_call_id: str) -> str | None:
     return None if recording is None else str(recording["state"])
 
 
+def recording_active(call: dict[str, Any]) -> bool:
+    """Whether ACS records this call now, as the emulator's view of it says."""
+    recording = call["recording"]
+    return recording is not None and recording["state"] == "active"
+
+
 def recording_at(call: dict[str, Any], at_ms: float) -> bool:
     """Whether ACS was recording at ``at_ms`` into the call (the emulator's recording intervals)."""
     return any(

@@ -3,11 +3,13 @@ joiners, withdrawal, and random scenarios measured for recorded time without con
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.e2e.acs_control import STRICT, act, answered, fault, recording_state, requests_of, wait_for
 from tests.e2e.stack import Stack, start_stack
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 REACTION_WINDOW_MS = 1000  # a late joiner is heard until the pause lands: our reaction plus ACS's, under load
 
 
@@ -219,8 +222,20 @@ def test_random_scenarios_record_nobody_without_consent(stack: Stack) -> None:
         for person in people:
             unconsented = call["unconsented_recorded_ms"][person["raw_id"]]
             if person["join_at_ms"] == 0 and not person.get("continuous_tones"):
-                assert unconsented == 0, (person, call["unconsented_recorded_ms"])
+                allowed = 0
             else:
-                worst_late = max(worst_late, unconsented)
-                assert unconsented <= REACTION_WINDOW_MS, (person, unconsented)
+                worst_late, allowed = max(worst_late, unconsented), REACTION_WINDOW_MS
+            if unconsented > allowed:
+                kept = keep_timeline(stack, people, call)
+                raise AssertionError(f"{person['raw_id']}: {unconsented} ms unconsented; timeline in {kept}")
     print(f"\nrandom scenarios: 12 calls; worst unconsented time, late joiner or withdrawal: {worst_late} ms")
+
+
+def keep_timeline(stack: Stack, people: list[dict[str, Any]], call: dict[str, Any]) -> Path:
+    """A violation seen under load may not come back on demand: keep what ACS did and what the service
+    recorded, for whoever reads the CI artifacts."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    kept = ARTIFACTS / f"chaos-{call['server_call_id']}.json"
+    ledger = stack.consents(server_call_id=call["server_call_id"])
+    kept.write_text(json.dumps({"people": people, "acs": call, "ledger": ledger}, indent=1, default=str))
+    return kept

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import drop_postgres_database, fresh_postgres_database
-from tests.e2e.acs_control import STRICT, act
+from tests.e2e.acs_control import STRICT, act, recording_active
 from tests.e2e.stack import CONFIG, Stack, start_stack
 
 CRASH_CONFIG = CONFIG + "\n[outbox]\nlease_seconds = 2\n"
@@ -59,9 +59,7 @@ def run_call_restarting_on_crash(stack: Stack, marker: Path, timeout: float = 60
             time.sleep(1.0)
             return stack.emulated_call(server_call_id) | {"server_call_id": server_call_id}
         settled = restarted_at is not None and time.monotonic() - restarted_at > SETTLE_SECONDS
-        recording = call["recording"]
-        active = recording is not None and recording["state"] == "active"
-        if settled and marker.exists() and active and not hung_up:
+        if settled and marker.exists() and recording_active(call) and not hung_up:
             act(stack, server_call_id, action="hang_up")
             hung_up = True
         time.sleep(0.05)

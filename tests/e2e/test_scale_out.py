@@ -23,7 +23,7 @@ import pytest
 
 from recorder.observability.metrics_dir import MULTIPROC_ENV
 from tests.conftest import drop_postgres_database, fresh_postgres_database
-from tests.e2e.acs_control import act
+from tests.e2e.acs_control import act, recording_active
 from tests.e2e.stack import Stack, free_port, start_stack, wait_http
 from tests.integration.test_operations import metric
 
@@ -100,10 +100,9 @@ def hang_up_once_recorded(
     while pending and time.monotonic() < deadline:
         for server_call_id in sorted(pending):
             call = stack.emulated_call(server_call_id)
-            recording = call["recording"]
             if call["state"] == "disconnected":
                 pending.discard(server_call_id)
-            elif server_call_id not in hung_up and recording is not None and recording["state"] == "active":
+            elif server_call_id not in hung_up and recording_active(call):
                 act(stack, server_call_id, action="hang_up")
                 hung_up.add(server_call_id)
         time.sleep(0.5)

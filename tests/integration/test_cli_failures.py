@@ -259,9 +259,9 @@ def test_config_show_takes_json_like_every_command_that_prints(tmp_path: Path) -
     assert result.returncode == 0 and result.stderr == ""
     [line] = result.stdout.splitlines()
     shown = json.loads(line)
-    assert (
-        shown["eventgrid_secret"] == "<redacted>" and shown["public_url"] == SERVE_ENV["RECORDER_PUBLIC_URL"]
-    )
+    recorder = shown["recorder"]
+    assert recorder["eventgrid_secret"] == "<redacted>"
+    assert recorder["public_url"] == SERVE_ENV["RECORDER_PUBLIC_URL"]
 
 
 def test_ctrl_c_stops_serve_with_exit_code_130(database_url: str, tmp_path: Path) -> None:

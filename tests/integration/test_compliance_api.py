@@ -98,7 +98,7 @@ def test_the_export_streams_the_filtered_ledger_as_csv_and_jsonl(world: World) -
         (B, "granted"),
         (C, "declined"),
     ]
-    assert list(rows[0]) == list(queries.LEDGER_FIELDS)
+    assert list(rows[0]) == [*queries.LEDGER_FIELDS, "exposure_ms"]
     response = world.client.get(
         "/api/consents/export",
         params={"format": "jsonl", "outcome": "declined"},

@@ -53,7 +53,7 @@ def jwks_url() -> Iterator[str]:
 
 @pytest.fixture
 def world(database_url: str, jwks_url: str) -> Iterator[World]:
-    entra = EntraSettings(ISSUER, AUDIENCE, jwks_url, DEFAULT_ENTRA_ROLES)
+    entra = EntraSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks_url, roles=DEFAULT_ENTRA_ROLES)
     yield from make_world(database_url, Settings(database_url=database_url, policy=POLICY, entra=entra))
 
 

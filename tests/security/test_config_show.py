@@ -1,4 +1,5 @@
-"""``recorder config show``: the effective configuration, every secret redacted; and the security settings."""
+"""``recorder config show``: the effective configuration in the shape of the TOML file, every secret redacted;
+and the security settings."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.config.settings import ConfigError, load_settings
+from recorder.config.settings import ConfigError, load_config, load_settings
 from recorder.config.show import REDACTED, scrub, show
 
 ACCESS_KEY = base64.b64encode(b"k" * 32).decode()
@@ -60,22 +61,25 @@ LEAKS = [ACCESS_KEY, SECRET, TOPIC_KEY, "SECRETsig", "SECRETAccountKey", "SECRET
 
 
 def test_show_redacts_every_secret_and_keeps_the_rest(tmp_path: Path) -> None:
-    text = show(load_settings(env(tmp_path), for_serving=False))
+    text = show(load_config(env(tmp_path), for_serving=False))
     for leak in LEAKS:
         assert leak not in text
     document = json.loads(text)
-    assert document["acs_access_key"] == REDACTED
-    assert document["eventgrid_secret"] == REDACTED
-    assert document["events_topic_key"] == REDACTED
+    recorder = document["recorder"]  # the [recorder] table: every RECORDER_* variable, merged with the file
+    assert recorder["acs_access_key"] == REDACTED
+    assert recorder["acs_connection_string"] == REDACTED
+    assert recorder["eventgrid_secret"] == REDACTED
+    assert recorder["events_topic_key"] == REDACTED
     assert document["storage"]["regions"]["westeurope"]["connection_string"] == REDACTED
     assert document["audit"]["anchor_connection_string"] == REDACTED
-    assert document["acs_endpoint"] == "https://contoso.communication.azure.com"
-    assert document["acs_access_key_secret_uri"] == "https://contoso.vault.azure.net/secrets/acs-key/abc"
-    assert document["database_url"] == f"postgresql+psycopg://recorder:{REDACTED}@db.internal:5432/recorder"
-    assert f"sig={REDACTED}" in document["callback_jwks_url"]
-    assert document["security"]["trusted_proxies"] == ["10.0.0.0/8"]
+    assert recorder["acs_endpoint"] == "https://contoso.communication.azure.com"  # from the connection string
+    assert recorder["acs_access_key_secret_uri"] == "https://contoso.vault.azure.net/secrets/acs-key/abc"
+    assert recorder["database_url"] == f"postgresql+psycopg://recorder:{REDACTED}@db.internal:5432/recorder"
+    assert f"sig={REDACTED}" in recorder["acs_callback_jwks_url"]
+    assert recorder["trusted_proxies"] == ["10.0.0.0/8"]
     assert document["acs_credential"] == "access key"
-    assert document["policy"]["grant_tone"] == "one"
+    assert document["consent"]["grant_key"] == "1"  # defaults are shown too
+    assert document["operations"]["metrics_token"] is None
 
 
 @pytest.mark.parametrize(
@@ -103,7 +107,7 @@ def test_config_show_command_prints_redacted_json(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["eventgrid_secret"] == REDACTED
+    assert json.loads(done.stdout)["recorder"]["eventgrid_secret"] == REDACTED
     for leak in LEAKS:
         assert leak not in done.stdout and leak not in done.stderr
     assert "prefer Managed Identity or a Key Vault secret" in done.stderr  # the connection-string warning

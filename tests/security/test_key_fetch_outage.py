@@ -56,7 +56,9 @@ def test_event_grid_and_the_api_answer_503_when_entra_keys_are_unreachable(
     database_url: str, jwks: Jwks
 ) -> None:
     entra = EventGridEntra(ENTRA_AUDIENCE, (ENTRA_ISSUER,), jwks.url)
-    api = EntraSettings(ENTRA_ISSUER, ENTRA_AUDIENCE, jwks.url, DEFAULT_ENTRA_ROLES)
+    api = EntraSettings(
+        issuer=ENTRA_ISSUER, audience=ENTRA_AUDIENCE, jwks_url=jwks.url, roles=DEFAULT_ENTRA_ROLES
+    )
     settings = replace(settings_for(database_url, jwks, SecuritySettings(eventgrid_entra=entra)), entra=api)
     jwks.failing = True
     world = make_world(database_url, jwks, settings=settings)

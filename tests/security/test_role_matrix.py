@@ -67,8 +67,10 @@ MATRIX: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/console/login"): CONSOLE,
     ("POST", "/console/logout"): CONSOLE,
     ("GET", "/console/ledger"): CONSOLE,
+    ("GET", "/console/calls"): CONSOLE,
     ("GET", "/console/calls/{call_connection_id}"): CONSOLE,
     ("GET", "/console/calls/{call_connection_id}/evidence"): CONSOLE,
+    ("GET", "/console/calls/{call_connection_id}/evidence/print"): CONSOLE,
     ("GET", "/console/audit"): CONSOLE,
     ("GET", "/console/export"): CONSOLE,
 }

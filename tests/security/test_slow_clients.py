@@ -173,10 +173,11 @@ def test_the_server_still_serves_after_all_of_that(server: Server) -> None:
 
 
 def test_the_limits_are_the_documented_defaults_when_unset() -> None:
-    from recorder.config.security import HttpLimits, load_security
+    from recorder.config.security import HttpLimits
+    from recorder.config.settings import ConfigError, load_settings
 
-    problems: list[str] = []
-    assert load_security({}, {}, problems).http == HttpLimits(256, 5, 10, 20)
+    assert load_settings({}, for_serving=False).security.http == HttpLimits(256, 5, 10, 20)
     bad = {"RECORDER_HTTP_HEADER_TIMEOUT_SECONDS": "\u00b2", "RECORDER_HTTP_MAX_CONNECTIONS": "0"}
-    load_security(bad, {}, problems)
-    assert len(problems) == 2
+    with pytest.raises(ConfigError) as refused:
+        load_settings(bad, for_serving=False)
+    assert len(refused.value.problems) == 2

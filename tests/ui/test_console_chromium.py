@@ -3,59 +3,12 @@ ledger, open a call, verify the chain, download an export. Screenshots go to tes
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.integration.compliance_world import A, C, World, make_world
-
-CHROMIUM = os.environ.get("RECORDER_TEST_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    from recorder.db.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'console.db'}"
-    upgrade(url)
-    yield from make_world(url)
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, world: World, role: str) -> None:
-    page.goto(f"{world.client.base_url}/console/ledger")
-    expect(page).to_have_url(f"{world.client.base_url}/console/login")
-    page.fill("input[name=key]", world.keys[role])
-    page.click("button[type=submit]")
+from tests.integration.compliance_world import A, C, World
+from tests.ui.browsing import shot, sign_in
 
 
 def test_an_auditor_searches_opens_a_call_verifies_and_exports(browser: Browser, world: World) -> None:

@@ -2,6 +2,24 @@
 keeps them in step. Importing any table module loads them all, so ``Base.metadata`` is the whole schema.
 """
 
-from recorder.db.tables import access, audit, calls, compliance, identities, recording_requests, storage
+from recorder.db.tables import (
+    access,
+    audit,
+    calls,
+    compliance,
+    identities,
+    presence,
+    recording_requests,
+    storage,
+)
 
-__all__ = ["access", "audit", "calls", "compliance", "identities", "recording_requests", "storage"]
+__all__ = [
+    "access",
+    "audit",
+    "calls",
+    "compliance",
+    "identities",
+    "presence",
+    "recording_requests",
+    "storage",
+]

@@ -21,8 +21,10 @@ from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, Record
 from recorder.domain import audit_chain
 from recorder.domain.model import ConsentPolicy
 from recorder.services.compliance import holds
+from recorder.services.queries import calls_view, story
 from recorder.services.queries import ledger as queries
 from recorder.services.queries.ledger import LEDGER_FIELDS, BadQuery, LedgerFilter, ledger_conditions
+from recorder.services.queries.numbers import ParticipantQuery
 
 EXPORT_BATCH = 5000
 
@@ -34,6 +36,8 @@ class CallFilter:
     participant: str | None = None
     outcome: str | None = None
     recorded: bool | None = None
+    region: str | None = None
+    legal_hold: bool | None = None
 
 
 def _encode_call_cursor(created_at: datetime, call_id: str) -> str:
@@ -57,20 +61,11 @@ def search_calls(session: Session, f: CallFilter, cursor: str | None, limit: int
     """Calls oldest first (created_at, id), filtered; the cursor is the last (created_at, id) seen."""
     started = exists().where(RecordingSegment.call_id == Call.id, RecordingSegment.kind == "started")
     query = select(Call, started.label("recorded")).order_by(Call.created_at, Call.id).limit(limit + 1)
-    if f.since is not None:
-        query = query.where(Call.created_at >= f.since)
-    if f.until is not None:
-        query = query.where(Call.created_at < f.until)
-    if f.participant is not None:
-        query = query.where(
-            Call.id.in_(select(CallParticipant.call_id).where(CallParticipant.raw_id == f.participant))
-        )
-    if f.outcome is not None:
-        query = query.where(
-            Call.id.in_(select(ConsentEntry.call_id).where(ConsentEntry.outcome == f.outcome))
-        )
-    if f.recorded is not None:
-        query = query.where(started if f.recorded else ~started)
+    exact = None if f.participant is None else ParticipantQuery(f.participant, None)
+    shared = calls_view.CallsFilter(
+        f.since, f.until, exact, f.outcome, f.recorded, region=f.region, legal_hold=f.legal_hold
+    )
+    query = query.where(*calls_view.conditions(shared))
     if cursor:
         created, call_id = decode_call_cursor(cursor)
         query = query.where(
@@ -105,9 +100,25 @@ def search_calls(session: Session, f: CallFilter, cursor: str | None, limit: int
     return {"items": items, "next": _encode_call_cursor(last.created_at, last.id) if more and last else None}
 
 
+EXPORT_FIELDS = (*LEDGER_FIELDS, "exposure_ms")
+
+
 def _ledger_query(f: LedgerFilter) -> Select[Any]:
     columns = [ConsentEntry.__table__.c[name] for name in LEDGER_FIELDS]
-    return select(*columns).where(*ledger_conditions(f)).order_by(ConsentEntry.id)
+    query = select(*columns, ConsentEntry.call_id).where(*ledger_conditions(f))
+    return query.order_by(ConsentEntry.id)
+
+
+def _with_exposure(engine: Engine, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Each row's last column (its call id) replaced by that participant's exposure in that call, in ms."""
+    with Session(engine) as session:
+        found = story.exposures(session, {row[-1] for row in rows})
+    participant = LEDGER_FIELDS.index("participant")
+    return [(*row[:-1], _ms(found.get(row[-1]), row[participant])) for row in rows]
+
+
+def _ms(found: Any, participant: str) -> int | None:
+    return None if found is None else round(found.ms_of(participant))
 
 
 def ledger_batches(engine: Engine, f: LedgerFilter, batch: int = EXPORT_BATCH) -> Iterator[Sequence[Any]]:
@@ -122,7 +133,8 @@ def ledger_batches(engine: Engine, f: LedgerFilter, batch: int = EXPORT_BATCH) -
             streaming = connection.execution_options(
                 isolation_level="REPEATABLE READ", stream_results=True, max_row_buffer=batch
             )
-            yield from streaming.execute(query).partitions(batch)
+            for rows in streaming.execute(query).partitions(batch):
+                yield _with_exposure(engine, rows)
         return
     last_id = 0
     while True:
@@ -130,7 +142,7 @@ def ledger_batches(engine: Engine, f: LedgerFilter, batch: int = EXPORT_BATCH) -
             rows = connection.execute(query.where(ConsentEntry.id > last_id).limit(batch)).all()
         if not rows:
             return
-        yield rows
+        yield _with_exposure(engine, rows)
         last_id = rows[-1][0]
 
 
@@ -159,7 +171,7 @@ def export_csv(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
     """RFC 4180 CSV (CRLF, so a cell holding CR or LF is quoted) with every cell spreadsheet-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(LEDGER_FIELDS)
+    writer.writerow(EXPORT_FIELDS)
     for rows in batches:
         writer.writerows([spreadsheet_safe(cell) for cell in _row(row)] for row in rows)
         yield buffer.getvalue()
@@ -170,7 +182,7 @@ def export_csv(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
 
 def export_jsonl(batches: Iterator[Sequence[Any]]) -> Iterator[str]:
     for rows in batches:
-        yield "".join(json.dumps(dict(zip(LEDGER_FIELDS, _row(row), strict=True))) + "\n" for row in rows)
+        yield "".join(json.dumps(dict(zip(EXPORT_FIELDS, _row(row), strict=True))) + "\n" for row in rows)
 
 
 def evidence_bundle(
@@ -193,6 +205,7 @@ def evidence_bundle(
         "call": {k: v for k, v in timeline.items() if k not in ("audit", "consents")},
         "ledger": timeline["consents"],
         "prompts": _prompts_played(timeline["consents"], policy),
+        "exposure": timeline["exposure"],
         "recording_segments": timeline["recording_segments"],
         "stored_recordings": timeline["stored_recordings"],
         "legal_holds": holds.holds_of(HoldRepository(session), call_id),

@@ -17,6 +17,8 @@ from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain
 from recorder.services.errors import Invalid
+from recorder.services.queries import story
+from recorder.services.queries.exposure import Exposure
 from recorder.services.queries.recordings import stored_recordings
 
 LEDGER_FIELDS = (
@@ -116,10 +118,16 @@ def consents(session: Session, f: LedgerFilter, cursor: str | None, limit: int) 
         query = query.where(ConsentEntry.id > decode_cursor(cursor))
     rows = list(session.scalars(query))
     page = rows[:limit]
+    found = story.exposures(session, {r.call_id for r in page})
     return {
-        "items": [ledger_item(r) for r in page],
+        "items": [{**ledger_item(r), "exposure_ms": _exposure_ms(found.get(r.call_id), r)} for r in page],
         "next": encode_cursor(page[-1].id) if len(rows) > limit else None,
     }
+
+
+def _exposure_ms(found: Exposure | None, row: ConsentEntry) -> int | None:
+    """This participant's unconsented exposure in this call; None when the call predates its measurement."""
+    return None if found is None else round(found.ms_of(row.participant))
 
 
 def ledger_item(row: ConsentEntry) -> dict[str, Any]:
@@ -165,6 +173,7 @@ def call_timeline(session: Session, call_connection_id: str) -> dict[str, Any] |
             {"recording_id": s.recording_id, "kind": s.kind, "at": s.at.isoformat()} for s in segments
         ],
         "stored_recordings": stored_recordings(session, call.id),
+        "exposure": story.exposure_json(story.exposures(session, [call.id])[call.id]),
         "audit": [
             {
                 "seq": a.seq,

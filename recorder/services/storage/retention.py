@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TextIO
 
 from recorder.services.storage.ports import StorageError
 from recorder.services.storage.records import StoredRow
@@ -85,14 +84,3 @@ def _mark_deleted(service: StorageService, row: StoredRow, now: datetime, actor:
             now,
         )
         uow.commit()
-
-
-def progress_bar(stream: TextIO, width: int = 30) -> Callable[[int, int], None]:
-    """A one-line progress bar, redrawn in place (``\\r``) on ``stream``; ends with a newline when done."""
-
-    def draw(done: int, total: int) -> None:
-        filled = width if total == 0 else width * done // total
-        line = f"\rretention [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-        print(line, end="\n" if done >= total else "", file=stream, flush=True)
-
-    return draw

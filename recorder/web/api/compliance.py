@@ -15,7 +15,7 @@ from recorder.services.tokens import api_keys as keys
 from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web.api import openapi, query_params
 from recorder.web.api.exports import export_response
-from recorder.web.api.ledger import LEDGER_PARAMS, ApiError, audited_read, ledger_filter, route
+from recorder.web.api.ledger import LEDGER_PARAMS, ApiError, audited_read, ledger_filter, participant, route
 
 BODY_LIMIT = 64 * 1024
 
@@ -41,7 +41,7 @@ def _search_calls(container: Container, request: Request, principal: Principal, 
     call_filter = cq.CallFilter(
         since=query_params.moment(params.get("since"), "since"),
         until=query_params.moment(params.get("until"), "until"),
-        participant=params.get("participant"),
+        participant=participant(params, container.settings.default_region),
         outcome=query_params.outcome(params.get("outcome")),
         recorded=None if recorded is None else recorded == "true",
     )
@@ -63,7 +63,9 @@ def _export(container: Container, request: Request, principal: Principal, body: 
     query_params.only(params, {*LEDGER_PARAMS, "format"})
     if params.get("format", "csv") not in ("csv", "jsonl"):
         raise queries.BadQuery("format must be csv or jsonl")
-    filters = ledger_filter(params)  # bad filters answer 400 before anything is audited or streamed
+    filters = ledger_filter(
+        params, container.settings.default_region
+    )  # bad filters answer 400 before anything is audited or streamed
     audited_read(container, request, principal, "api.consents.export", lambda s: None)
     return export_response(container, filters, params.get("format", "csv"))
 

@@ -18,6 +18,7 @@ from recorder.adapters.callback_auth import KeysUnavailable
 from recorder.bootstrap import Container
 from recorder.services.errors import ServiceError
 from recorder.services.queries import ledger as queries
+from recorder.services.queries import numbers
 from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web.api import bodies, query_params, roles
 from recorder.web.api.entra import EntraRejected, entra_principal, looks_like_jwt
@@ -91,22 +92,30 @@ def route(method: str, path: str, handler: Handler, *, body_limit: int | None = 
 LEDGER_PARAMS = {"call_connection_id", "server_call_id", "participant", "outcome", "since", "until"}
 
 
-def ledger_filter(params: Any) -> queries.LedgerFilter:
+def ledger_filter(params: Any, region: str | None) -> queries.LedgerFilter:
     return queries.LedgerFilter(
         call_connection_id=params.get("call_connection_id"),
         server_call_id=params.get("server_call_id"),
-        participant=params.get("participant"),
+        participant=participant(params, region),
         outcome=query_params.outcome(params.get("outcome")),
         since=query_params.moment(params.get("since"), "since"),
         until=query_params.moment(params.get("until"), "until"),
     )
 
 
+def participant(params: Any, region: str | None) -> str | None:
+    """The raw id a typed ``participant`` names (``services/queries/numbers.py``), national numbers read in
+    ``region`` (``[console] default_region``); 400 if it cannot be one."""
+    text = params.get("participant")
+    return None if text is None else numbers.canonical(text, region)
+
+
 def _consents(container: Container, request: Request, principal: Principal, body: dict[str, Any]) -> Any:
     """The consent ledger, stable order, cursor pages."""
     params = request.query_params
     query_params.only(params, {*LEDGER_PARAMS, "cursor", "limit"})
-    filters, limit, cursor = ledger_filter(params), query_params.limit(params), params.get("cursor")
+    filters = ledger_filter(params, container.settings.default_region)
+    limit, cursor = query_params.limit(params), params.get("cursor")
     if cursor:
         queries.decode_cursor(cursor)  # a bad cursor is a 400 before anything is audited
     return audited_read(

@@ -1,5 +1,4 @@
-"""Server-rendered pages for compliance officers under /console: ledger search, call timelines, the audit
-chain, exports.
+"""The console's sign-in, sessions and the guard every page goes through.
 
 Sign-in takes an API key once and opens a server-side session (``services/tokens/console_sessions.py``):
 the cookie holds a random token, never the key, so it is useless as a bearer token; it is HttpOnly,
@@ -16,32 +15,26 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from recorder.bootstrap import Container
-from recorder.services.compliance import anchoring
 from recorder.services.errors import ServiceError
-from recorder.services.queries import compliance as cq
-from recorder.services.queries import ledger as queries
 from recorder.services.tokens import console_sessions
 from recorder.services.tokens.api_keys import Principal
 from recorder.web.api import bodies
-from recorder.web.api.exports import export_response
-from recorder.web.api.ledger import LEDGER_PARAMS, READERS, ledger_filter
-from recorder.web.api.query_params import OUTCOMES
+from recorder.web.api.ledger import READERS
+from recorder.web.console import formats
 from recorder.web.errors import ApiError, status_of
 
 SESSION_COOKIE = "recorder_console"
 LOGIN_CSRF_COOKIE = "recorder_console_csrf"
 LOOPBACK_HOSTS = frozenset({"localhost", "::1", "[::1]"})
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-_csrf_for = console_sessions.csrf_token
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+csrf_for = console_sessions.csrf_token
 
 
 def _loopback(request: Request) -> bool:
@@ -86,16 +79,32 @@ async def _form(request: Request) -> dict[str, str]:
         return {}
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     return templates.TemplateResponse(request, f"console/{name}", context, status_code=status)
 
 
-def _audit(container: Container, principal: Principal, request: Request, action: str) -> None:
+def audit(container: Container, principal: Principal, request: Request, action: str) -> None:
     details = {"role": principal.role, "path": request.url.path, "query": str(request.url.query)}
     container.access_log.record(f"key:{principal.key_id}", action, details)
 
 
-def _audited(
+def render(
+    request: Request, name: str, principal: Principal, token: str, status: int = 200, **context: Any
+) -> Response:
+    """A signed-in page: the template gets the principal and the session's CSRF token (to sign out); a time
+    zone the officer chose (``?tz=``) is kept for the next pages."""
+    chosen = formats.chosen_zone(request)
+    response = page(request, name, status, principal=principal, csrf=csrf_for(token), **context)
+    if chosen is not None:
+        _cookie(response, request, formats.ZONE_COOKIE, chosen, 365 * 24 * 3600)
+    return response
+
+
+def not_found(request: Request, principal: Principal, token: str) -> Response:
+    return render(request, "base.html", principal, token, 404, message="No such call.")
+
+
+def audited(
     container: Container, principal: Principal, request: Request, action: str, work: Callable[[Any], Any]
 ) -> Any:
     """The page's read, after its audit entry is committed."""
@@ -105,7 +114,7 @@ def _audited(
 
 async def login_form(request: Request) -> Response:
     token = secrets.token_urlsafe(32)
-    response = _page(request, "login.html", csrf=token, principal=None)
+    response = page(request, "login.html", csrf=token, principal=None)
     _cookie(response, request, LOGIN_CSRF_COOKIE, token, 600)
     return response
 
@@ -116,19 +125,17 @@ async def login(request: Request) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     token = secrets.token_urlsafe(32)
     if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
-        response = _page(request, "login.html", 403, csrf=token, message="The form expired; sign in again.")
+        response = page(request, "login.html", 403, csrf=token, message="The form expired; sign in again.")
         _cookie(response, request, LOGIN_CSRF_COOKIE, token, 600)
         return response
     key = form.get("key", "").strip()
     principal = container.keys.authenticate(key) if key else None
     if principal is None or principal.role not in READERS:
         message = "That key is not valid." if principal is None else "That key's role cannot use the console."
-        response = _page(
-            request, "login.html", 401 if principal is None else 403, csrf=token, message=message
-        )
+        response = page(request, "login.html", 401 if principal is None else 403, csrf=token, message=message)
         _cookie(response, request, LOGIN_CSRF_COOKIE, token, 600)
         return response
-    await run_in_threadpool(_audit, container, principal, request, "console.signed_in")
+    await run_in_threadpool(audit, container, principal, request, "console.signed_in")
     session_token = await run_in_threadpool(_open_session, container, principal)
     response = RedirectResponse("/console/ledger", status_code=303)
     lifetime = int(console_sessions.LIFETIME.total_seconds())
@@ -143,16 +150,16 @@ async def logout(request: Request) -> Response:
     if signed_in is None:  # nobody to sign out: the body is never read
         return RedirectResponse("/console/login", status_code=303)
     form = await _form(request)
-    if not hmac.compare_digest(_csrf_for(signed_in[1]), form.get("csrf", "")):
+    if not hmac.compare_digest(csrf_for(signed_in[1]), form.get("csrf", "")):
         return RedirectResponse("/console/login", status_code=303)
     await run_in_threadpool(_end_session, container, signed_in[1])
-    await run_in_threadpool(_audit, container, signed_in[0], request, "console.signed_out")
+    await run_in_threadpool(audit, container, signed_in[0], request, "console.signed_out")
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
 
 
-def _guarded(work: Callable[[Request, Container, Principal, str], Response]) -> Callable[[Request], Any]:
+def guarded(work: Callable[[Request, Container, Principal, str], Response]) -> Callable[[Request], Any]:
     """Signed in with a reader's key, or off to the sign-in page; a bad filter is a 400 page, not a 500."""
 
     async def endpoint(request: Request) -> Response:
@@ -162,108 +169,10 @@ def _guarded(work: Callable[[Request, Container, Principal, str], Response]) -> 
             return RedirectResponse("/console/login", status_code=303)
         principal, token = signed_in
         if principal.role not in READERS:
-            return _page(request, "base.html", 403, message="Your role cannot use the console.")
+            return page(request, "base.html", 403, message="Your role cannot use the console.")
         try:
             return await run_in_threadpool(work, request, container, principal, token)
         except ServiceError as exc:
-            status = status_of(exc)
-            return _page(
-                request, "base.html", status, principal=principal, csrf=_csrf_for(token), message=str(exc)
-            )
+            return render(request, "base.html", principal, token, status_of(exc), message=str(exc))
 
     return endpoint
-
-
-def _ledger(request: Request, container: Container, principal: Principal, token: str) -> Response:
-    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "cursor")}
-    filters = ledger_filter(params)
-    cursor = params.get("cursor")
-    page = _audited(
-        container,
-        principal,
-        request,
-        "console.consents.read",
-        lambda s: queries.consents(s, filters, cursor, 50),
-    )
-    query = urlencode({k: v for k, v in params.items() if k != "cursor"})
-    return _page(
-        request,
-        "ledger.html",
-        principal=principal,
-        csrf=_csrf_for(token),
-        items=page["items"],
-        next=page["next"],
-        filters=params,
-        outcomes=sorted(OUTCOMES),
-        query=query,
-    )
-
-
-def _call(request: Request, container: Container, principal: Principal, token: str) -> Response:
-    connection_id = request.path_params["call_connection_id"]
-    timeline = _audited(
-        container, principal, request, "console.call.read", lambda s: queries.call_timeline(s, connection_id)
-    )
-    if timeline is None:
-        return _page(
-            request, "base.html", 404, principal=principal, csrf=_csrf_for(token), message="No such call."
-        )
-    return _page(request, "call.html", principal=principal, csrf=_csrf_for(token), call=timeline)
-
-
-def _evidence(request: Request, container: Container, principal: Principal, token: str) -> Response:
-    from starlette.responses import JSONResponse
-
-    connection_id, policy = request.path_params["call_connection_id"], container.settings.policy
-    bundle = _audited(
-        container,
-        principal,
-        request,
-        "console.call.evidence",
-        lambda s: cq.evidence_bundle(s, connection_id, policy),
-    )
-    if bundle is None:
-        return _page(
-            request, "base.html", 404, principal=principal, csrf=_csrf_for(token), message="No such call."
-        )
-    headers = {"Content-Disposition": 'attachment; filename="evidence.json"'}
-    return JSONResponse(bundle, headers=headers)
-
-
-def _audit_page(request: Request, container: Container, principal: Principal, token: str) -> Response:
-    anchors = container.compliance.anchors
-    result = _audited(
-        container,
-        principal,
-        request,
-        "console.audit.verify",
-        lambda s: anchoring.verify(s, anchors).as_json(),
-    )
-    return _page(request, "audit.html", principal=principal, csrf=_csrf_for(token), result=result)
-
-
-def _export(request: Request, container: Container, principal: Principal, token: str) -> Response:
-    params = {k: v for k, v in request.query_params.items() if v and k in (*LEDGER_PARAMS, "format")}
-    if params.get("format", "csv") not in ("csv", "jsonl"):
-        raise queries.BadQuery("format must be csv or jsonl")
-    filters = ledger_filter(params)
-    _audit(container, principal, request, "console.consents.export")
-    return export_response(container, filters, params.get("format", "csv"))
-
-
-async def home(request: Request) -> Response:
-    return RedirectResponse("/console/ledger", status_code=303)
-
-
-def routes() -> list[Route]:
-    return [
-        Route("/console", home, methods=["GET"]),
-        Route("/console/login", login_form, methods=["GET"]),
-        Route("/console/login", login, methods=["POST"]),
-        Route("/console/logout", logout, methods=["POST"]),
-        Route("/console/ledger", _guarded(_ledger), methods=["GET"]),
-        Route("/console/calls/{call_connection_id}", _guarded(_call), methods=["GET"]),
-        Route("/console/calls/{call_connection_id}/evidence", _guarded(_evidence), methods=["GET"]),
-        Route("/console/audit", _guarded(_audit_page), methods=["GET"]),
-        Route("/console/export", _guarded(_export), methods=["GET"]),
-    ]
