@@ -20,13 +20,13 @@ from recorder.adapters.callback_auth import ACS_CALLBACK_MAX_LIFETIME_SECONDS, C
 from recorder.config.settings import Settings
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import schema_problem
-from recorder.db.unit_of_work import UnitOfWork
+from recorder.db.unit_of_work import UNAVAILABLE, UnitOfWork
 from recorder.services.calls.agents import Agents
 from recorder.services.calls.call_access import CallGrants
 from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.dispatcher import Dispatcher
 from recorder.services.calls.reconciler import Reconciler
-from recorder.services.calls.recording_requests import FailedCallRequests, RecordingRequests
+from recorder.services.calls.recording_requests import RecordingRequests
 from recorder.services.compliance.access_log import AccessLog
 from recorder.services.compliance.anchoring import AnchorScheduler
 from recorder.services.compliance.audit_sealer import AuditSealer
@@ -181,7 +181,7 @@ def build(
         console_sessions=ConsoleSessions(uow, clock),
         grants=CallGrants(uow, clock),
         agents=Agents(uow, clock),
-        compliance=build_compliance(settings, sessions, uow, clock, storage),
+        compliance=build_compliance(settings, uow, clock, storage),
         storage=storage,
         recordings=RecordingServices(requests, events, publisher),
         eventgrid_verifier=eventgrid_verifier(settings),
@@ -205,7 +205,7 @@ def build_calls(
         settings.policy,
         clock,
         commands_queued=outbox_ready.set,
-        observers=[events, FailedCallRequests()],
+        observers=[events],
         answer_for=settings.calls.answer_for,
     )
     dispatcher = Dispatcher(
@@ -218,6 +218,7 @@ def build_calls(
         wakeup=outbox_ready,
         # bring-your-own-storage: start_recording names the call's region container
         recording_destination=storage.recording_destination if storage else lambda call_id: None,
+        database_unavailable=UNAVAILABLE,
     )
     return calls, dispatcher, RecordingRequests(uow, calls, clock, outbox_ready.set)
 
@@ -237,7 +238,6 @@ def build_publisher(
 
 def build_compliance(
     settings: Settings,
-    sessions: sessionmaker[Session],
     uow: Callable[[], UnitOfWork],
     clock: Callable[[], datetime],
     storage: StorageService | None,
@@ -249,7 +249,7 @@ def build_compliance(
         holds=LegalHolds(uow, clock, blob_legal_hold(storage)),
         erasures=Erasures(uow, clock),
         anchors=anchors,
-        anchor_scheduler=None if anchors is None else AnchorScheduler(sessions, anchors, clock, interval),
+        anchor_scheduler=None if anchors is None else AnchorScheduler(uow, anchors, clock, interval),
         entra=None if entra is None else CallbackVerifier(entra.jwks_url, entra.issuer, entra.audience),
     )
 

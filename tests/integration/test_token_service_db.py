@@ -28,8 +28,8 @@ from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import events as ev
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from recorder.services.calls import agents
-from recorder.services.calls.agents import AGENT_REASON, exempting_known_agents
-from recorder.services.calls.consent_flow import CallService, IncomingCall
+from recorder.services.calls.agents import AGENT_REASON
+from recorder.services.calls.consent_flow import CallService, IncomingCall, exempting_known_agents
 from recorder.services.errors import NotFound, ServiceError, UpstreamFailed
 from recorder.services.tokens.ports import AccessToken
 from recorder.services.tokens.user_tokens import TokenService

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from recorder.db.repositories.access import ConsoleSessionRepository
 from recorder.db.tables.access import ApiKey
 from recorder.services.tokens import console_sessions
 from recorder.services.tokens.api_keys import Role, create_key
@@ -67,7 +68,9 @@ def api_keys(world: World) -> dict[str, str]:
         session.commit()
         auditor_id = session.scalar(select(ApiKey.id).where(ApiKey.name == "fuzz auditor"))
         assert auditor_id is not None
-        keys["console session"] = console_sessions.open_session(session, auditor_id, datetime.now(UTC))
+        keys["console session"] = console_sessions.open_session(
+            ConsoleSessionRepository(session), auditor_id, datetime.now(UTC)
+        )
         session.commit()
     return keys
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from recorder.config.security import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
+from recorder.db.repositories.access import ConsoleSessionRepository
 from recorder.observability import metrics
 from recorder.services.tokens import console_sessions
 from recorder.services.tokens.api_keys import Role, create_key
@@ -89,7 +90,9 @@ def hostile_world(database_url: str, jwks: Jwks) -> Hostile:
             keys[role.value] = create_key(session, role, f"hostile {role}", datetime.now(UTC))
         keys["service-b"] = create_key(session, Role.SERVICE, "hostile service b", datetime.now(UTC))
         session.commit()
-        token = console_sessions.open_session(session, keys["auditor"][0], datetime.now(UTC))
+        token = console_sessions.open_session(
+            ConsoleSessionRepository(session), keys["auditor"][0], datetime.now(UTC)
+        )
         session.commit()
     keys["console"] = ("", token)
     return Hostile(world, keys, jwks)

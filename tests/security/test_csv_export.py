@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from recorder.db.repositories.access import ConsoleSessionRepository
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls.consent_flow import IncomingCall
@@ -65,7 +66,7 @@ def test_formula_cells_are_escaped_in_the_api_and_console_csv(world: World) -> N
     key_id, key = auditor(world)
     api = world.request("GET", "/api/consents/export", headers={"Authorization": f"Bearer {key}"})
     with world.container.sessions() as session:
-        token = console_sessions.open_session(session, key_id, datetime.now(UTC))
+        token = console_sessions.open_session(ConsoleSessionRepository(session), key_id, datetime.now(UTC))
         session.commit()
     console = world.request("GET", "/console/export", headers={"Cookie": f"recorder_console={token}"})
     for response in (api, console):

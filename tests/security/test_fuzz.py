@@ -27,7 +27,7 @@ from recorder.adapters.recording_urls import recording_url_problem
 from recorder.config.security import EventWindow
 from recorder.db.migrate import upgrade
 from recorder.emulator import EmulatorConfig, start_emulator
-from recorder.web.webhooks.event_window import check_window
+from recorder.web.webhooks.auth import check_window
 from recorder.web.webhooks.parsing import BadEvent, CallbackEvent, callback_events, envelopes, load_json
 from recorder.web.webhooks.recording_files import recording_file_event
 from tests.security.fuzz import (

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.model import CallState, ConsentPolicy, Prompt
 from recorder.services.calls.consent_flow import CallService, IncomingCall, Outcome
+from tests.unit.fakes import FakeTransaction
 
 NOW = datetime.now(UTC)  # frozen for the test run: the service reads it through its clock
 POLICY = ConsentPolicy(
@@ -137,20 +137,12 @@ class FakeRequests:
         return None
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeTransaction):
     def __init__(self, store: Store) -> None:
         self.store = store
         self.calls, self.inbox, self.outbox = FakeCalls(store), FakeInbox(store), FakeOutbox(store)
         self.ledger, self.audit, self.agents = FakeLedger(store), FakeAudit(store), FakeAgents(store)
         self.events, self.requests = FakeEvents(store), FakeRequests()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     def commit(self) -> None:
         self.store.commits += 1

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Text, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from recorder.db.tables.audit import AuditEntry, AuditPending
@@ -57,14 +57,18 @@ class AuditRepository:
         while self.seal():
             pass
 
+    def head(self) -> tuple[int, str] | None:
+        """The chain's last (seq, hash); None while it is empty."""
+        row = self.session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
+        ).first()
+        return (int(row[0]), str(row[1])) if row else None
+
     def _lock_and_read_head(self) -> tuple[int, str]:
         """Serialize chain appends across connections, then read the last (seq, hash)."""
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK_ID})
-        last = self.session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
-        ).first()
-        return (int(last[0]), str(last[1])) if last else (0, audit_chain.GENESIS)
+        return self.head() or (0, audit_chain.GENESIS)
 
     def _link(
         self,
@@ -100,8 +104,23 @@ class AuditRepository:
             ).all()
             if not rows:
                 return
-            for r in rows:
-                yield audit_chain.ChainEntry(
-                    r.seq, r.at, r.actor, r.action, r.call_id, r.data, r.prev_hash, r.hash
-                )
+            yield from (_chain_entry(r) for r in rows)
             last = rows[-1].seq
+
+    def containing(self, forms: Iterable[str]) -> list[audit_chain.ChainEntry]:
+        """Entries whose data, as text, contains any of ``forms`` (candidates: the caller checks)."""
+        text = cast(AuditEntry.data, Text)
+        rows = self.session.scalars(
+            select(AuditEntry)
+            .where(or_(*(text.contains(form, autoescape=True) for form in forms)))
+            .order_by(AuditEntry.seq)
+        )
+        return [_chain_entry(r) for r in rows]
+
+    def tombstone(self, seq: int, data: dict[str, Any]) -> None:
+        """The one change the audit triggers allow: an entry's data replaced by its tombstone."""
+        self.session.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(data=data))
+
+
+def _chain_entry(r: AuditEntry) -> audit_chain.ChainEntry:
+    return audit_chain.ChainEntry(r.seq, r.at, r.actor, r.action, r.call_id, r.data, r.prev_hash, r.hash)

@@ -1,15 +1,23 @@
-"""Calls and their participants as the domain's ``CallState``. Never commits: the unit of work does."""
+"""Calls and their participants as the domain's ``CallState``, their consent ledger and recording
+segments, and the inbox that de-duplicates their events. Never commits: the unit of work does."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from recorder.db import codec
-from recorder.db.tables.calls import Call, CallParticipant
-from recorder.domain.model import CallPhase, CallState, Consent, Participant, RecordingStatus
+from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, InboxEvent, RecordingSegment
+from recorder.domain import effects as fx
+from recorder.domain.model import CallPhase, CallState, Consent, Participant, Prompt, RecordingStatus
+
+PASS_LOCK_ID = 0x72636E6C  # "rcnl": one instance (or worker) reconciles at a time on PostgreSQL
 
 
 class CallRepository:
@@ -91,7 +99,7 @@ class CallRepository:
             target.attempts = p.attempts
             target.prompts_sent = p.prompts_sent
             target.prompted_at = p.prompted_at
-            target.prompt = codec.prompt_to_json(p.prompt)
+            target.prompt = None if p.prompt is None else dataclasses.asdict(p.prompt)
             target.exempt_reason = p.exempt_reason
             self.session.add(target)
         self.session.flush()
@@ -104,6 +112,93 @@ class CallRepository:
 
     def row(self, call_id: str) -> Call | None:
         return self.session.get(Call, call_id)
+
+    def live_for_server_call(self, server_call_id: str) -> str | None:
+        """The first call with that server call id the service has not ended (connected or connecting)."""
+        return self.session.scalar(
+            select(Call.id)
+            .where(Call.server_call_id == server_call_id, Call.phase != CallPhase.ENDED)
+            .order_by(Call.created_at)
+            .limit(1)
+        )
+
+    def anyone_consented(self, call_id: str, outcomes: Iterable[str]) -> bool:
+        """Someone in the call is (or was last) of one of these consent outcomes."""
+        query = exists().where(
+            CallParticipant.call_id == call_id, CallParticipant.consent.in_(sorted(outcomes))
+        )
+        return bool(self.session.scalar(select(query)))
+
+    @contextmanager
+    def pass_lock(self) -> Iterator[bool]:
+        """One reconciliation pass at a time across instances (PostgreSQL); SQLite has one process."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            yield True
+            return
+        got = bool(self.session.scalar(select(func.pg_try_advisory_lock(PASS_LOCK_ID))))
+        try:
+            yield got
+        finally:
+            if got:
+                self.session.scalar(select(func.pg_advisory_unlock(PASS_LOCK_ID)))
+
+
+class LedgerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, state: CallState, record: fx.ConsentRecorded, event_id: str | None, now: datetime) -> None:
+        prompt = record.prompt
+        self.session.add(
+            ConsentEntry(
+                call_id=state.call_id,
+                call_connection_id=state.call_connection_id,
+                server_call_id=state.server_call_id,
+                participant=record.participant,
+                outcome=record.outcome,
+                method=record.method,
+                reason=record.reason,
+                dtmf=record.dtmf,
+                prompt_id=prompt.id if prompt else None,
+                prompt_version=prompt.version if prompt else None,
+                locale=prompt.locale if prompt else None,
+                prompt_sha256=prompt.sha256 if prompt else None,
+                prompted_at=record.prompted_at,
+                decided_at=record.decided_at,
+                event_id=event_id,
+                recorded_at=now,
+            )
+        )
+
+    def add_segment(self, call_id: str, record: fx.SegmentRecorded, event_id: str | None) -> None:
+        self.session.add(
+            RecordingSegment(
+                call_id=call_id,
+                recording_id=record.recording_id,
+                kind=record.kind,
+                at=record.at,
+                event_id=event_id,
+            )
+        )
+
+
+class InboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, channel: str, event_id: str, event_type: str, call_id: str | None, now: datetime) -> bool:
+        """Insert-or-ignore; True only for the first delivery of this event id."""
+        values = {
+            "channel": channel,
+            "event_id": event_id,
+            "event_type": event_type,
+            "call_id": call_id,
+            "received_at": now,
+        }
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        inbox = InboxEvent.metadata.tables["inbox"]  # Core, not the ORM: this runs once per event
+        statement = insert(inbox).values(**values).on_conflict_do_nothing().returning(inbox.c.event_id)
+        return self.session.execute(statement).first() is not None
 
 
 def _write_call(row: Call, state: CallState, now: datetime) -> None:
@@ -143,7 +238,7 @@ def _state_of(row: Call, participants: list[CallParticipant]) -> CallState:
                 attempts=p.attempts,
                 prompts_sent=p.prompts_sent,
                 prompted_at=p.prompted_at,
-                prompt=codec.prompt_from_json(p.prompt),
+                prompt=None if p.prompt is None else Prompt(**p.prompt),
                 exempt_reason=p.exempt_reason,
             )
             for p in participants

@@ -4,13 +4,18 @@ Never commits: the unit of work does."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from recorder.db import leases
 from recorder.db.tables.recording_requests import OutgoingEventRow, RecordingRequest
+
+PENDING, PUBLISHED = "pending", "published"
 
 WAKE_PENDING = "recorder.events_wake_pending"
 
@@ -50,6 +55,59 @@ class EventRepository:
 
         event.listen(self.session, "after_commit", committed, once=True)
 
+    # The publisher's side: per call, only the oldest unsent event can be claimed.
+
+    def ready_heads(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """``[(event id, call id)]`` of each call's oldest unsent event whose turn has come, unleased."""
+        heads = (
+            select(OutgoingEventRow.call_id, func.min(OutgoingEventRow.call_seq).label("first"))
+            .where(OutgoingEventRow.status == PENDING)
+            .group_by(OutgoingEventRow.call_id)
+            .subquery()
+        )
+        ready = self.session.execute(
+            select(OutgoingEventRow.id, OutgoingEventRow.call_id)
+            .join(
+                heads,
+                (OutgoingEventRow.call_id == heads.c.call_id) & (OutgoingEventRow.call_seq == heads.c.first),
+            )
+            .where(OutgoingEventRow.available_at <= now)
+            .where(leases.unleased(OutgoingEventRow, now))
+            .order_by(OutgoingEventRow.seq)
+            .limit(limit)
+        ).all()
+        return [(head_id, call_id) for head_id, call_id in ready]
+
+    def claim(self, head_id: str, now: datetime, lease: timedelta) -> bool:
+        unsent = (OutgoingEventRow.id == head_id) & (OutgoingEventRow.status == PENDING)
+        return leases.claim(self.session, OutgoingEventRow, unsent, now, lease)
+
+    def unsent(self, call_id: str, limit: int) -> list[OutgoingEventRow]:
+        """The call's unsent events, in order."""
+        return list(
+            self.session.scalars(
+                select(OutgoingEventRow)
+                .where(OutgoingEventRow.call_id == call_id, OutgoingEventRow.status == PENDING)
+                .order_by(OutgoingEventRow.call_seq)
+                .limit(limit)
+            )
+        )
+
+    def published(self, event_ids: list[str], now: datetime) -> None:
+        self.session.execute(
+            update(OutgoingEventRow)
+            .where(OutgoingEventRow.id.in_(event_ids))
+            .values(status=PUBLISHED, published_at=now, claimed_until=None, last_error=None)
+        )
+
+    def retry_later(self, head_id: str, available_at: datetime, error: str) -> None:
+        this = OutgoingEventRow.id == head_id
+        leases.release(self.session, OutgoingEventRow, this, available_at, last_error=error)
+
+    def stats(self, now: datetime) -> tuple[int, float]:
+        """Unsent events and the age in seconds of the oldest."""
+        return leases.backlog(self.session, OutgoingEventRow, now)
+
 
 class RecordingRequestRepository:
     def __init__(self, session: Session) -> None:
@@ -61,3 +119,32 @@ class RecordingRequestRepository:
             .where(RecordingRequest.call_id == call_id, RecordingRequest.state == open_state)
             .values(state=failed_state, failure_reason=reason, updated_at=now)
         )
+
+    def by_idempotency_key(self, key_id: str, idempotency_key: str) -> RecordingRequest | None:
+        query = select(RecordingRequest).where(
+            RecordingRequest.key_id == key_id, RecordingRequest.idempotency_key == idempotency_key
+        )
+        return self.session.scalar(query)
+
+    def add(self, values: dict[str, Any]) -> RecordingRequest | None:
+        """Insert the request; None when its (key, Idempotency-Key) raced in on another connection first."""
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(RecordingRequest).values(**values).on_conflict_do_nothing()
+        if self.session.execute(statement.returning(RecordingRequest.id)).first() is None:
+            return None
+        return self.session.get_one(RecordingRequest, values["id"])
+
+    def get(self, request_id: str) -> RecordingRequest | None:
+        return self.session.get(RecordingRequest, request_id)
+
+    def stop_requested(self, request_id: str, state: str, now: datetime) -> None:
+        row = self.session.get_one(RecordingRequest, request_id)
+        row.state, row.stopped_at, row.updated_at = state, now, now
+        self.session.flush()
+
+    def stored(self, call_id: str) -> bool:
+        """A recording of the call has been stored (its ``recorder.recording.stored`` event was written)."""
+        query = exists().where(
+            OutgoingEventRow.call_id == call_id, OutgoingEventRow.type == "recorder.recording.stored"
+        )
+        return bool(self.session.scalar(select(query)))

@@ -13,33 +13,37 @@ from sqlalchemy.orm import Session
 from recorder.db.tables.identities import AgentIdentity
 
 
-def identity_for(session: Session, owner: str, user_id: str) -> str | None:
-    return session.scalar(
-        select(AgentIdentity.acs_identity).where(
-            AgentIdentity.owner == owner, AgentIdentity.user_id == user_id
+class IdentityRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def identity_for(self, owner: str, user_id: str) -> str | None:
+        return self.session.scalar(
+            select(AgentIdentity.acs_identity).where(
+                AgentIdentity.owner == owner, AgentIdentity.user_id == user_id
+            )
         )
-    )
 
+    def user_for(self, acs_identity: str) -> str | None:
+        query = select(AgentIdentity.user_id).where(AgentIdentity.acs_identity == acs_identity)
+        return self.session.scalar(query)
 
-def user_for(session: Session, acs_identity: str) -> str | None:
-    return session.scalar(select(AgentIdentity.user_id).where(AgentIdentity.acs_identity == acs_identity))
+    def add_if_absent(self, owner: str, user_id: str, acs_identity: str, now: datetime) -> bool:
+        """Insert-or-ignore on (owner, user id) and on the identity; True only if this call inserted it."""
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(AgentIdentity)
+            .values(
+                owner=owner, user_id=user_id, acs_identity=acs_identity, created_at=now, last_issued_at=None
+            )
+            .on_conflict_do_nothing()
+            .returning(AgentIdentity.user_id)
+        )
+        return self.session.execute(statement).first() is not None
 
-
-def add_if_absent(session: Session, owner: str, user_id: str, acs_identity: str, now: datetime) -> bool:
-    """Insert-or-ignore on (owner, user id) and on the identity; True only if this call inserted the row."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(AgentIdentity)
-        .values(owner=owner, user_id=user_id, acs_identity=acs_identity, created_at=now, last_issued_at=None)
-        .on_conflict_do_nothing()
-        .returning(AgentIdentity.user_id)
-    )
-    return session.execute(statement).first() is not None
-
-
-def mark_issued(session: Session, owner: str, user_id: str, now: datetime) -> None:
-    session.execute(
-        update(AgentIdentity)
-        .where(AgentIdentity.owner == owner, AgentIdentity.user_id == user_id)
-        .values(last_issued_at=now)
-    )
+    def mark_issued(self, owner: str, user_id: str, now: datetime) -> None:
+        self.session.execute(
+            update(AgentIdentity)
+            .where(AgentIdentity.owner == owner, AgentIdentity.user_id == user_id)
+            .values(last_issued_at=now)
+        )

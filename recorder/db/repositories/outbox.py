@@ -1,18 +1,48 @@
-"""The command outbox: queued with the state change, claimed under a lease, settled by the dispatcher."""
+"""The command outbox: queued with the state change, claimed under a lease, settled by the dispatcher.
+Commands are kept as their class name and their fields as JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
-from recorder.db import codec
+from recorder.db import leases
 from recorder.db.leases import backlog, lease_values, unleased
 from recorder.db.tables.calls import OutboxCommand
 from recorder.domain import effects as fx
+from recorder.domain.model import Prompt
+
+
+@dataclass(frozen=True)
+class QueuedCommand:
+    command: fx.Command
+    attempts: int
+    in_doubt: bool
+    first_attempt_at: datetime | None
+
+
+COMMAND_TYPES: dict[str, type[fx.Command]] = {
+    cls.__name__: cls
+    for cls in (
+        fx.AnswerCall,
+        fx.ConnectCall,
+        fx.CreateCall,
+        fx.PromptParticipant,
+        fx.WatchForWithdrawal,
+        fx.StartRecording,
+        fx.PauseRecording,
+        fx.ResumeRecording,
+        fx.StopRecording,
+        fx.HangUp,
+        fx.ReadCallState,
+    )
+}
 
 
 class OutboxRepository:
@@ -20,7 +50,7 @@ class OutboxRepository:
         self.session = session
 
     def add(self, call_id: str, command: fx.Command, now: datetime) -> str:
-        kind, payload = codec.encode(command)
+        kind, payload = type(command).__name__, dataclasses.asdict(command)
         command_id = str(uuid.uuid4())
         self.session.add(
             OutboxCommand(
@@ -36,67 +66,50 @@ class OutboxRepository:
         )
         return command_id
 
-    def next_ready(self, now: datetime, limit: int) -> list[OutboxCommand]:
-        """The first unfinished command of each call whose turn has come and that nobody is running."""
-        first_per_call = (
-            select(func.min(OutboxCommand.seq))
-            .where(OutboxCommand.status == "pending")
-            .group_by(OutboxCommand.call_id)
-            .scalar_subquery()
-        )
-        query = (
-            select(OutboxCommand)
-            .where(OutboxCommand.seq.in_(first_per_call))
-            .where(OutboxCommand.available_at <= now)
-            .where(unleased(OutboxCommand, now))
-            .order_by(OutboxCommand.seq)
-            .limit(limit)
-        )
-        return list(self.session.scalars(query))
+    def load(self, command_id: str) -> QueuedCommand:
+        """A claimed command as the dispatcher runs it."""
+        row = self.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
+        return QueuedCommand(decode(row.kind, row.payload), row.attempts, row.in_doubt, row.first_attempt_at)
 
     def claim_ready(self, now: datetime, limit: int, lease: timedelta) -> list[tuple[str, str]]:
         """Claim up to ``limit`` ready commands, at most one per call: ``[(command id, call id)]``.
 
-        PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so instances polling together take different rows instead
-        of queueing on each other's locks; ``status = 'pending'`` is in the outer query because PostgreSQL
-        re-checks it on a row another instance has just finished. A call's next command is never ready
-        while its first is pending or leased (claimed, in flight), so per-call order holds across
-        instances. SQLite: the unit of work's BEGIN IMMEDIATE already serialises whole claims.
+        Ready: the first unfinished command of its call, its turn come, nobody running it. A call's next
+        command is never ready while its first is pending or leased (claimed, in flight), so per-call order
+        holds across instances. PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so instances polling together take
+        different rows instead of queueing on each other's locks; ``status = 'pending'`` is in the outer
+        query because PostgreSQL re-checks it on a row another instance has just finished. SQLite: the unit
+        of work's BEGIN IMMEDIATE already serialises whole claims; each row is taken by the one lease rule.
         """
-        if self.session.get_bind().dialect.name != "postgresql":
-            rows = self.next_ready(now, limit)
-            return [(c.id, c.call_id) for c in rows if self.claim(c.id, now, lease)]
         first_per_call = (
             select(func.min(OutboxCommand.seq))
             .where(OutboxCommand.status == "pending")
             .group_by(OutboxCommand.call_id)
             .scalar_subquery()
         )
-        ready = self.session.execute(
+        ready = (
             select(OutboxCommand.id, OutboxCommand.call_id)
             .where(OutboxCommand.seq.in_(first_per_call), OutboxCommand.status == "pending")
             .where(OutboxCommand.available_at <= now)
             .where(unleased(OutboxCommand, now))
             .order_by(OutboxCommand.seq)
             .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if ready:
+        )
+        if self.session.get_bind().dialect.name != "postgresql":
+            rows = self.session.execute(ready).all()
+            return [(c, call) for c, call in rows if self.claim(c, now, lease)]
+        taken = self.session.execute(ready.with_for_update(skip_locked=True)).all()
+        if taken:
             self.session.execute(
                 update(OutboxCommand)
-                .where(OutboxCommand.id.in_([command_id for command_id, _ in ready]))
-                .values(**_claimed(now, lease))
+                .where(OutboxCommand.id.in_([command_id for command_id, _ in taken]))
+                .values(**lease_values(OutboxCommand, now, lease), **_first_attempt(now))
             )
-        return [(command_id, call_id) for command_id, call_id in ready]
+        return [(command_id, call_id) for command_id, call_id in taken]
 
     def claim(self, command_id: str, now: datetime, lease: timedelta) -> bool:
-        result = self.session.execute(
-            update(OutboxCommand)
-            .where(OutboxCommand.id == command_id, OutboxCommand.status == "pending")
-            .where(unleased(OutboxCommand, now))
-            .values(**_claimed(now, lease))
-        )
-        return bool(getattr(result, "rowcount", 0) == 1)
+        pending = (OutboxCommand.id == command_id) & (OutboxCommand.status == "pending")
+        return leases.claim(self.session, OutboxCommand, pending, now, lease, **_first_attempt(now))
 
     def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "completed_at": now, "claimed_until": None}
@@ -105,10 +118,8 @@ class OutboxRepository:
         self.session.execute(update(OutboxCommand).where(OutboxCommand.id == command_id).values(**values))
 
     def retry_later(self, command_id: str, available_at: datetime, error: str) -> None:
-        self.session.execute(
-            update(OutboxCommand)
-            .where(OutboxCommand.id == command_id)
-            .values(available_at=available_at, claimed_until=None, last_error=error)
+        leases.release(
+            self.session, OutboxCommand, OutboxCommand.id == command_id, available_at, last_error=error
         )
 
     def stats(self, now: datetime) -> tuple[int, float]:
@@ -116,13 +127,19 @@ class OutboxRepository:
         return backlog(self.session, OutboxCommand, now)
 
 
-def _claimed(now: datetime, lease: timedelta) -> dict[str, Any]:
-    """A claim's SET clause; its right-hand sides read the row as it was before the claim."""
+def _first_attempt(now: datetime) -> dict[str, Any]:
+    """More of a claim's SET clause; its right-hand sides read the row as it was before the claim."""
     return {
-        **lease_values(OutboxCommand, now, lease),
         "first_attempt_at": func.coalesce(
             OutboxCommand.first_attempt_at, literal(now, type_=OutboxCommand.first_attempt_at.type)
         ),
         # still leased by an attempt that never reported back: it crashed, maybe after ACS ran the command
         "in_doubt": OutboxCommand.claimed_until.is_not(None),
     }
+
+
+def decode(kind: str, payload: dict[str, Any]) -> fx.Command:
+    fields = dict(payload)
+    if "prompt" in fields:
+        fields["prompt"] = Prompt(**fields["prompt"])
+    return COMMAND_TYPES[kind](**fields)

@@ -3,24 +3,21 @@
 Issuing an ACS token makes nobody exempt (a service key could otherwise mint consent-exempt identities at
 will); an admin registers each agent identity through the API or ``recorder agents exempt``, audited, and
 can remove it again. The configuration's ``[consent.exempt]`` table still applies as before, and its reason
-wins. The domain stays pure: the lookup happens here, and ``decide`` gets a policy whose ``exempt`` table
-names the agents present, each with the reason the ledger records.
+wins. The domain stays pure: the consent flow (``consent_flow.exempting_known_agents``) looks the register
+up, and ``decide`` gets a policy whose ``exempt`` table names the agents present, with the ledger's reason.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from recorder.db.tables.access import AgentExemption
-from recorder.db.unit_of_work import UnitOfWork
-from recorder.domain.model import ConsentPolicy
+from recorder.db.repositories.agents import AgentRepository
+from recorder.services.calls.ports import AgentsUnitOfWork, AgentView
 from recorder.services.errors import Invalid, NotFound
 
 AGENT_REASON = "agent-identity"
@@ -30,22 +27,6 @@ REASON = re.compile(r"[\x20-\x7e]{1,128}")
 
 class ExemptionError(Invalid):
     """An identity or reason an admin cannot register."""
-
-
-class RegisteredAgents(Protocol):
-    def registered(self, raw_ids: Iterable[str]) -> dict[str, str]: ...
-
-
-def exempting_known_agents(
-    agents: RegisteredAgents, policy: ConsentPolicy, raw_ids: Iterable[str]
-) -> ConsentPolicy:
-    """``policy`` plus an exemption for each of ``raw_ids`` an admin registered. A reason the configuration
-    already gives for an identity wins."""
-    registered = agents.registered(raw_ids)
-    missing = {identity: reason for identity, reason in registered.items() if identity not in policy.exempt}
-    if not missing:
-        return policy
-    return replace(policy, exempt={**dict(sorted(missing.items())), **policy.exempt})
 
 
 def check_identity(value: object) -> str:
@@ -64,34 +45,28 @@ def check_reason(value: object) -> str:
     return value.strip()
 
 
-def register(uow: UnitOfWork, identity: str, reason: str, actor: str, now: datetime) -> dict[str, Any]:
+def register(uow: AgentsUnitOfWork, identity: str, reason: str, actor: str, now: datetime) -> dict[str, Any]:
     """Exempt ``identity`` from consent prompts from its next join on; audited. Registering again updates
     the reason."""
-    row = uow.session.get(AgentExemption, identity)
-    if row is None:
-        row = AgentExemption(identity=identity, reason=reason, registered_by=actor, registered_at=now)
-        uow.session.add(row)
-    else:
-        row.reason, row.registered_by, row.registered_at = reason, actor, now
+    row = uow.agents.exempt(identity, reason, actor, now)
     uow.audit.append(actor, "agents.exempted", None, {"identity": identity, "reason": reason}, now)
     return view(row)
 
 
-def unregister(uow: UnitOfWork, identity: str, actor: str, now: datetime) -> bool:
+def unregister(uow: AgentsUnitOfWork, identity: str, actor: str, now: datetime) -> bool:
     """Remove the exemption; False when there was none. Audited when one was removed."""
-    removed = uow.session.execute(delete(AgentExemption).where(AgentExemption.identity == identity))
-    if not removed.rowcount:  # type: ignore[attr-defined]
+    if not uow.agents.unexempt(identity):
         return False
     uow.audit.append(actor, "agents.exemption_removed", None, {"identity": identity}, now)
     return True
 
 
 def list_exemptions(session: Session) -> list[dict[str, Any]]:
-    rows = session.scalars(select(AgentExemption).order_by(AgentExemption.identity))
-    return [view(row) for row in rows]
+    """For the web's and the CLI's audited reads, on their session."""
+    return [view(row) for row in AgentRepository(session).exemptions()]
 
 
-def view(row: AgentExemption) -> dict[str, Any]:
+def view(row: AgentView) -> dict[str, Any]:
     return {
         "identity": row.identity,
         "reason": row.reason,
@@ -103,7 +78,7 @@ def view(row: AgentExemption) -> dict[str, Any]:
 class Agents:
     """The register of the center's consent-exempt agents, changed only by admins (audited)."""
 
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, unit_of_work: Callable[[], AgentsUnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow, self._clock = unit_of_work, clock
 
     def register(self, identity: object, reason: object, actor: str) -> dict[str, Any]:

@@ -9,45 +9,29 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select
-from sqlalchemy.orm import Session
-
-from recorder.db.tables.access import ApiKey, CallGrant
-from recorder.db.tables.recording_requests import RecordingRequest
-from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.calls.ports import Grants, GrantsUnitOfWork
 from recorder.services.errors import NotFound
 
 STARTING_KINDS = ("connect", "outbound")  # the request that made the service join or place the call
 ENTRA_PRINCIPAL = re.compile(r"entra:[A-Za-z0-9._-]{1,128}")
 
 
-def may_act(session: Session, key_id: str, call_id: str) -> bool:
-    started = exists().where(
-        RecordingRequest.call_id == call_id,
-        RecordingRequest.key_id == key_id,
-        RecordingRequest.kind.in_(STARTING_KINDS),
-    )
-    granted = exists().where(CallGrant.call_id == call_id, CallGrant.key_id == key_id)
-    return bool(session.scalar(select(started | granted)))
+def may_act(grants: Grants, key_id: str, call_id: str) -> bool:
+    return grants.may_act(key_id, call_id, STARTING_KINDS)
 
 
-def grant(uow: UnitOfWork, call_id: str, key_id: str, actor: str, now: datetime) -> dict[str, Any]:
+def grant(uow: GrantsUnitOfWork, call_id: str, key_id: str, actor: str, now: datetime) -> dict[str, Any]:
     """Let ``key_id`` act on the call; granting twice keeps the first grant. Audited."""
-    if not (ENTRA_PRINCIPAL.fullmatch(key_id) or uow.session.get(ApiKey, key_id) is not None):
+    if not (ENTRA_PRINCIPAL.fullmatch(key_id) or uow.grants.key_exists(key_id)):
         raise NotFound("unknown_key", "no API key with that id")
-    row = uow.session.get(CallGrant, (call_id, key_id))
-    if row is None:
-        row = CallGrant(call_id=call_id, key_id=key_id, granted_by=actor, granted_at=now)
-        uow.session.add(row)
+    row, new = uow.grants.grant(call_id, key_id, actor, now)
+    if new:
         uow.audit.append(actor, "calls.granted", call_id, {"key_id": key_id}, now)
     return {"key_id": row.key_id, "granted_by": row.granted_by, "granted_at": row.granted_at.isoformat()}
 
 
-def revoke(uow: UnitOfWork, call_id: str, key_id: str, actor: str, now: datetime) -> bool:
-    removed = uow.session.execute(
-        delete(CallGrant).where(CallGrant.call_id == call_id, CallGrant.key_id == key_id)
-    )
-    if not removed.rowcount:  # type: ignore[attr-defined]
+def revoke(uow: GrantsUnitOfWork, call_id: str, key_id: str, actor: str, now: datetime) -> bool:
+    if not uow.grants.revoke(call_id, key_id):
         return False
     uow.audit.append(actor, "calls.grant_revoked", call_id, {"key_id": key_id}, now)
     return True
@@ -56,7 +40,7 @@ def revoke(uow: UnitOfWork, call_id: str, key_id: str, actor: str, now: datetime
 class CallGrants:
     """An operator lets a service key act on a call it did not start, or takes that away (audited)."""
 
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, unit_of_work: Callable[[], GrantsUnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow, self._clock = unit_of_work, clock
 
     def grant(self, call_id: str, key_id: str, actor: str) -> dict[str, Any]:

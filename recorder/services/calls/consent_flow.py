@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -15,8 +15,7 @@ from recorder.domain import events as ev
 from recorder.domain.consent import Decision, decide, new_inbound_call
 from recorder.domain.model import CallState, ConsentPolicy
 from recorder.observability import crashpoints, metrics
-from recorder.services.calls import agents
-from recorder.services.calls.ports import CallsUnitOfWork
+from recorder.services.calls.ports import AgentRegister, CallsUnitOfWork
 
 log = logging.getLogger("recorder.calls")
 
@@ -36,6 +35,35 @@ class IncomingCall:
     caller: str | None
     callee: str | None
     correlation_id: str | None
+
+
+class Delivery(Protocol):
+    """One authenticated ACS callback event, as the webhook parsed it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def call_connection_id(self) -> str: ...
+
+    @property
+    def event(self) -> ev.CallEvent | None: ...  # None: a type the consent flow does not act on
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What became of a callback delivery: counts per outcome, or why none of it was applied."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    foreign: tuple[str, ...] = ()  # event ids naming another call than the URL's: nothing applied
+    refused: str | None = None  # the caller's admission check said no: nothing applied
+
+
+# request rows of a call that could not be connected or placed: open -> failed, with the reason
+REQUEST_OPEN, REQUEST_FAILED = "open", "failed"
 
 
 class DecisionObserver(Protocol):
@@ -60,8 +88,8 @@ class CallService:
         self._policy = policy
         self._answer_for = answer_for  # empty: every call except to an agent identity
         self._clock = clock
-        self.commands_queued = commands_queued
-        self.observers = list(observers)
+        self._commands_queued = commands_queued
+        self._observers = tuple(observers)
 
     @property
     def policy(self) -> ConsentPolicy:
@@ -123,7 +151,7 @@ class CallService:
             "call.incoming",
             extra={"call_id": call_id, "server_call_id": call.server_call_id, "caller": call.caller},
         )
-        self.commands_queued()
+        self._commands_queued()
         return Outcome.APPLIED, call_id
 
     def _answers_for(self, uow: CallsUnitOfWork, callee: str | None) -> bool:
@@ -142,14 +170,14 @@ class CallService:
                 return False
             policy = self._policy
             if isinstance(event, ev.StateRead) and event.participants:
-                policy = agents.exempting_known_agents(uow.agents, policy, event.participants)
+                policy = exempting_known_agents(uow.agents, policy, event.participants)
             decision = decide(state, event, policy)
             changed = decision.state != state or bool(decision.commands or decision.records)
             if changed:
                 self._persist(uow, decision, type(event).__name__, None, now, actor="reconciler")
                 uow.commit()
         if decision.commands:
-            self.commands_queued()
+            self._commands_queued()
         return changed
 
     def id_for_connection(self, call_connection_id: str) -> str | None:
@@ -161,24 +189,50 @@ class CallService:
         with self._uow() as uow:
             return uow.calls.connection_of(call_id)
 
+    def apply_callbacks(
+        self, call_id: str, deliveries: Sequence[Delivery], admit: Callable[[], str | None] = lambda: None
+    ) -> Delivered:
+        """Apply one delivery of ACS callbacks to the call its URL names: every event must name that call's
+        connection (a call still being answered has none yet: its first callbacks may arrive before the
+        answer); then ``admit`` (the web's replay check) may refuse it; then each event is applied."""
+        connection_id = self.connection_of(call_id)
+        foreign = [
+            d.id for d in deliveries if connection_id is not None and d.call_connection_id != connection_id
+        ]
+        if foreign:
+            return Delivered(foreign=tuple(foreign))
+        refused = admit()
+        if refused is not None:
+            return Delivered(refused=refused)
+        outcomes: dict[str, int] = {}
+        for d in deliveries:
+            outcome = "ignored"
+            if d.event is not None:
+                with metrics.EVENT_SECONDS.labels("acs").time():
+                    outcome = self.apply(call_id, d.id, d.type, d.event).value
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            metrics.event_received("acs", d.type, outcome)
+        return Delivered(outcomes)
+
     def apply(self, call_id: str, event_id: str, event_type: str, event: ev.CallEvent) -> Outcome:
         """Apply one authenticated ACS callback event to its call, exactly once."""
         now = self._clock()
         with self._uow() as uow:
             state = uow.calls.get(call_id, lock=True)
             if state is None:
+                log.info("webhook.unknown_call", extra={"call_id": call_id, "event_type": event_type})
                 return Outcome.UNKNOWN_CALL
             if not uow.inbox.add("acs", event_id, event_type, call_id, now):
                 return Outcome.DUPLICATE
             policy = self._policy
             if isinstance(event, ev.ParticipantsUpdated):
-                policy = agents.exempting_known_agents(uow.agents, policy, event.participants)
+                policy = exempting_known_agents(uow.agents, policy, event.participants)
             decision = decide(state, event, policy)
             self._persist(uow, decision, event_type, event_id, now, previous=state)
             crashpoints.hit(f"event.before_commit.{event_type}")
             uow.commit()
         if decision.commands:
-            self.commands_queued()
+            self._commands_queued()
         return Outcome.APPLIED
 
     def command_finished(
@@ -200,7 +254,7 @@ class CallService:
                 unchanged = None if status == "failed" else state
                 self._persist(uow, decision, type(result).__name__, None, now, previous=unchanged)
             uow.commit()
-        self.commands_queued()
+        self._commands_queued()
 
     def _persist(
         self,
@@ -221,7 +275,7 @@ class CallService:
         for command in decision.commands:
             uow.outbox.add(state.call_id, command, now)
             commands.append(type(command).__name__)
-        for observer in self.observers:
+        for observer in self._observers:
             observer.decided(uow, state, decision.records, now)
         uow.audit.defer(
             actor or ("acs" if event_id else "recorder"),
@@ -264,6 +318,8 @@ def _write_records(
             metrics.CONSENTS.labels(record.outcome).inc()
         elif isinstance(record, fx.CallEnded):
             written.ended = {"reason": record.reason, "failed": record.failed}
+            if record.failed:  # a call that could not be connected or placed fails its recording requests
+                uow.requests.fail_open(state.call_id, REQUEST_OPEN, REQUEST_FAILED, record.reason, now)
         elif isinstance(record, fx.Incident):
             incident = {"kind": record.kind, "detail": record.detail, "at": record.at.isoformat()}
             written.incidents.append(incident)
@@ -275,3 +331,15 @@ def _write_records(
             log.info(f"recording.{record.kind}", extra={"call_id": state.call_id})
             metrics.RECORDINGS.labels(record.kind).inc()
     return written
+
+
+def exempting_known_agents(
+    agents: AgentRegister, policy: ConsentPolicy, raw_ids: Iterable[str]
+) -> ConsentPolicy:
+    """``policy`` plus an exemption for each of ``raw_ids`` an admin registered as an agent
+    (``services/calls/agents.py``). A reason the configuration already gives for an identity wins."""
+    registered = agents.registered(raw_ids)
+    missing = {identity: reason for identity, reason in registered.items() if identity not in policy.exempt}
+    if not missing:
+        return policy
+    return replace(policy, exempt={**dict(sorted(missing.items())), **policy.exempt})

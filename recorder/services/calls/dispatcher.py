@@ -14,16 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
-
-from recorder.db import codec
-from recorder.db.tables.calls import OutboxCommand
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.observability import crashpoints, logs, metrics
-from recorder.services.calls.consent_flow import CallService
+from recorder.services.calls.ports import CommandResults, DispatchUnitOfWork
 from recorder.services.ports import AcsError, CallAutomation, CallRead
 from recorder.services.retry import Backoff
 from recorder.services.worker_loop import WorkerLoop
@@ -44,9 +38,9 @@ class NotReady(Exception):
 class Dispatcher(WorkerLoop):
     def __init__(
         self,
-        unit_of_work: Callable[[], UnitOfWork],
+        unit_of_work: Callable[[], DispatchUnitOfWork],
         acs: CallAutomation,
-        calls: CallService,
+        calls: CommandResults,
         callback_url: Callable[[str], str],
         clock: Callable[[], datetime],
         *,
@@ -57,7 +51,10 @@ class Dispatcher(WorkerLoop):
         lease: timedelta = timedelta(seconds=30),
         wakeup: threading.Event | None = None,
         recording_destination: Callable[[str], str | None] = lambda call_id: None,
+        database_unavailable: tuple[type[Exception], ...] = (),
     ) -> None:
+        """``database_unavailable``: the errors of a database away for a moment (a restart, a failover),
+        which the dispatcher's own reads and writes outlast (the unit of work's ``UNAVAILABLE``)."""
         self._uow = unit_of_work
         self._acs = acs
         self._calls = calls
@@ -69,7 +66,8 @@ class Dispatcher(WorkerLoop):
         self._lease = lease  # how long a crashed instance's claim blocks a retry
         self._workers = workers
         # bring-your-own-storage: call id -> the container ACS writes the recording into (None: ACS keeps it)
-        self.recording_destination = recording_destination
+        self._recording_destination = recording_destination
+        self._unavailable = database_unavailable
 
     def backlog(self) -> tuple[int, float]:
         """Pending commands and the age in seconds of the oldest (readiness, metrics)."""
@@ -87,7 +85,7 @@ class Dispatcher(WorkerLoop):
         return sum(1 for f in futures if f.result())
 
     def _run(self, command_id: str, call_id: str) -> bool:
-        claimed = _durably(lambda: self._load(command_id, call_id))
+        claimed = self._durably(lambda: self._load(command_id, call_id))
         command, attempts, in_doubt, withheld, target, ids = claimed
         with logs.call_context(call_id=call_id, callConnectionId=target.connection_id, **ids):
             if in_doubt and isinstance(command, fx.PromptParticipant):
@@ -100,16 +98,31 @@ class Dispatcher(WorkerLoop):
         self, command_id: str, call_id: str
     ) -> tuple[fx.Command, int, bool, bool, _Target, dict[str, str | None]]:
         with self._uow() as uow:
-            row = uow.session.scalars(select(OutboxCommand).where(OutboxCommand.id == command_id)).one()
-            command = codec.decode(row.kind, row.payload)
+            queued = uow.outbox.load(command_id)
+            command = queued.command
             call = uow.calls.row(call_id)
             assert call is not None
             ids = {"serverCallId": call.server_call_id, "correlationId": call.correlation_id}
             withheld = isinstance(command, fx.PromptParticipant) and _may_be_recording(uow, call_id)
             target = _Target(
-                call_id, call.call_connection_id, call.recording_id, call.direction, row.first_attempt_at
+                call_id, call.call_connection_id, call.recording_id, call.direction, queued.first_attempt_at
             )
-            return command, row.attempts, row.in_doubt, withheld, target, ids
+            return command, queued.attempts, queued.in_doubt, withheld, target, ids
+
+    def _durably(self, work: Callable[[], T]) -> T:
+        """Run database work again while the database is unreachable (a restart, a failover): a claimed
+        command left unread or unfinished would block its call's next one until the lease ends. Gives up (and
+        lets the lease decide) after about DB_PATIENCE_S."""
+        delay, waited = 0.2, 0.0
+        while True:
+            try:
+                return work()
+            except self._unavailable:
+                if waited >= DB_PATIENCE_S:
+                    raise
+                log.warning("outbox.database_unavailable", extra={"retry_in_s": delay})
+                time.sleep(delay)
+                waited, delay = waited + delay, min(delay * 2, 5.0)
 
     def _retry_later(self, command_id: str, delay: float, error: str) -> None:
         with self._uow() as uow:
@@ -123,7 +136,9 @@ class Dispatcher(WorkerLoop):
         metrics.COMMANDS.labels("PromptParticipant", "withheld").inc()
         withheld = ev.PromptWithheld(self._clock(), command.raw_id, command.attempt)
         finish = self._calls.command_finished
-        _durably(lambda: finish(target.call_id, command_id, "done", withheld, "withheld: ACS may record"))
+        self._durably(
+            lambda: finish(target.call_id, command_id, "done", withheld, "withheld: ACS may record")
+        )
         return True
 
     def _leave_in_doubt(self, command_id: str, target: _Target) -> bool:
@@ -134,7 +149,7 @@ class Dispatcher(WorkerLoop):
         )
         metrics.COMMANDS.labels("PromptParticipant", "in_doubt").inc()
         finish = self._calls.command_finished
-        _durably(lambda: finish(target.call_id, command_id, "done", None, "in doubt: not sent again"))
+        self._durably(lambda: finish(target.call_id, command_id, "done", None, "in doubt: not sent again"))
         return True
 
     def _run_claimed(self, command: fx.Command, command_id: str, target: _Target, attempts: int) -> bool:
@@ -153,7 +168,7 @@ class Dispatcher(WorkerLoop):
             self._retry_or_fail(command, command_id, call_id, attempts, repr(exc), transient=True)
         else:
             # ACS has done it: what it answered is kept even if the database is away for a while
-            _durably(lambda: self._calls.command_finished(call_id, command_id, "done", result))
+            self._durably(lambda: self._calls.command_finished(call_id, command_id, "done", result))
             log.info("outbox.done", extra={"call_id": call_id, "command": type(command).__name__})
             metrics.COMMANDS.labels(kind, "done").inc()
         return True
@@ -172,7 +187,7 @@ class Dispatcher(WorkerLoop):
         max_attempts, base_backoff = QUICK_RETRIES.get(name, (self._max_attempts, self._base_backoff))
         delay = Backoff(base_backoff, max_attempts=max_attempts).delay(attempts, transient=transient)
         if delay is not None:
-            _durably(lambda: self._retry_later(command_id, delay, error))
+            self._durably(lambda: self._retry_later(command_id, delay, error))
             log.warning("outbox.retry", extra={"call_id": call_id, "command": name, "attempts": attempts})
             metrics.COMMANDS.labels(name, "retry").inc()
             return
@@ -184,7 +199,7 @@ class Dispatcher(WorkerLoop):
         elif isinstance(command, fx.WatchForWithdrawal):
             target = command.raw_id
         failed = ev.CommandFailed(self._clock(), name, error, target, attempt)
-        _durably(lambda: self._calls.command_finished(call_id, command_id, "failed", failed, error))
+        self._durably(lambda: self._calls.command_finished(call_id, command_id, "failed", failed, error))
 
     def _execute(self, command: fx.Command, request_id: str, target: _Target) -> ev.CallEvent | None:
         acs, call_id, connection_id = self._acs, target.call_id, target.connection_id
@@ -212,7 +227,7 @@ class Dispatcher(WorkerLoop):
                     connection,
                     self._callback_url(call_id),
                     request_id,
-                    destination_container_url=self.recording_destination(call_id),
+                    destination_container_url=self._recording_destination(call_id),
                     first_sent=first_sent,
                 )
                 return ev.RecordingStarted(self._clock(), started)
@@ -289,23 +304,7 @@ class _Target:
     first_sent: datetime | None  # the command's first attempt: Repeatability-First-Sent
 
 
-def _durably(work: Callable[[], T]) -> T:
-    """Run database work again while the database is unreachable (a restart, a failover): a claimed command
-    left unread or unfinished would block its call's next one until the lease ends. Gives up (and lets the
-    lease decide) after about DB_PATIENCE_S."""
-    delay, waited = 0.2, 0.0
-    while True:
-        try:
-            return work()
-        except DBAPIError:
-            if waited >= DB_PATIENCE_S:
-                raise
-            log.warning("outbox.database_unavailable", extra={"retry_in_s": delay})
-            time.sleep(delay)
-            waited, delay = waited + delay, min(delay * 2, 5.0)
-
-
-def _may_be_recording(uow: UnitOfWork, call_id: str) -> bool:
+def _may_be_recording(uow: DispatchUnitOfWork, call_id: str) -> bool:
     state = uow.calls.get(call_id)
     return state is not None and state.may_be_recording
 

@@ -12,31 +12,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, select
-
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import decide
 from recorder.domain.model import CallPhase, CallState, RecordingStatus
 from recorder.domain.overdue import overdue_answer
 from recorder.observability import metrics
 from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.dispatcher import state_read
+from recorder.services.calls.ports import ReconcileUnitOfWork
 from recorder.services.ports import AcsError, CallAutomation
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.reconciler")
 
-PASS_LOCK_ID = 0x72636E6C  # "rcnl": one instance (or worker) reconciles at a time on PostgreSQL
-
 
 class Reconciler(WorkerLoop):
     def __init__(
         self,
-        unit_of_work: Callable[[], UnitOfWork],
+        unit_of_work: Callable[[], ReconcileUnitOfWork],
         acs: CallAutomation,
         calls: CallService,
         clock: Callable[[], datetime],
@@ -60,7 +55,7 @@ class Reconciler(WorkerLoop):
     def run_once(self) -> int:
         """One pass over every live call; returns 0 so the loop then sleeps for the period."""
         began = time.monotonic()
-        with self._uow() as uow, _pass_lock(uow) as ours:
+        with self._uow() as uow, uow.calls.pass_lock() as ours:
             if not ours:
                 return 0  # another worker or instance is on it
             live = uow.calls.live()
@@ -102,16 +97,3 @@ class Reconciler(WorkerLoop):
             metrics.RECONCILE_CORRECTIONS.labels("state_read").inc()
             corrected += 1
         return corrected
-
-
-@contextmanager
-def _pass_lock(uow: UnitOfWork) -> Iterator[bool]:
-    if uow.session.get_bind().dialect.name != "postgresql":
-        yield True
-        return
-    got = bool(uow.session.scalar(select(func.pg_try_advisory_lock(PASS_LOCK_ID))))
-    try:
-        yield got
-    finally:
-        if got:
-            uow.session.scalar(select(func.pg_advisory_unlock(PASS_LOCK_ID)))

@@ -7,29 +7,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
-from sqlalchemy.exc import IntegrityError
-
-from recorder.db.tables.calls import Call, CallParticipant
-from recorder.db.tables.recording_requests import OutgoingEventRow, RecordingRequest
-from recorder.db.unit_of_work import UnitOfWork
-from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.domain.consent import new_connected_call, new_outbound_call
-from recorder.domain.model import CallPhase, CallState, RecordingStatus
+from recorder.domain.model import CallPhase, RecordingStatus
 from recorder.services.calls.call_access import may_act
-from recorder.services.calls.consent_flow import CallService
-from recorder.services.calls.ports import CallsUnitOfWork
+from recorder.services.calls.consent_flow import REQUEST_FAILED, REQUEST_OPEN, CallService
+from recorder.services.calls.ports import RequestCall, RequestRow, RequestsUnitOfWork
 from recorder.services.errors import Conflict, Forbidden, NotFound
 
 log = logging.getLogger("recorder.recordings")
 
-OPEN, STOP_REQUESTED, FAILED = "open", "stop_requested", "failed"
+OPEN, STOP_REQUESTED, FAILED = REQUEST_OPEN, "stop_requested", REQUEST_FAILED
 REFUSED = frozenset({"declined", "no_response", "withdrawn"})
 
 
@@ -61,7 +54,7 @@ class NewRequest:
 class RecordingRequests:
     def __init__(
         self,
-        unit_of_work: Callable[[], UnitOfWork],
+        unit_of_work: Callable[[], RequestsUnitOfWork],
         calls: CallService,
         clock: Callable[[], datetime],
         commands_queued: Callable[[], None] = lambda: None,
@@ -69,26 +62,20 @@ class RecordingRequests:
         self._uow = unit_of_work
         self._calls = calls
         self._clock = clock
-        self.commands_queued = commands_queued
+        self._commands_queued = commands_queued
 
     def create(self, caller: Caller, new: NewRequest) -> tuple[dict[str, Any], bool]:
         """The request's view and whether it is new (False: the same Idempotency-Key was seen before)."""
         try:
             return self._create(caller, new)
-        except IntegrityError:
+        except _Raced:
             # the same key raced in on another connection and won: answer with its request
             return self._create(caller, new)
 
     def _create(self, caller: Caller, new: NewRequest) -> tuple[dict[str, Any], bool]:
         now = self._clock()
         with self._uow() as uow:
-            session = uow.session
-            existing = session.scalar(
-                select(RecordingRequest).where(
-                    RecordingRequest.key_id == caller.key_id,
-                    RecordingRequest.idempotency_key == new.idempotency_key,
-                )
-            )
+            existing = uow.requests.by_idempotency_key(caller.key_id, new.idempotency_key)
             if existing is not None:
                 if existing.fingerprint != new.fingerprint:
                     raise Conflict(
@@ -97,25 +84,27 @@ class RecordingRequests:
                 _check_access(uow, caller, existing.call_id)
                 return view(uow, existing), False
             call_id, kind = self._call_for(uow, caller, new, now)
-            row = RecordingRequest(
-                id=str(uuid.uuid4()),
-                key_id=caller.key_id,
-                idempotency_key=new.idempotency_key,
-                fingerprint=new.fingerprint,
-                kind=kind,
-                call_id=call_id,
-                server_call_id=new.server_call_id,
-                call_connection_id=new.call_connection_id,
-                target=new.target,
-                source_caller_id=new.source_caller_id,
-                region=new.region,
-                external_reference=new.external_reference,
-                state=OPEN,
-                created_at=now,
-                updated_at=now,
+            row = uow.requests.add(
+                {
+                    "id": str(uuid.uuid4()),
+                    "key_id": caller.key_id,
+                    "idempotency_key": new.idempotency_key,
+                    "fingerprint": new.fingerprint,
+                    "kind": kind,
+                    "call_id": call_id,
+                    "server_call_id": new.server_call_id,
+                    "call_connection_id": new.call_connection_id,
+                    "target": new.target,
+                    "source_caller_id": new.source_caller_id,
+                    "region": new.region,
+                    "external_reference": new.external_reference,
+                    "state": OPEN,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-            session.add(row)
-            session.flush()
+            if row is None:
+                raise _Raced()  # leaving the unit of work undoes the call this request made
             uow.audit.append(
                 caller.actor,
                 "recording_request.created",
@@ -126,10 +115,12 @@ class RecordingRequests:
             result = view(uow, row)
             uow.commit()
         log.info("recording_request.created", extra={"request_id": row.id, "call_id": call_id, "kind": kind})
-        self.commands_queued()
+        self._commands_queued()
         return result, True
 
-    def _call_for(self, uow: UnitOfWork, caller: Caller, new: NewRequest, now: datetime) -> tuple[str, str]:
+    def _call_for(
+        self, uow: RequestsUnitOfWork, caller: Caller, new: NewRequest, now: datetime
+    ) -> tuple[str, str]:
         """The call the request is about: one the service already has and the caller may act on, or a new
         one it connects or places."""
         locale = self._calls.policy.default_locale
@@ -143,12 +134,7 @@ class RecordingRequests:
             return call_id, "existing"
         call_id = str(uuid.uuid4())
         if new.server_call_id is not None:
-            live = uow.session.scalar(
-                select(Call.id)
-                .where(Call.server_call_id == new.server_call_id, Call.phase != CallPhase.ENDED)
-                .order_by(Call.created_at)
-                .limit(1)
-            )
+            live = uow.calls.live_for_server_call(new.server_call_id)
             if live is not None:  # already connected (or connecting): never a second connection
                 if not _allowed(uow, caller, live):
                     raise Conflict(
@@ -187,7 +173,7 @@ class RecordingRequests:
             _check_access(uow, caller, row.call_id)
             if row.state == OPEN:
                 applied = self._calls.apply_in(uow, row.call_id, ev.StopRequested(now, caller.actor), now)
-                row.state, row.stopped_at, row.updated_at = STOP_REQUESTED, now, now
+                uow.requests.stop_requested(row.id, STOP_REQUESTED, now)
                 recording = applied[0].recording if applied else None
                 uow.audit.append(
                     caller.actor,
@@ -196,42 +182,34 @@ class RecordingRequests:
                     {"request_id": row.id, "recording_was": recording},
                     now,
                 )
-                uow.session.flush()
             result = view(uow, row)
             uow.commit()
-        self.commands_queued()
+        self._commands_queued()
         return result
 
-    def _owned(self, uow: UnitOfWork, caller: Caller, request_id: str) -> RecordingRequest:
-        row = uow.session.get(RecordingRequest, request_id)
+    def _owned(self, uow: RequestsUnitOfWork, caller: Caller, request_id: str) -> RequestRow:
+        row = uow.requests.get(request_id)
         if row is None or (row.key_id != caller.key_id and not caller.sees_all):
             raise NotFound("not_found", "no recording request with that id")  # nor someone else's
         return row
 
 
-class FailedCallRequests:
-    """DecisionObserver: a call that could not be connected or placed fails its requests, with the reason."""
-
-    def decided(
-        self, uow: CallsUnitOfWork, state: CallState, records: Sequence[fx.Record], now: datetime
-    ) -> None:
-        for record in records:
-            if isinstance(record, fx.CallEnded) and record.failed:
-                uow.requests.fail_open(state.call_id, OPEN, FAILED, record.reason, now)
+class _Raced(Exception):
+    """The request's Idempotency-Key was inserted by another connection first."""
 
 
-def _allowed(uow: UnitOfWork, caller: Caller, call_id: str) -> bool:
-    return caller.sees_all or may_act(uow.session, caller.key_id, call_id)
+def _allowed(uow: RequestsUnitOfWork, caller: Caller, call_id: str) -> bool:
+    return caller.sees_all or may_act(uow.grants, caller.key_id, call_id)
 
 
-def _check_access(uow: UnitOfWork, caller: Caller, call_id: str) -> None:
+def _check_access(uow: RequestsUnitOfWork, caller: Caller, call_id: str) -> None:
     """A request on a call the key did not start and was not granted (one attached before grants existed)
     neither shows the call's consent-derived state nor stops its recording."""
     if not _allowed(uow, caller, call_id):
         raise Forbidden("call_not_granted", "this key may not act on that call; ask an operator")
 
 
-def view(uow: UnitOfWork, row: RecordingRequest) -> dict[str, Any]:
+def view(uow: RequestsUnitOfWork, row: RequestRow) -> dict[str, Any]:
     call = uow.calls.row(row.call_id)
     assert call is not None
     state, reason = derive_state(uow, row, call)
@@ -251,20 +229,13 @@ def view(uow: UnitOfWork, row: RecordingRequest) -> dict[str, Any]:
     }
 
 
-def derive_state(uow: UnitOfWork, row: RecordingRequest, call: Call) -> tuple[str, str | None]:
+def derive_state(uow: RequestsUnitOfWork, row: RequestRow, call: RequestCall) -> tuple[str, str | None]:
     """connecting, awaiting_consent, recording, paused, declined, stopped, stored or failed."""
     if row.state == FAILED:
         return "failed", row.failure_reason
     if call.phase == CallPhase.ENDED and call.call_connection_id is None:
         return "failed", row.failure_reason or "the call ended before the service was connected"
-    stored = uow.session.scalar(
-        select(
-            exists().where(
-                OutgoingEventRow.call_id == call.id, OutgoingEventRow.type == "recorder.recording.stored"
-            )
-        )
-    )
-    if stored:
+    if uow.requests.stored(call.id):
         return "stored", None
     if row.state == STOP_REQUESTED or call.recording == RecordingStatus.STOPPED:
         return "stopped", None
@@ -276,11 +247,6 @@ def derive_state(uow: UnitOfWork, row: RecordingRequest, call: Call) -> tuple[st
         return ("recording" if call.recording_reported == "active" else "awaiting_consent"), None
     if call.recording == RecordingStatus.PAUSED:
         return "paused", None
-    refused = uow.session.scalar(
-        select(
-            exists().where(CallParticipant.call_id == call.id, CallParticipant.consent.in_(sorted(REFUSED)))
-        )
-    )
-    if refused:
+    if uow.calls.anyone_consented(call.id, REFUSED):
         return "declined", None
     return ("stopped" if call.phase == CallPhase.ENDED else "awaiting_consent"), None

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.compliance.records import AuditUnitOfWork
+
+
+class ReadUnitOfWork(AuditUnitOfWork, Protocol):
+    """An audited read: the read models (``services/queries``, SQL by design) run on its session."""
+
+    @property
+    def session(self) -> Session: ...
 
 
 class AccessLog:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, unit_of_work: Callable[[], ReadUnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow = unit_of_work
         self._clock = clock
 

@@ -7,13 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from recorder.db.repositories.audit import AuditRepository
-from recorder.db.tables.audit import AuditEntry
 from recorder.domain import audit_chain
 from recorder.services.compliance.ports import Anchor, AnchorStore, AnchorStoreError
+from recorder.services.compliance.records import AuditUnitOfWork
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.anchoring")
@@ -40,14 +39,12 @@ class AnchoredVerification:
         }
 
 
-def head(session: Session) -> tuple[int, str] | None:
-    row = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())).first()
-    return (int(row[0]), str(row[1])) if row else None
-
-
 def anchor_head(session: Session, store: AnchorStore, now: datetime, last_seq: int = 0) -> int:
-    """Anchor the current head if it moved past ``last_seq``; returns the anchored seq."""
-    current = head(session)
+    """Anchor the current head if it moved past ``last_seq``; returns the anchored seq (the CLI's)."""
+    return _anchor(AuditRepository(session).head(), store, now, last_seq)
+
+
+def _anchor(current: tuple[int, str] | None, store: AnchorStore, now: datetime, last_seq: int) -> int:
     if current is None or current[0] <= last_seq:
         return last_seq
     name = store.append(Anchor(current[0], current[1], now))
@@ -56,6 +53,7 @@ def anchor_head(session: Session, store: AnchorStore, now: datetime, last_seq: i
 
 
 def verify(session: Session, store: AnchorStore | None) -> AnchoredVerification:
+    """The whole chain, and its anchors: the web's and the CLI's audited reads, on their session."""
     anchors: dict[int, str] = {}
     error = None
     if store is not None:
@@ -72,21 +70,21 @@ class AnchorScheduler(WorkerLoop):
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        unit_of_work: Callable[[], AuditUnitOfWork],
         store: AnchorStore,
         clock: Callable[[], datetime],
         interval: float,
     ) -> None:
         super().__init__("audit-anchor", 1, interval, log, clock=clock)
-        self._sessions, self._store, self._clock = sessions, store, clock
+        self._uow, self._store, self._clock = unit_of_work, store, clock
         self.last_seq = 0
 
     def run_once(self) -> int:
         """Anchor the head now; returns the sequence number anchored."""
-        with self._sessions() as session:
-            AuditRepository(session).seal_pending()  # anchor everything written so far, chained
-            session.commit()
-            self.last_seq = anchor_head(session, self._store, self._clock(), self.last_seq)
+        with self._uow() as uow:
+            uow.audit.seal_pending()  # anchor everything written so far, chained
+            uow.commit()
+            self.last_seq = _anchor(uow.audit.head(), self._store, self._clock(), self.last_seq)
         return self.last_seq
 
     def run_round(self) -> int:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.compliance.records import AuditUnitOfWork
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.audit")
 
 
 class AuditSealer(WorkerLoop):
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], interval: float = 0.1) -> None:
+    def __init__(self, unit_of_work: Callable[[], AuditUnitOfWork], interval: float = 0.1) -> None:
         super().__init__("audit-sealer", 1, interval, log)
         self._uow = unit_of_work
 

@@ -23,15 +23,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from sqlalchemy import Text, cast, or_, select, update
-from sqlalchemy.orm import Session
-
-from recorder.db.tables.audit import AuditEntry
-from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry
-from recorder.db.tables.compliance import ErasureTombstone
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain import audit_chain
-from recorder.services.compliance.holds import is_on_hold
+from recorder.services.compliance.records import ErasureUnitOfWork
 from recorder.services.errors import Conflict, NotFound
 
 
@@ -55,17 +48,14 @@ def subject_hash(raw_id: str) -> str:
 
 
 def erase_participant(
-    uow: UnitOfWork, raw_id: str, actor: str, now: datetime, *, force: bool = False
+    uow: ErasureUnitOfWork, raw_id: str, actor: str, now: datetime, *, force: bool = False
 ) -> dict[str, Any]:
     """Erase one participant; the caller commits. Raises ErasureRefused on a legal hold and, unless
     ``force``, UnknownParticipant when nothing names them; either way nothing is written."""
-    session = uow.session
     subject = subject_hash(raw_id)
     pseudonym = f"erased:{subject[:16]}"
-    call_ids = _calls_not_on_hold(session, raw_id)
-    ledger_ids = sorted(
-        session.scalars(select(ConsentEntry.id).where(ConsentEntry.participant == raw_id)).all()
-    )
+    call_ids = _calls_not_on_hold(uow, raw_id)
+    ledger_ids = uow.erasure.ledger_rows(raw_id)
     uow.audit.seal_pending()  # entries still pending would escape the tombstones
     listed = [_listed(e) for e in _audit_entries_mentioning(uow, raw_id)]
     if not (call_ids or ledger_ids or listed or force):
@@ -80,19 +70,9 @@ def erase_participant(
     erasure_seq = uow.audit.append(actor, audit_chain.ERASURE_ACTION, None, erasure, now)
     for item in listed:
         tombstone = {"erased": True, "erasure_seq": erasure_seq, "content_sha256": item["content_sha256"]}
-        session.execute(update(AuditEntry).where(AuditEntry.seq == item["seq"]).values(data=tombstone))
-    _pseudonymise(session, raw_id, pseudonym)
-    session.add(
-        ErasureTombstone(
-            subject_sha256=subject,
-            requested_by=actor,
-            erased_at=now,
-            audit_seq=erasure_seq,
-            ledger_rows=ledger_ids,
-            audit_entries=[item["seq"] for item in listed],
-        )
-    )
-    session.flush()
+        uow.audit.tombstone(item["seq"], tombstone)
+    uow.erasure.pseudonymise(raw_id, pseudonym)
+    uow.erasure.record(subject, actor, now, erasure_seq, ledger_ids, [item["seq"] for item in listed])
     return {
         "subject_sha256": subject,
         "pseudonym": pseudonym,
@@ -104,52 +84,33 @@ def erase_participant(
     }
 
 
-def _calls_not_on_hold(session: Session, raw_id: str) -> set[str]:
+def _calls_not_on_hold(uow: ErasureUnitOfWork, raw_id: str) -> set[str]:
     """The participant's calls; raises ErasureRefused (nothing written) when any is on legal hold."""
-    call_ids = set(session.scalars(select(CallParticipant.call_id).where(CallParticipant.raw_id == raw_id)))
-    call_ids |= set(session.scalars(select(ConsentEntry.call_id).where(ConsentEntry.participant == raw_id)))
-    call_ids |= set(session.scalars(select(Call.id).where(or_(Call.caller == raw_id, Call.callee == raw_id))))
-    held = sorted(c for c in call_ids if is_on_hold(session, c))
+    call_ids = uow.erasure.calls_of(raw_id)
+    held = sorted(c for c in call_ids if uow.holds.is_on_hold(c))
     if held:
-        connections = [session.get_one(Call, c).call_connection_id or c for c in held]
+        connections = [uow.calls.connection_of(c) or c for c in held]
         raise ErasureRefused("legal_hold", "calls of this participant are on legal hold", calls=connections)
     return call_ids
 
 
-def _listed(e: AuditEntry) -> dict[str, Any]:
+def _listed(e: audit_chain.ChainEntry) -> dict[str, Any]:
     content = audit_chain.canonical(e.seq, e.at, e.actor, e.action, e.call_id, e.data)
     return {"seq": e.seq, "hash": e.hash, "content_sha256": hashlib.sha256(content).hexdigest()}
 
 
-def _pseudonymise(session: Session, raw_id: str, pseudonym: str) -> None:
-    session.execute(
-        update(ConsentEntry)
-        .where(ConsentEntry.participant == raw_id)
-        .values(participant=pseudonym, dtmf=None, reason=None)
-    )
-    session.execute(update(CallParticipant).where(CallParticipant.raw_id == raw_id).values(raw_id=pseudonym))
-    session.execute(update(Call).where(Call.caller == raw_id).values(caller=pseudonym))
-    session.execute(update(Call).where(Call.callee == raw_id).values(callee=pseudonym))
-
-
-def _audit_entries_mentioning(uow: UnitOfWork, raw_id: str) -> list[AuditEntry]:
+def _audit_entries_mentioning(uow: ErasureUnitOfWork, raw_id: str) -> list[audit_chain.ChainEntry]:
     """Entries whose data names the raw id, as itself or URL-encoded (the query strings of audited reads)."""
     forms = {raw_id, quote(raw_id, safe=""), quote_plus(raw_id)}
-    text = cast(AuditEntry.data, Text)
-    candidates = uow.session.scalars(
-        select(AuditEntry)
-        .where(or_(*(text.contains(form, autoescape=True) for form in forms)))
-        .order_by(AuditEntry.seq)
-    )
     return [
         e
-        for e in candidates
+        for e in uow.audit.containing(forms)
         if not audit_chain.is_tombstone(e.data) and any(form in json.dumps(e.data) for form in forms)
     ]
 
 
 class Erasures:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, unit_of_work: Callable[[], ErasureUnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow, self._clock = unit_of_work, clock
 
     def erase(self, raw_id: str, actor: str, *, force: bool = False) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Legal holds: while a call is on hold, nothing of it may be erased or deleted (ledger, audit, recordings).
 
-``is_on_hold`` is what other features (recording retention, erasure) ask before they delete anything.
+``uow.holds.is_on_hold`` is what other features (recording retention, erasure) ask before deleting anything.
 """
 
 from __future__ import annotations
@@ -10,11 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from recorder.db.tables.compliance import LegalHold
-from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.compliance.records import HoldRecords, HoldsUnitOfWork, LegalHoldRow
 from recorder.services.errors import Conflict
 
 log = logging.getLogger("recorder.holds")
@@ -27,20 +23,14 @@ class HoldConflict(Conflict):
     """Placing a hold twice, or releasing one that is not there."""
 
 
-def is_on_hold(session: Session, call_id: str) -> bool:
-    """True while the call has a hold that nobody has released."""
-    query = select(LegalHold.id).where(LegalHold.call_id == call_id, LegalHold.released_at.is_(None))
-    return session.scalar(query.limit(1)) is not None
-
-
 class LegalHolds:
     """Placing and releasing holds, each in one transaction with the Blob hold on the call's recordings."""
 
     def __init__(
         self,
-        unit_of_work: Callable[[], UnitOfWork],
+        unit_of_work: Callable[[], HoldsUnitOfWork],
         clock: Callable[[], datetime],
-        blob_hold: Callable[[str, bool, UnitOfWork], str],
+        blob_hold: Callable[[str, bool, Any], str],
     ) -> None:
         self._uow, self._clock, self._blob_hold = unit_of_work, clock, blob_hold
 
@@ -53,21 +43,18 @@ class LegalHolds:
         return result
 
 
-def holds_of(session: Session, call_id: str) -> list[dict[str, Any]]:
-    rows = session.scalars(select(LegalHold).where(LegalHold.call_id == call_id).order_by(LegalHold.id))
-    return [_describe(r) for r in rows]
+def holds_of(holds: HoldRecords, call_id: str) -> list[dict[str, Any]]:
+    return [_describe(r) for r in holds.of(call_id)]
 
 
 def place_hold(
-    uow: UnitOfWork, call_id: str, reason: str, actor: str, now: datetime, blob_hold: BlobHold | None
+    uow: HoldsUnitOfWork, call_id: str, reason: str, actor: str, now: datetime, blob_hold: BlobHold | None
 ) -> dict[str, Any]:
     """Hold the call (audited, with what the blob store said); the caller commits."""
-    if is_on_hold(uow.session, call_id):
+    if uow.holds.is_on_hold(call_id):
         raise HoldConflict("already_on_hold", "the call is already on legal hold")
     blob = _apply(blob_hold, call_id, on=True)
-    hold = LegalHold(call_id=call_id, reason=reason, set_by=actor, set_at=now, blob_hold=blob)
-    uow.session.add(hold)
-    uow.session.flush()
+    hold = uow.holds.place(call_id, reason, actor, now, blob)
     uow.audit.append(
         actor, "legal_hold.placed", call_id, {"hold_id": hold.id, "reason": reason, "blob": blob}, now
     )
@@ -75,16 +62,13 @@ def place_hold(
 
 
 def release_hold(
-    uow: UnitOfWork, call_id: str, reason: str, actor: str, now: datetime, blob_hold: BlobHold | None
+    uow: HoldsUnitOfWork, call_id: str, reason: str, actor: str, now: datetime, blob_hold: BlobHold | None
 ) -> dict[str, Any]:
-    hold = uow.session.scalar(
-        select(LegalHold).where(LegalHold.call_id == call_id, LegalHold.released_at.is_(None))
-    )
-    if hold is None:
+    active = uow.holds.active(call_id)
+    if active is None:
         raise HoldConflict("not_on_hold", "the call has no active legal hold")
     blob = _apply(blob_hold, call_id, on=False)
-    hold.released_at, hold.released_by, hold.release_reason = now, actor, reason
-    uow.session.flush()
+    hold = uow.holds.release(active.id, actor, now, reason)
     uow.audit.append(
         actor, "legal_hold.released", call_id, {"hold_id": hold.id, "reason": reason, "blob": blob}, now
     )
@@ -101,7 +85,7 @@ def _apply(blob_hold: BlobHold | None, call_id: str, *, on: bool) -> str:
         return f"failed:{type(exc).__name__}"
 
 
-def _describe(hold: LegalHold) -> dict[str, Any]:
+def _describe(hold: LegalHoldRow) -> dict[str, Any]:
     return {
         "id": hold.id,
         "reason": hold.reason,

@@ -15,7 +15,7 @@ from typing import Any
 
 from recorder.domain import effects as fx
 from recorder.domain.model import CallState
-from recorder.services.calls.ports import CallsUnitOfWork, EventRows
+from recorder.services.calls.ports import CallsUnitOfWork, EventRows, HasEvents
 
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:recorder:published-events")
 PUBLISHED_OUTCOMES = frozenset({"granted", "declined", "no_response", "withdrawn"})
@@ -59,7 +59,7 @@ class EventLog:
                     self.add(uow.events, state, "call.ended", record.at, ended, now)
 
     def recording_stored(
-        self, uow: CallsUnitOfWork, state: CallState, recording_id: str, details: dict[str, Any], at: datetime
+        self, uow: HasEvents, state: CallState, recording_id: str, details: dict[str, Any], at: datetime
     ) -> str:
         """For the storage feature: publish ``recorder.recording.stored`` once a recording is stored."""
         data = {"recording_id": recording_id, "at": at.isoformat(), **details}

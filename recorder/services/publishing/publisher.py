@@ -14,13 +14,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-
-from recorder.db.leases import backlog, lease_values, unleased
-from recorder.db.tables.recording_requests import OutgoingEventRow
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.ports import EventPublisher, OutgoingEvent, PublishError
-from recorder.services.publishing.event_log import PENDING, PUBLISHED
+from recorder.services.publishing.ports import PublishUnitOfWork
 from recorder.services.retry import Backoff
 from recorder.services.worker_loop import WorkerLoop
 
@@ -30,7 +25,7 @@ log = logging.getLogger("recorder.publisher")
 class Publisher(WorkerLoop):
     def __init__(
         self,
-        unit_of_work: Callable[[], UnitOfWork],
+        unit_of_work: Callable[[], PublishUnitOfWork],
         topic: EventPublisher,
         clock: Callable[[], datetime],
         *,
@@ -51,47 +46,18 @@ class Publisher(WorkerLoop):
 
     def run_once(self, limit: int = 64) -> int:
         """Send what is due, one request per call with due events; returns how many events went out."""
-        now = self._clock()
         with self._uow() as uow:
-            heads = (
-                select(OutgoingEventRow.call_id, func.min(OutgoingEventRow.call_seq).label("first"))
-                .where(OutgoingEventRow.status == PENDING)
-                .group_by(OutgoingEventRow.call_id)
-                .subquery()
-            )
-            ready = uow.session.execute(
-                select(OutgoingEventRow.id, OutgoingEventRow.call_id)
-                .join(
-                    heads,
-                    (OutgoingEventRow.call_id == heads.c.call_id)
-                    & (OutgoingEventRow.call_seq == heads.c.first),
-                )
-                .where(OutgoingEventRow.available_at <= now)
-                .where(unleased(OutgoingEventRow, now))
-                .order_by(OutgoingEventRow.seq)
-                .limit(limit)
-            ).all()
+            ready = uow.events.ready_heads(self._clock(), limit)
         futures = [self._pool.submit(self._send_call, head_id, call_id) for head_id, call_id in ready]
         return sum(f.result() for f in futures)
 
     def _send_call(self, head_id: str, call_id: str) -> int:
         now = self._clock()
         with self._uow() as uow:
-            claimed = uow.session.execute(
-                update(OutgoingEventRow)
-                .where(OutgoingEventRow.id == head_id, OutgoingEventRow.status == PENDING)
-                .where(unleased(OutgoingEventRow, now))
-                .values(**lease_values(OutgoingEventRow, now, self._lease))
-            )
-            if getattr(claimed, "rowcount", 0) != 1:
+            if not uow.events.claim(head_id, now, self._lease):
                 return 0
             uow.commit()
-            rows = uow.session.scalars(
-                select(OutgoingEventRow)
-                .where(OutgoingEventRow.call_id == call_id, OutgoingEventRow.status == PENDING)
-                .order_by(OutgoingEventRow.call_seq)
-                .limit(self._batch)
-            ).all()
+            rows = uow.events.unsent(call_id, self._batch)
             attempts = rows[0].attempts if rows else 1
             events = [OutgoingEvent(r.id, r.type, r.source, r.subject, r.time, dict(r.data)) for r in rows]
         try:
@@ -102,11 +68,7 @@ class Publisher(WorkerLoop):
             log.exception("events.publish_crashed", extra={"call_id": call_id})
             return self._retry_later(head_id, call_id, attempts, repr(exc))
         with self._uow() as uow:
-            uow.session.execute(
-                update(OutgoingEventRow)
-                .where(OutgoingEventRow.id.in_([e.id for e in events]))
-                .values(status=PUBLISHED, published_at=self._clock(), claimed_until=None, last_error=None)
-            )
+            uow.events.published([e.id for e in events], self._clock())
             uow.commit()
         log.info("events.published", extra={"call_id": call_id, "count": len(events)})
         return len(events)
@@ -115,15 +77,7 @@ class Publisher(WorkerLoop):
         delay = self._backoff.delay(attempts)
         assert delay is not None  # events are never given up on
         with self._uow() as uow:
-            uow.session.execute(
-                update(OutgoingEventRow)
-                .where(OutgoingEventRow.id == head_id)
-                .values(
-                    available_at=self._clock() + timedelta(seconds=delay),
-                    claimed_until=None,
-                    last_error=error[:2000],
-                )
-            )
+            uow.events.retry_later(head_id, self._clock() + timedelta(seconds=delay), error[:2000])
             uow.commit()
         log.warning(
             "events.publish_failed",
@@ -133,6 +87,5 @@ class Publisher(WorkerLoop):
 
     def backlog(self) -> tuple[int, float]:
         """Unsent events and the age in seconds of the oldest, for health checks and operators."""
-        now = self._clock()
         with self._uow() as uow:
-            return backlog(uow.session, OutgoingEventRow, now)
+            return uow.events.stats(self._clock())

@@ -15,6 +15,7 @@ from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from recorder.db.repositories.holds import HoldRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, RecordingSegment
 from recorder.domain import audit_chain
@@ -207,7 +208,7 @@ def evidence_bundle(
         "exposure": timeline["exposure"],
         "recording_segments": timeline["recording_segments"],
         "stored_recordings": timeline["stored_recordings"],
-        "legal_holds": holds.holds_of(session, call_id),
+        "legal_holds": holds.holds_of(HoldRepository(session), call_id),
         "audit_entries": entries,
         "chain": {
             "head_seq": head[0] if head else 0,

@@ -10,19 +10,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
-
-from recorder.db.tables.storage import StoredRecording
-from recorder.db.unit_of_work import UnitOfWork
-from recorder.services.storage.model import StoreState
 from recorder.services.storage.ports import BlobStore
+from recorder.services.storage.records import StorageUnitOfWork
 
 
 class Holder(Protocol):
     """What a Blob legal hold needs of the storage service."""
 
     @property
-    def unit_of_work(self) -> Callable[[], UnitOfWork]: ...
+    def unit_of_work(self) -> Callable[[], StorageUnitOfWork]: ...
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
@@ -30,17 +26,17 @@ class Holder(Protocol):
     def store_for(self, region: str, container: str) -> BlobStore: ...
 
 
-def blob_legal_hold(storage: Holder | None) -> Callable[[str, bool, UnitOfWork], str]:
+def blob_legal_hold(storage: Holder | None) -> Callable[[str, bool, StorageUnitOfWork], str]:
     """Set or clear a Blob legal hold on a call's stored blobs, in the caller's open unit of work (the
     compliance API's hold request), so rows and audit join its transaction; SQLite allows one writer."""
 
-    def hold(call_id: str, on: bool, uow: UnitOfWork) -> str:
+    def hold(call_id: str, on: bool, uow: StorageUnitOfWork) -> str:
         return "unsupported" if storage is None else apply_legal_hold(storage, call_id, on, uow)
 
     return hold
 
 
-def apply_legal_hold(service: Holder, call_id: str, on: bool, uow: UnitOfWork | None = None) -> str:
+def apply_legal_hold(service: Holder, call_id: str, on: bool, uow: StorageUnitOfWork | None = None) -> str:
     if uow is not None:
         return _hold(service, uow, call_id, on)
     with service.unit_of_work() as own:
@@ -49,14 +45,8 @@ def apply_legal_hold(service: Holder, call_id: str, on: bool, uow: UnitOfWork | 
     return outcome
 
 
-def _hold(service: Holder, uow: UnitOfWork, call_id: str, on: bool) -> str:
-    rows = list(
-        uow.session.scalars(
-            select(StoredRecording).where(
-                StoredRecording.call_id == call_id, StoredRecording.state == StoreState.STORED
-            )
-        )
-    )
+def _hold(service: Holder, uow: StorageUnitOfWork, call_id: str, on: bool) -> str:
+    rows = uow.storage.stored_of(call_id)
     outcome = "applied"
     for row in rows:
         store = service.store_for(row.region, row.container)
@@ -64,10 +54,8 @@ def _hold(service: Holder, uow: UnitOfWork, call_id: str, on: bool) -> str:
             if not store.set_legal_hold(name, on):
                 outcome = "unsupported"
     now = service.clock()
-    for row in rows:
-        row.legal_hold = ("on" if on else "off") if outcome == "applied" else "unsupported"
-        row.updated_at = now
-    uow.session.flush()
+    held = ("on" if on else "off") if outcome == "applied" else "unsupported"
+    uow.storage.set_legal_hold([row.id for row in rows], held, now)
     data = {"on": on, "outcome": outcome, "blobs": len(rows)}
     uow.audit.append("recorder", "recording.legal_hold", call_id, data, now)
     return outcome

@@ -14,15 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
-from recorder.db.tables.calls import Call
-from recorder.db.unit_of_work import UnitOfWork
+from recorder.services.calls.ports import CallRow
 from recorder.services.storage import transfer
 from recorder.services.storage.ports import BlobStore, StorageError
-
-if TYPE_CHECKING:
-    from recorder.db.tables.storage import StoredRecording
+from recorder.services.storage.records import StorageUnitOfWork, StoredRow
 
 READ_CHUNK = 4 * 1024 * 1024
 DAYS_BACK = 3  # a recording can start up to a day or two before its file is announced
@@ -44,7 +41,7 @@ def call_folder_pattern(
     )
 
 
-def find_acs_blobs(store: BlobStore, call: Call, row: StoredRecording) -> tuple[str, str | None]:
+def find_acs_blobs(store: BlobStore, call: CallRow, row: StoredRow) -> tuple[str, str | None]:
     """(media blob, metadata blob or None) that ACS wrote for ``row``'s chunk of ``call``'s recording."""
     if not call.correlation_id:
         raise _unbound("the call's ACS call id (correlation id) is unknown")
@@ -74,24 +71,27 @@ class Adopter(Protocol):
     """What adopting ACS's blob needs of the storage service."""
 
     @property
-    def unit_of_work(self) -> Callable[[], UnitOfWork]: ...
+    def unit_of_work(self) -> Callable[[], StorageUnitOfWork]: ...
 
-    def tags_for(self, row: StoredRecording, sha256: str) -> dict[str, str]: ...
+    def tags_for(self, row: StoredRow, sha256: str) -> dict[str, str]: ...
 
-    def rename(self, row: StoredRecording, blob: str, metadata_blob: str) -> None: ...
+    def update_row(self, row_id: int, **values: Any) -> None: ...
 
 
 def adopt_blob(
-    service: Adopter, store: BlobStore, row: StoredRecording, metadata: dict[str, str]
-) -> transfer.Transferred:
+    service: Adopter, store: BlobStore, row: StoredRow, metadata: dict[str, str]
+) -> tuple[transfer.Transferred, str]:
+    """Find, hash, tag and verify the blob ACS wrote for ``row``; the row then names it (the blob is where ACS
+    put it, not where we would have). Returns what was stored and its blob name."""
     with service.unit_of_work() as uow:
-        call = uow.session.get_one(Call, row.call_id)
-        uow.session.expunge(call)
+        call = uow.storage.call(row.call_id)
+    if call is None:
+        raise _unbound("the call is gone")
     name, metadata_blob = find_acs_blobs(store, call, row)
     sha256, size = transfer.hash_blob(store, name, READ_CHUNK)
     store.set_tags_and_metadata(
         name, {**metadata, "sha256": sha256, "size": str(size)}, service.tags_for(row, sha256)
     )
     url = transfer.verify(store, name, sha256, size)
-    service.rename(row, name, metadata_blob or row.metadata_blob)
-    return transfer.Transferred(sha256, size, url, 0)
+    service.update_row(row.id, blob_name=name, metadata_blob=metadata_blob or row.metadata_blob)
+    return transfer.Transferred(sha256, size, url, 0), name

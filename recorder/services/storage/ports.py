@@ -1,4 +1,5 @@
-"""What the storage service needs from the outside: a region's blob container and ACS's recording files.
+"""What the storage service needs from the outside: a region's blob container and ACS's recording files
+(its unit of work is in ``records.py``).
 
 Adapters (``recorder/adapters/blob_store.py``, ``recording_download.py``) implement these over the Azure SDKs;
 SDK errors are translated into the errors below there and nowhere else.

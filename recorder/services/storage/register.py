@@ -13,12 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import update
-
-from recorder.db.tables.storage import StoredRecording
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.model import CallState
-from recorder.services.storage.model import StoreState
+from recorder.services.calls.ports import HasEvents
+from recorder.services.storage.records import StorageUnitOfWork, StoredRow
 from recorder.services.storage.transfer import Transferred
 
 log = logging.getLogger("recorder.storage")
@@ -28,7 +25,7 @@ class StoredObserver(Protocol):
     """``publishing.event_log.EventLog`` in the service: publishes ``recorder.recording.stored``."""
 
     def recording_stored(
-        self, uow: UnitOfWork, state: CallState, recording_id: str, details: dict[str, Any], at: datetime
+        self, uow: HasEvents, state: CallState, recording_id: str, details: dict[str, Any], at: datetime
     ) -> str: ...
 
 
@@ -36,7 +33,7 @@ class Registrar(Protocol):
     """What registering needs of the storage service."""
 
     @property
-    def unit_of_work(self) -> Callable[[], UnitOfWork]: ...
+    def unit_of_work(self) -> Callable[[], StorageUnitOfWork]: ...
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
@@ -45,26 +42,18 @@ class Registrar(Protocol):
     def events(self) -> StoredObserver | None: ...
 
 
-def register(service: Registrar, row: StoredRecording, stored: Transferred) -> bool:
-    """True when this call registered the row; False when another worker already had."""
+def register(service: Registrar, row: StoredRow, stored: Transferred, blob: str) -> bool:
+    """True when this call registered the row (stored in ``blob``); False when another worker already had."""
     now = service.clock()
     with service.unit_of_work() as uow:
         state = uow.calls.get(row.call_id, lock=True)
-        changed = uow.session.execute(
-            update(StoredRecording)
-            .where(StoredRecording.id == row.id, StoredRecording.state == StoreState.PENDING)
-            .values(
-                state=StoreState.STORED,
-                sha256=stored.sha256,
-                size=stored.size,
-                staged_bytes=stored.size,
-                blob_url=stored.url,
-                stored_at=now,
-                updated_at=now,
-                last_error=None,
-            )
-        )
-        if getattr(changed, "rowcount", 0) != 1:
+        facts = {
+            "sha256": stored.sha256,
+            "size": stored.size,
+            "staged_bytes": stored.size,
+            "blob_url": stored.url,
+        }
+        if not uow.storage.register(row.id, now, **facts):
             log.info("recording.already_registered", extra={"call_id": row.call_id, "row": row.id})
             return False
         where = {
@@ -78,12 +67,7 @@ def register(service: Registrar, row: StoredRecording, stored: Transferred) -> b
             "recorder",
             "recording.stored",
             row.call_id,
-            {
-                "recording_id": row.recording_id,
-                **where,
-                "blob": row.blob_name,
-                "resumed_from": stored.resumed_from,
-            },
+            {"recording_id": row.recording_id, **where, "blob": blob, "resumed_from": stored.resumed_from},
             now,
         )
         if service.events is not None and state is not None:

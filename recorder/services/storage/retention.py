@@ -1,7 +1,7 @@
 """Retention: delete stored recordings whose region's (or the default) retention has run out, unless held.
 
 Each deletion removes the recording blob and its metadata JSON, marks the row ``deleted`` and appends an audit
-entry; a call on legal hold (``holds.is_on_hold``) is skipped and counted. A blob the account refuses to
+entry; a call on legal hold (``uow.holds.is_on_hold``) is skipped and counted. A blob the account refuses to
 delete (an immutability policy or a Blob legal hold) stays, and is reported.
 """
 
@@ -11,12 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
-from recorder.db.tables.storage import StoredRecording
-from recorder.services.compliance.holds import is_on_hold
-from recorder.services.storage.model import StoreState
 from recorder.services.storage.ports import StorageError
+from recorder.services.storage.records import StoredRow
 from recorder.services.storage.service import StorageService
 
 
@@ -34,14 +30,8 @@ def expired(service: StorageService, now: datetime) -> list[int]:
     with service.unit_of_work() as uow:
         for region in service.settings.regions:
             days = service.settings.retention_for(region)
-            if days is None:
-                continue
-            query = (
-                select(StoredRecording.id)
-                .where(StoredRecording.state == StoreState.STORED, StoredRecording.region == region)
-                .where(StoredRecording.stored_at < now - timedelta(days=days))
-            )
-            ids.extend(uow.session.scalars(query))
+            if days is not None:
+                ids.extend(uow.storage.expired(region, now - timedelta(days=days)))
     return sorted(ids)
 
 
@@ -57,9 +47,8 @@ def run_retention(
     for done, row_id in enumerate(candidates, start=1):
         report.examined += 1
         with service.unit_of_work() as uow:
-            row = uow.session.get_one(StoredRecording, row_id)
-            held = is_on_hold(uow.session, row.call_id)
-            uow.session.expunge(row)
+            row = uow.storage.get(row_id)
+            held = uow.holds.is_on_hold(row.call_id)
         if held:
             report.held += 1
         else:
@@ -76,13 +65,9 @@ def run_retention(
     return report
 
 
-def _mark_deleted(service: StorageService, row: StoredRecording, now: datetime, actor: str) -> None:
+def _mark_deleted(service: StorageService, row: StoredRow, now: datetime, actor: str) -> None:
     with service.unit_of_work() as uow:
-        uow.session.execute(
-            update(StoredRecording)
-            .where(StoredRecording.id == row.id)
-            .values(state=StoreState.DELETED, deleted_at=now, updated_at=now)
-        )
+        uow.storage.deleted(row.id, now)
         uow.audit.append(
             actor,
             "recording.deleted",

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from recorder.db.repositories.access import KeyRepository
 from recorder.db.tables.access import ApiKey
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.errors import NotFound
+from recorder.services.tokens.records import KeyRow, Keys, KeysUnitOfWork
 
 
 class Role(StrEnum):
@@ -39,11 +39,11 @@ def hash_key(key: str) -> str:
 def create_key(
     session: Session, role: Role, name: str, now: datetime, ttl: timedelta | None = None
 ) -> tuple[str, str]:
-    """Returns (key id, the key itself); only the hash is kept."""
+    """Returns (key id, the key itself); only the hash is kept. On a session: the CLI, the demo, tests."""
     prefix = secrets.token_hex(4)
     key = f"rk_{prefix}_{secrets.token_urlsafe(32)}"
     key_id = str(uuid.uuid4())
-    session.add(
+    KeyRepository(session).add(
         ApiKey(
             id=key_id,
             name=name,
@@ -57,14 +57,14 @@ def create_key(
     return key_id, key
 
 
-def authenticate(session: Session, key: str, now: datetime) -> Principal | None:
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+def authenticate(keys: Keys, key: str, now: datetime) -> Principal | None:
+    row = keys.by_hash(hash_key(key))
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     return Principal(row.id, row.name, Role(row.role))
 
 
-def key_state(row: ApiKey, now: datetime) -> str:
+def key_state(row: KeyRow, now: datetime) -> str:
     if row.revoked_at is not None:
         return "revoked"
     if row.expires_at is not None and row.expires_at <= now:
@@ -73,8 +73,7 @@ def key_state(row: ApiKey, now: datetime) -> str:
 
 
 def list_keys(session: Session, now: datetime) -> list[dict[str, str | None]]:
-    """Every key's metadata (never its hash), oldest first."""
-    rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id))
+    """Every key's metadata (never its hash), oldest first: the web's audited read, the CLI."""
     return [
         {
             "id": r.id,
@@ -86,29 +85,24 @@ def list_keys(session: Session, now: datetime) -> list[dict[str, str | None]]:
             "expires_at": r.expires_at.isoformat() if r.expires_at else None,
             "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
         }
-        for r in rows
+        for r in KeyRepository(session).all()
     ]
 
 
 def revoke_key(session: Session, key_id: str, now: datetime) -> bool:
-    """Revoke a key by id; False if there is no such key. Revoking twice keeps the first time."""
-    row = session.get(ApiKey, key_id)
-    if row is None:
-        return False
-    if row.revoked_at is None:
-        row.revoked_at = now
-    return True
+    """Revoke a key by id; False if there is no such key. Revoking twice keeps the first time (the CLI)."""
+    return KeyRepository(session).revoke(key_id, now)
 
 
 class ApiKeys:
     """API keys as the web uses them: authenticate a bearer key, create and revoke keys (audited)."""
 
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, unit_of_work: Callable[[], KeysUnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow, self._clock = unit_of_work, clock
 
     def authenticate(self, key: str) -> Principal | None:
         with self._uow() as uow:
-            return authenticate(uow.session, key, self._clock())
+            return authenticate(uow.keys, key, self._clock())
 
     def create(self, role: Role, name: str, days: int | None, actor: str) -> tuple[str, str]:
         """Returns (key id, the key itself); the key is shown once."""
@@ -123,7 +117,7 @@ class ApiKeys:
     def revoke(self, key_id: str, actor: str) -> None:
         now = self._clock()
         with self._uow() as uow:
-            if not revoke_key(uow.session, key_id, now):
+            if not uow.keys.revoke(key_id, now):
                 raise NotFound("not_found", "no API key with that id")
             uow.audit.append(actor, "api_key.revoked", None, {"key_id": key_id}, now)
             uow.commit()

@@ -9,12 +9,8 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
-
-from recorder.db.tables.access import ApiKey, ConsoleSession
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.tokens.api_keys import Principal, Role, key_state
+from recorder.services.tokens.records import ConsoleSessionRecords, SessionsUnitOfWork
 
 IDLE = timedelta(minutes=30)
 LIFETIME = timedelta(hours=8)
@@ -30,59 +26,50 @@ def csrf_token(token: str) -> str:
     return hashlib.sha256(f"console-csrf:{token}".encode()).hexdigest()
 
 
-def open_session(session: Session, key_id: str, now: datetime) -> str:
+def open_session(records: ConsoleSessionRecords, key_id: str, now: datetime) -> str:
     """A new session for ``key_id``; returns the token for the cookie (stored only as a hash)."""
     token = secrets.token_urlsafe(32)
-    session.add(
-        ConsoleSession(
-            id=_digest(token), key_id=key_id, created_at=now, last_seen_at=now, expires_at=now + LIFETIME
-        )
-    )
+    records.open(_digest(token), key_id, now, now + LIFETIME)
     return token
 
 
-def resume(session: Session, token: str, now: datetime) -> Principal | None:
-    """The principal of a live session (and its idle clock restarted), or None."""
+def resume(records: ConsoleSessionRecords, token: str, now: datetime) -> tuple[Principal | None, bool]:
+    """The principal of a live session, or None; and whether its idle clock was restarted (to commit)."""
     if not token or len(token) > 128:
-        return None
-    row = session.get(ConsoleSession, _digest(token))
+        return None, False
+    row = records.get(_digest(token))
     if row is None or row.revoked_at is not None or now >= row.expires_at or now - row.last_seen_at >= IDLE:
-        return None
-    key = session.get(ApiKey, row.key_id)
+        return None, False
+    key = records.key(row.key_id)
     if key is None or key_state(key, now) != "active":
-        return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-        session.commit()
-    return Principal(key.id, key.name, Role(key.role))
-
-
-def end(session: Session, token: str, now: datetime) -> None:
-    """Sign-out: the token stops working at once, wherever it was copied to."""
-    session.execute(
-        update(ConsoleSession)
-        .where(ConsoleSession.id == _digest(token), ConsoleSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    session.commit()
+        return None, False
+    touched = now - row.last_seen_at >= TOUCH_EVERY
+    if touched:
+        records.touch(_digest(token), now)
+    return Principal(key.id, key.name, Role(key.role)), touched
 
 
 class ConsoleSessions:
     """The console's sign-in sessions: opened for a key, resumed per request, ended on sign-out."""
 
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]) -> None:
+    def __init__(self, unit_of_work: Callable[[], SessionsUnitOfWork], clock: Callable[[], datetime]) -> None:
         self._uow, self._clock = unit_of_work, clock
 
     def open(self, key_id: str) -> str:
         with self._uow() as uow:
-            token = open_session(uow.session, key_id, self._clock())
+            token = open_session(uow.console_sessions, key_id, self._clock())
             uow.commit()
         return token
 
     def resume(self, token: str) -> Principal | None:
         with self._uow() as uow:
-            return resume(uow.session, token, self._clock())
+            principal, touched = resume(uow.console_sessions, token, self._clock())
+            if touched:
+                uow.commit()
+        return principal
 
     def end(self, token: str) -> None:
+        """Sign-out: the token stops working at once, wherever it was copied to."""
         with self._uow() as uow:
-            end(uow.session, token, self._clock())
+            uow.console_sessions.end(_digest(token), self._clock())
+            uow.commit()

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from recorder.db.repositories import identities
-from recorder.db.unit_of_work import UnitOfWork
 from recorder.services.errors import Conflict, Invalid, NotFound, ServiceError, UpstreamFailed
 from recorder.services.ports import AcsError
 from recorder.services.tokens.ports import IdentityProvider
+from recorder.services.tokens.records import TokensUnitOfWork
 
 log = logging.getLogger("recorder.tokens")
 T = TypeVar("T")
@@ -54,7 +53,7 @@ def check_identity(value: object) -> str:
 class TokenService:
     def __init__(
         self,
-        unit_of_work: Callable[[], UnitOfWork],
+        unit_of_work: Callable[[], TokensUnitOfWork],
         provider: IdentityProvider,
         lifetime_minutes: int,
         clock: Callable[[], datetime],
@@ -72,7 +71,7 @@ class TokenService:
         granted = _acs(lambda: self._provider.issue_voip_token(identity, self._lifetime))
         now = self._clock()
         with self._uow() as uow:
-            identities.mark_issued(uow.session, actor, user_id, now)
+            uow.identities.mark_issued(actor, user_id, now)
             uow.audit.append(
                 actor,
                 "tokens.issued",
@@ -96,7 +95,7 @@ class TokenService:
         """Revoke every token of one of this service's identities, through ACS; audited."""
         identity = check_identity(identity)
         with self._uow() as uow:
-            known = identities.user_for(uow.session, identity) is not None
+            known = uow.identities.user_for(identity) is not None
         if not known:
             raise NotFound("unknown_identity", "this service issued no tokens for that identity")
         _acs(lambda: self._provider.revoke_tokens(identity), not_found=NotFound)
@@ -110,13 +109,13 @@ class TokenService:
         """The user's identity, creating it on first use. Concurrent first requests each create one in
         ACS, but the unique (owner, user id) lets only one mapping in; the others delete theirs and use it."""
         with self._uow() as uow:
-            existing = identities.identity_for(uow.session, owner, user_id)
+            existing = uow.identities.identity_for(owner, user_id)
         if existing is not None:
             return existing, False
         candidate = _acs(self._provider.create_identity)
         with self._uow() as uow:
-            inserted = identities.add_if_absent(uow.session, owner, user_id, candidate, self._clock())
-            winner = identities.identity_for(uow.session, owner, user_id)
+            inserted = uow.identities.add_if_absent(owner, user_id, candidate, self._clock())
+            winner = uow.identities.identity_for(owner, user_id)
             uow.commit()
         if winner is None:  # impossible after an insert-or-ignore, unless the row was deleted meanwhile
             raise Conflict("identity_conflict", "the user's identity changed meanwhile; try again")

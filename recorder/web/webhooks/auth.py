@@ -1,8 +1,14 @@
 """Who sent a webhook, and whether its body may act where it was sent: Event Grid's Entra ID token must be
-issued to Event Grid itself; ACS's callback JWT must verify; each callback event must name the call its URL
-names, and a token (by ``jti``) or event id seen on one call is not accepted for another within a short
-window. "Could not verify right now" (signing keys unreachable) is a 503, which both senders retry; a 401
-would lose the event (Event Grid does not retry it, ACS does not redeliver).
+issued to Event Grid itself; ACS's callback JWT must verify; every event's time must fall in the event
+window; a token (by ``jti``) or event id seen on one call is not accepted for another within a short window
+(that each callback event names the call its URL names, the call service checks: ``apply_callbacks``).
+"Could not verify right now" (signing keys unreachable) is a 503, which both senders retry; a 401 would lose
+the event (Event Grid does not retry it, ACS does not redeliver).
+
+The event window is the replay defence by event time: events stamped too long ago, or too far in the future,
+are refused. Event ids are de-duplicated by the inbox; the window bounds how old a captured delivery can be
+when it is replayed (after inbox rows are gone, or with a fresh id). An event without a time is let through
+(the inbox still applies): the CloudEvents spec makes ``time`` optional. A time that is not ISO 8601 is a 400.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -20,14 +28,24 @@ from starlette.responses import Response
 
 from recorder.adapters.callback_auth import CallbackAuthError, KeysUnavailable
 from recorder.bootstrap import Container
-from recorder.config.security import EventGridEntra
+from recorder.config.security import EventGridEntra, EventWindow
 from recorder.observability import metrics
-from recorder.web.responses import error
-from recorder.web.webhooks.parsing import CallbackEvent
+from recorder.web.responses import BodyTooLarge, error, read_body
+from recorder.web.webhooks.parsing import (
+    BadEvent,
+    CallbackEvent,
+    Envelope,
+    callback_events,
+    envelopes,
+    event_time,
+    load_json,
+)
 
 log = logging.getLogger("recorder.webhooks")
 RETRY_AFTER_SECONDS = 5
 REPLAY_WINDOW_SECONDS = 600  # longer than an ACS callback token lives (5 minutes)
+INCOMING_CALL = "Microsoft.Communication.IncomingCall"
+MAX_BATCH = 100  # events per delivery
 
 
 def cannot_verify(channel: str) -> Response:
@@ -80,6 +98,40 @@ async def acs_claims(container: Container, request: Request) -> dict[str, Any] |
     return claims
 
 
+@dataclass(frozen=True)
+class AdmittedCallback:
+    """An ACS callback delivery whose sender and event times check out, parsed; ``replays`` is the check the
+    call service runs once it has bound the events to the call of the URL."""
+
+    events: list[CallbackEvent]
+    payload: Any
+    replays: Callable[[], str | None]
+
+
+async def admit_acs(container: Container, request: Request, call_id: str) -> AdmittedCallback | Response:
+    """Verify the callback's token, read and parse its body, check every event's time; or the refusal."""
+    claims = await acs_claims(container, request)
+    if isinstance(claims, Response):
+        return claims
+    try:
+        payload = load_json(await read_body(request))
+        window = container.settings.security.event_window
+        check_window(envelopes(payload, MAX_BATCH), container.clock(), window)
+        events = callback_events(payload, container.clock(), MAX_BATCH)
+    except (BodyTooLarge, BadEvent) as exc:
+        return unreadable("acs", exc)
+    replays = replay_check(request.app.state.replay_window, claims, call_id, [e.id for e in events])
+    return AdmittedCallback(events, payload, replays)
+
+
+def unreadable(channel: str, exc: BodyTooLarge | BadEvent) -> Response:
+    """The answer to a delivery that is too large (413) or does not parse (400), counted as rejected."""
+    metrics.event_received(channel, "unparsed", "rejected")
+    if isinstance(exc, BodyTooLarge):
+        return error(413, "body_too_large", "the delivery is too large")
+    return error(400, exc.code, str(exc))
+
+
 class ReplayWindow:
     """In this process, for REPLAY_WINDOW_SECONDS: which call each token ``jti`` and event id came for.
     A token with a ``jti`` carries one delivery (the same event ids again is a retry, anything else a
@@ -118,22 +170,31 @@ class ReplayWindow:
             del self._seen[mark]
 
 
-def callback_problem(
-    container: Container,
-    window: ReplayWindow,
-    claims: dict[str, Any],
-    call_id: str,
-    events: Sequence[CallbackEvent],
-) -> Response | None:
-    """A 403 when the events do not belong to the call in the URL, or replay a token or event id."""
-    connection_id = container.calls.connection_of(call_id)
-    # a call still being answered has no connection id yet: its first callbacks may arrive before the answer
-    foreign = [e.id for e in events if connection_id is not None and e.call_connection_id != connection_id]
-    if foreign:
-        log.warning("webhook.call_mismatch", extra={"call_id": call_id, "event_ids": foreign[:5]})
-        return error(403, "call_mismatch", "the events are for another call than this callback URL's")
-    replay = window.problem(claims, call_id, [e.id for e in events])
-    if replay is not None:
-        log.warning("webhook.replayed", extra={"call_id": call_id})
-        return error(403, "replayed", replay)
-    return None
+def check_window(envelopes: Iterable[Envelope], now: datetime, window: EventWindow) -> None:
+    """Raises ``BadEvent`` (a 400, which Event Grid does not retry) for the first event outside the window."""
+    for envelope in envelopes:
+        moment = event_time(envelope)
+        if moment is None:
+            continue
+        minutes = (
+            window.incoming_call_max_age_minutes if envelope.type == INCOMING_CALL else window.max_age_minutes
+        )
+        if moment < now - timedelta(minutes=minutes):
+            raise BadEvent("stale_event", f"event {envelope.id} is older than {minutes} minutes")
+        if moment > now + timedelta(seconds=window.future_skew_seconds):
+            raise BadEvent("future_event", f"event {envelope.id} is stamped in the future")
+
+
+def replay_check(
+    window: ReplayWindow, claims: dict[str, Any], call_id: str, event_ids: Sequence[str]
+) -> Callable[[], str | None]:
+    """The admission check the call service runs once the events are bound to the call: None, or why the
+    token or an event id was already delivered for another call."""
+
+    def check() -> str | None:
+        replay = window.problem(claims, call_id, event_ids)
+        if replay is not None:
+            log.warning("webhook.replayed", extra={"call_id": call_id})
+        return replay
+
+    return check

@@ -11,15 +11,13 @@ from starlette.responses import JSONResponse, Response
 
 from recorder.bootstrap import Container
 from recorder.observability import logs, metrics
-from recorder.services.calls.consent_flow import IncomingCall, Outcome
+from recorder.services.calls.consent_flow import IncomingCall
 from recorder.services.storage.model import RecordingFileEvent
 from recorder.web.responses import BodyTooLarge, error, read_body
 from recorder.web.webhooks import auth as webhook_auth
-from recorder.web.webhooks.event_window import check_window
 from recorder.web.webhooks.parsing import (
     BadEvent,
     Envelope,
-    callback_events,
     envelopes,
     load_json,
     raw_id,
@@ -29,7 +27,6 @@ from recorder.web.webhooks.recording_files import recording_file_event
 
 log = logging.getLogger("recorder.webhooks")
 
-MAX_BATCH = 100
 INCOMING_CALL = "Microsoft.Communication.IncomingCall"
 RECORDING_FILE = "Microsoft.Communication.RecordingFileStatusUpdated"
 
@@ -60,16 +57,12 @@ async def eventgrid(request: Request) -> Response:
     if entra_refusal is not None:  # with Entra ID configured, a token from Event Grid as well as the secret
         return entra_refusal
     try:
-        events = envelopes(load_json(await read_body(request)), MAX_BATCH)
-        check_window(events, container.clock(), container.settings.security.event_window)
+        events = envelopes(load_json(await read_body(request)), webhook_auth.MAX_BATCH)
+        webhook_auth.check_window(events, container.clock(), container.settings.security.event_window)
         incoming = [_incoming_call(e) for e in events if e.type == INCOMING_CALL]
         files = [recording_file_event(e) for e in events if e.type == RECORDING_FILE]
-    except BodyTooLarge:
-        metrics.event_received("eventgrid", "unparsed", "rejected")
-        return error(413, "body_too_large", "the delivery is too large")
-    except BadEvent as exc:
-        metrics.event_received("eventgrid", "unparsed", "rejected")
-        return error(400, exc.code, str(exc))
+    except (BodyTooLarge, BadEvent) as exc:
+        return webhook_auth.unreadable("eventgrid", exc)
     validation = next((e.validation_code for e in events if e.validation_code is not None), None)
     if validation is not None:
         log.info("webhook.subscription_validated")
@@ -110,40 +103,19 @@ async def _recording_file(container: Container, file_event: RecordingFileEvent) 
 
 
 async def acs_callback(request: Request) -> Response:
+    """Admit the delivery (``auth.admit_acs``); the call service binds its events to the call and applies."""
     container: Container = request.app.state.container
-    claims = await webhook_auth.acs_claims(container, request)
-    if isinstance(claims, Response):
-        return claims
     call_id = request.path_params["call_id"]
-    try:
-        payload = load_json(await read_body(request))
-        check_window(
-            envelopes(payload, MAX_BATCH), container.clock(), container.settings.security.event_window
-        )
-        events = callback_events(payload, container.clock(), MAX_BATCH)
-    except BodyTooLarge:
-        metrics.event_received("acs", "unparsed", "rejected")
-        return error(413, "body_too_large", "the delivery is too large")
-    except BadEvent as exc:
-        metrics.event_received("acs", "unparsed", "rejected")
-        return error(400, exc.code, str(exc))
-    window = request.app.state.replay_window
-    refusal = await run_in_threadpool(
-        webhook_auth.callback_problem, container, window, claims, call_id, events
-    )
-    if refusal is not None:
-        return refusal
-    logs.bind_call(call_id=call_id, **logs.ids_from_payload(payload))
-    outcomes: dict[str, int] = {}
-    for e in events:
-        if e.event is None:
-            outcome = "ignored"
-        else:
-            with metrics.EVENT_SECONDS.labels("acs").time():
-                applied = await run_in_threadpool(container.calls.apply, call_id, e.id, e.type, e.event)
-            outcome = applied.value
-            if applied is Outcome.UNKNOWN_CALL:
-                log.info("webhook.unknown_call", extra={"call_id": call_id, "event_type": e.type})
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        metrics.event_received("acs", e.type, outcome)
-    return JSONResponse({"outcomes": outcomes})
+    admitted = await webhook_auth.admit_acs(container, request, call_id)
+    if isinstance(admitted, Response):
+        return admitted
+    logs.bind_call(call_id=call_id, **logs.ids_from_payload(admitted.payload))
+    apply = container.calls.apply_callbacks
+    delivered = await run_in_threadpool(apply, call_id, admitted.events, admitted.replays)
+    if delivered.foreign:
+        foreign = list(delivered.foreign[:5])
+        log.warning("webhook.call_mismatch", extra={"call_id": call_id, "event_ids": foreign})
+        return error(403, "call_mismatch", "the events are for another call than this callback URL's")
+    if delivered.refused is not None:
+        return error(403, "replayed", delivered.refused)
+    return JSONResponse({"outcomes": delivered.outcomes})
