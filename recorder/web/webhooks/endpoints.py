@@ -18,10 +18,10 @@ from recorder.web.webhooks import auth as webhook_auth
 from recorder.web.webhooks.parsing import (
     BadEvent,
     Envelope,
+    IncomingCallData,
+    data_as,
     envelopes,
     load_json,
-    raw_id,
-    text,
 )
 from recorder.web.webhooks.recording_files import recording_file_event
 
@@ -82,13 +82,14 @@ async def eventgrid(request: Request) -> Response:
 
 
 def _incoming_call(e: Envelope) -> IncomingCall:
+    data = data_as(IncomingCallData, e.data)
     return IncomingCall(
         event_id=e.id,
-        server_call_id=text(e.data, "serverCallId"),
-        incoming_call_context=text(e.data, "incomingCallContext"),
-        caller=raw_id(e.data.get("from"), "data.from"),
-        callee=raw_id(e.data.get("to"), "data.to"),
-        correlation_id=text(e.data, "correlationId", required=False) or None,
+        server_call_id=data.serverCallId,
+        incoming_call_context=data.incomingCallContext,
+        caller=data.caller,
+        callee=data.callee,
+        correlation_id=data.correlationId or None,
     )
 
 

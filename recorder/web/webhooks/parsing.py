@@ -1,15 +1,16 @@
 """Turns webhook bodies into typed events. Anything malformed raises ``BadEvent``: a 400, before any write.
 
 The payloads are pydantic models (the Event Grid and CloudEvents envelopes, the data of each ACS callback the
-consent flow reads), validated against every payload in tests/data/acs-recorded-events/; the JSON itself is
-read by ``load_json`` first, so its size and depth limits hold before any model sees it."""
+consent flow reads, Event Grid's IncomingCall; RecordingFileStatusUpdated's in ``recording_files.py``),
+validated against every payload in tests/data/acs-recorded-events/; the JSON itself is read by ``load_json``
+first, so its size and depth limits hold before any model sees it."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -71,7 +72,7 @@ def _depth(value: Any) -> int:
     return depth - 1
 
 
-class _Payload(BaseModel):
+class Payload(BaseModel):
     """What ACS and Event Grid send, as far as the service reads it: other fields are ignored (ACS adds some
     with each API version), the ones read are typed."""
 
@@ -82,7 +83,7 @@ EventId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Name = Annotated[str, StringConstraints(min_length=1)]
 
 
-class EventGridEvent(_Payload):
+class EventGridEvent(Payload):
     """An event in the Event Grid schema (IncomingCall, RecordingFileStatusUpdated, the handshake)."""
 
     id: EventId
@@ -92,7 +93,7 @@ class EventGridEvent(_Payload):
     data: InstanceOf[dict[str, Any]]  # taken as it is: its fields are read by the callback's own model
 
 
-class CloudEvent(_Payload):
+class CloudEvent(Payload):
     """An event in the CloudEvents 1.0 schema (ACS callbacks; Event Grid deliveries that use it)."""
 
     specversion: Any
@@ -179,13 +180,16 @@ def callback_events(payload: Any, at: datetime, max_events: int) -> list[Callbac
     parsed = []
     for envelope in envelopes(payload, max_events):
         name = envelope.type.removeprefix(ACS_PREFIX)
-        data = _data(CALLBACKS.get(name, Callback), envelope.data)
+        data = data_as(CALLBACKS.get(name, Callback), envelope.data)
         event = data.event(at, event_time(envelope) or at) if isinstance(data, Translated) else None
         parsed.append(CallbackEvent(envelope.id, name, data.callConnectionId, event))
     return parsed
 
 
-def _data(model: type[Callback], data: dict[str, Any]) -> Callback:
+Data = TypeVar("Data", bound=BaseModel)
+
+
+def data_as(model: type[Data], data: dict[str, Any]) -> Data:
     """``data`` as ``model``; the first problem as the 400 it has always been (``missing_field``, or the
     ``BadEvent`` a validator raised), the event's own fields before the call connection id."""
     try:
@@ -229,7 +233,27 @@ def _state(value: Any) -> Any:
     return value
 
 
-class Callback(_Payload):
+def _raw_id_at(where: str) -> BeforeValidator:
+    def read(identifier: Any) -> str:
+        raw = identifier.get("rawId") if isinstance(identifier, dict) else None
+        if isinstance(raw, str) and raw:
+            return raw
+        raise BadEvent("missing_field", f"{where} has no rawId")
+
+    return BeforeValidator(read)
+
+
+class IncomingCallData(Payload):
+    """Event Grid's IncomingCall: the call ACS offers, who calls whom, and the context to answer it with."""
+
+    serverCallId: Text
+    incomingCallContext: Text
+    caller: Annotated[str, Field(alias="from"), _raw_id_at("data.from")]
+    callee: Annotated[str, Field(alias="to"), _raw_id_at("data.to")]
+    correlationId: Context = ""
+
+
+class Callback(Payload):
     """What every ACS callback's data carries: the call it is about."""
 
     callConnectionId: Text

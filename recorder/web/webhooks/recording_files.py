@@ -9,11 +9,13 @@ the chunk locations there as ACS URLs, and the blob it wrote is found by the cal
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
 from recorder.adapters.recording_urls import recording_url_problem
 from recorder.services.storage.model import RecordingChunk, RecordingFileEvent
-from recorder.web.webhooks.parsing import BadEvent, Envelope, text
+from recorder.web.webhooks.parsing import BadEvent, Envelope, Payload, Text, data_as
 
 MAX_CHUNKS = 1000
 FORMATS = {"wav": "wav", "mp3": "mp3", "mp4": "mp4"}
@@ -29,59 +31,107 @@ def subject_ids(subject: str) -> tuple[str, str | None]:
     return server_call_id, recording_id or None
 
 
-def recording_file_event(envelope: Envelope) -> RecordingFileEvent:
-    data = envelope.data
-    subject_call, subject_recording = subject_ids(envelope.subject)
-    server_call_id = subject_call or text(data, "serverCallId")
-    info = data.get("recordingStorageInfo")
-    raw_chunks = info.get("recordingChunks") if isinstance(info, dict) else None
-    if not isinstance(raw_chunks, list) or not raw_chunks or len(raw_chunks) > MAX_CHUNKS:
+def _optional(value: Any) -> Any:
+    """Read when a non-empty string, absent otherwise, as the service always has."""
+    return value if isinstance(value, str) and value else None
+
+
+def _url(value: str | None, info: ValidationInfo) -> str | None:
+    if value is not None:
+        problem = "too long" if len(value) > 4096 else recording_url_problem(value)
+        if problem:
+            raise BadEvent("invalid_recording_url", f"{info.field_name}: {problem}")
+    return value
+
+
+def _document_id(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 256:
+        raise BadEvent("invalid_field", "documentId is too long")
+    return value
+
+
+def _index(value: Any) -> Any:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 100_000:
+        raise BadEvent("invalid_field", "index must be a whole number")
+    return value
+
+
+Optional = Annotated[str | None, BeforeValidator(_optional)]
+RecordingUrl = Annotated[str, AfterValidator(_url)]
+OptionalUrl = Annotated[str | None, BeforeValidator(_optional), AfterValidator(_url)]
+
+
+class Chunk(Payload):
+    """One file of the recording: where ACS keeps it (every URL on ACS's allow-list, or the delivery is a
+    400 before anything is written)."""
+
+    index: Annotated[int, BeforeValidator(_index)]
+    documentId: Annotated[Text, BeforeValidator(_document_id)]
+    contentLocation: RecordingUrl
+    metadataLocation: OptionalUrl = None
+    deleteLocation: OptionalUrl = None
+
+
+def _chunks(value: Any) -> Any:
+    if not isinstance(value, dict):
+        value = {}
+    chunks = value.get("recordingChunks")
+    if not isinstance(chunks, list) or not chunks or len(chunks) > MAX_CHUNKS:
         raise BadEvent(
             "missing_field", f"data.recordingStorageInfo.recordingChunks: 1 to {MAX_CHUNKS} chunks"
         )
-    chunks = tuple(_chunk(c, i) for i, c in enumerate(raw_chunks))
-    if len({c.index for c in chunks}) != len(chunks):
-        raise BadEvent("invalid_field", "recordingChunks: chunk indexes repeat")
-    fmt = str(data.get("recordingFormatType") or "wav").lower()
-    if fmt not in FORMATS:
-        raise BadEvent("invalid_field", "data.recordingFormatType must be Wav, Mp3 or Mp4")
-    return RecordingFileEvent(
-        event_id=envelope.id,
-        server_call_id=server_call_id,
-        recording_id=text(data, "recordingId", required=False) or subject_recording,
-        format=FORMATS[fmt],
-        chunks=chunks,
-        storage_type=(text(data, "storageType", required=False)[:64] or None),
-        start_time=text(data, "recordingStartTime", required=False) or None,
-    )
+    return [_chunk(raw, i) for i, raw in enumerate(chunks)]
 
 
-def _chunk(raw: Any, i: int) -> RecordingChunk:
+def _chunk(raw: Any, i: int) -> Chunk:
     where = f"recordingChunks[{i}]"
     if not isinstance(raw, dict):
         raise BadEvent("invalid_event", f"{where} is not an object")
-    index = raw.get("index")
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 100_000:
-        raise BadEvent("invalid_field", f"{where}.index must be a whole number")
-    document_id = text(raw, "documentId")
-    if len(document_id) > 256:
-        raise BadEvent("invalid_field", f"{where}.documentId is too long")
-    content = text(raw, "contentLocation")
-    metadata = text(raw, "metadataLocation", required=False) or None
-    delete = text(raw, "deleteLocation", required=False) or None
-    for name, url in (
-        ("contentLocation", content),
-        ("metadataLocation", metadata),
-        ("deleteLocation", delete),
-    ):
-        if url is not None:
-            problem = _url_problem(url)
-            if problem:
-                raise BadEvent("invalid_recording_url", f"{where}.{name}: {problem}")
-    return RecordingChunk(document_id, index, content, metadata, delete)
+    try:
+        return data_as(Chunk, raw)
+    except BadEvent as exc:
+        field = str(exc).removeprefix("data.")
+        raise BadEvent(exc.code, f"{where}.{field}") from None
 
 
-def _url_problem(url: str) -> str | None:
-    if len(url) > 4096:
-        return "too long"
-    return recording_url_problem(url)
+def _format(value: Any) -> Any:
+    fmt = str(value or "wav").lower()
+    if fmt not in FORMATS:
+        raise BadEvent("invalid_field", "data.recordingFormatType must be Wav, Mp3 or Mp4")
+    return FORMATS[fmt]
+
+
+class RecordingFileData(Payload):
+    """Event Grid's RecordingFileStatusUpdated: the recording's files, ready to be fetched."""
+
+    recordingStorageInfo: Annotated[list[Chunk], BeforeValidator(_chunks)] = Field(
+        default=None, validate_default=True, description="where the chunks are (absent: a 400)"
+    )
+    recordingFormatType: Annotated[str, BeforeValidator(_format)] = "wav"
+    serverCallId: Optional = None
+    recordingId: Optional = None
+    storageType: Optional = None
+    recordingStartTime: Optional = None
+
+
+def recording_file_event(envelope: Envelope) -> RecordingFileEvent:
+    data = data_as(RecordingFileData, envelope.data)
+    subject_call, subject_recording = subject_ids(envelope.subject)
+    server_call_id = subject_call or data.serverCallId
+    if not server_call_id:
+        raise BadEvent("missing_field", "data.serverCallId is missing or not a string")
+    chunks = data.recordingStorageInfo
+    if len({c.index for c in chunks}) != len(chunks):
+        raise BadEvent("invalid_field", "recordingChunks: chunk indexes repeat")
+    return RecordingFileEvent(
+        event_id=envelope.id,
+        server_call_id=server_call_id,
+        recording_id=data.recordingId or subject_recording,
+        format=data.recordingFormatType,
+        chunks=tuple(
+            RecordingChunk(c.documentId, c.index, c.contentLocation, c.metadataLocation, c.deleteLocation)
+            for c in chunks
+        ),
+        storage_type=data.storageType[:64] if data.storageType else None,
+        start_time=data.recordingStartTime,
+    )
