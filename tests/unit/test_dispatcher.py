@@ -7,7 +7,9 @@ integration tests (tests/integration/test_call_service_db.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -209,3 +211,47 @@ def test_a_prompt_that_may_have_reached_acs_is_not_sent_again(
     world.queue["command-1"] = Queued("call-1", fx.PromptParticipant(A, 1, PROMPT, 5), in_doubt=True)
     dispatcher.run_once()
     assert (acs.requests, world.finished) == ([], [("command-1", "done", None)])
+
+
+class SlowForOneRecording(FakeAcs):
+    """ACS taking its time over one recording's pause until the test lets it answer."""
+
+    def __init__(self, slow_recording: str) -> None:
+        super().__init__()
+        self.slow_recording, self.release = slow_recording, threading.Event()
+
+    def pause_recording(self, recording_id: str, request_id: str) -> None:
+        if recording_id == self.slow_recording:
+            self.release.wait(10)
+        super().pause_recording(recording_id, request_id)
+
+
+def test_a_slow_acs_request_holds_back_only_its_own_call(world: World) -> None:
+    """The running loop hands each claimed command over and claims again: a pause queued for another call
+    while call-1's pause is still with ACS goes out at once, not after call-1's answer."""
+    acs = SlowForOneRecording("recording-1")
+    for n in (2, 3):
+        world.rows[f"call-{n}"] = Row(f"call-{n}", recording_id=f"recording-{n}")
+        world.states[f"call-{n}"] = CallState(f"call-{n}", f"server-{n}", "c", recording_id=f"recording-{n}")
+    world.queue["pause-1"] = Queued("call-1", fx.PauseRecording())
+    world.queue["pause-2"] = Queued("call-2", fx.PauseRecording())
+    running = Dispatcher(
+        lambda: FakeUnitOfWork(world), acs, world, lambda c: f"https://x/{c}", world.clock, poll_interval=5
+    )
+    running.start()
+    try:
+        wait_until(lambda: [f[0] for f in world.finished] == ["pause-2"])
+        world.queue["pause-3"] = Queued("call-3", fx.PauseRecording())  # decided while call-1 waits on ACS
+        running.wake()
+        wait_until(lambda: [f[0] for f in world.finished] == ["pause-2", "pause-3"])
+    finally:
+        acs.release.set()
+        running.stop()
+    assert [f[0] for f in world.finished] == ["pause-2", "pause-3", "pause-1"]
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the wait"
+        time.sleep(0.01)

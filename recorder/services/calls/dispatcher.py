@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -68,6 +69,8 @@ class Dispatcher(WorkerLoop):
         # bring-your-own-storage: call id -> the container ACS writes the recording into (None: ACS keeps it)
         self._recording_destination = recording_destination
         self._unavailable = database_unavailable
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
 
     def backlog(self) -> tuple[int, float]:
         """Pending commands and the age in seconds of the oldest (readiness, metrics)."""
@@ -83,6 +86,32 @@ class Dispatcher(WorkerLoop):
             uow.commit()
         futures = [self._pool.submit(self._run, command_id, call_id) for command_id, call_id in claimed]
         return sum(1 for f in futures if f.result())
+
+    def run_round(self) -> int:
+        """The loop's round: claim what the free workers can take and hand it over without waiting for it, so
+        a slow ACS request holds back only its own call's next command (``run_once`` waits for the whole
+        batch: one slow request held back every call). A finished command wakes the loop: its call's next
+        command may be ready."""
+        with self._in_flight_lock:
+            free = self._workers - self._in_flight
+        if free <= 0:
+            return 0
+        with self._uow() as uow:
+            claimed = uow.outbox.claim_ready(self._clock(), free, self._lease)
+            uow.commit()
+        for command_id, call_id in claimed:
+            with self._in_flight_lock:
+                self._in_flight += 1
+            self._pool.submit(self._run, command_id, call_id).add_done_callback(self._finished)
+        return len(claimed)
+
+    def _finished(self, future: Future[bool]) -> None:
+        with self._in_flight_lock:
+            self._in_flight -= 1
+        failure = future.exception()
+        if failure is not None:  # the lease lets it run again
+            log.error("outbox.command_crashed", exc_info=failure)
+        self.wake()
 
     def _run(self, command_id: str, call_id: str) -> bool:
         claimed = self._durably(lambda: self._load(command_id, call_id))
