@@ -1,6 +1,9 @@
 """ASGI middleware for every route: a request body is at most 1 MiB (declared or streamed) and must arrive
 within the body deadline once a handler starts reading it; a response sent before the body was read whole
-says ``Connection: close``, so a client cannot keep the socket by trickling a body nobody reads.
+says ``Connection: close``, so a client cannot keep the socket by trickling a body nobody reads. A small
+declared body that is already arriving is first read to its end and dropped: a socket closed with bytes
+still coming is reset, and the reset can reach the client before the answer does (a 401 lost as
+"connection reset by peer").
 
 Routes read bodies only after authenticating the caller; this bounds what happens to those who pass.
 """
@@ -15,6 +18,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recorder.web.responses import MAX_BODY_BYTES, BodyTooLarge, error
+
+DRAIN_BYTES = 64 * 1024  # an unread body up to this size is read and dropped before the answer...
+DRAIN_SECONDS = 0.2  # ...if it arrives this quickly; a trickled one gets its answer and the socket closes
 
 
 class BodyTimeout(Exception):
@@ -55,7 +61,7 @@ class BodyGuard:
         async def closing_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state.answered = True
-                if not state.done:
+                if not state.done and not await _drained(receive, state, declared):
                     MutableHeaders(scope=message)["connection"] = "close"
             await send(message)
 
@@ -69,6 +75,23 @@ class BodyGuard:
             return await asyncio.wait_for(receive(), max(remaining, 0.001))
         except TimeoutError:
             raise BodyTimeout from None
+
+
+async def _drained(receive: Receive, state: _BodyState, declared: str) -> bool:
+    """What is left of a small declared body, read and dropped if it comes at once; False otherwise."""
+    if not (declared.isascii() and declared.isdigit() and int(declared) <= DRAIN_BYTES):
+        return False
+    deadline = time.monotonic() + DRAIN_SECONDS
+    try:
+        while not state.done:
+            message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
+            if message["type"] != "http.request":
+                return False
+            state.received += len(message.get("body", b""))
+            state.done = not message.get("more_body", False)
+    except TimeoutError:
+        return False
+    return state.received <= int(declared)
 
 
 class _BodyState:

@@ -144,6 +144,43 @@ def test_an_unauthenticated_slow_body_gets_its_401_at_once_and_the_socket_back(s
         assert time.monotonic() - started < PATIENCE
 
 
+def test_an_unauthenticated_small_body_is_read_before_its_401_so_no_reset_can_eat_the_answer(
+    server: Server,
+) -> None:
+    """httpx sends a body in its own packet: answered and closed before it arrived, the server's kernel
+    answers the late body with a reset, which can reach the client before the 401 does. A small body that
+    comes at once is read and dropped first, and the socket stays usable."""
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /api/erasures HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n\r\n"
+        )
+        time.sleep(0.05)
+        sock.sendall(b"{}")
+        head, _, _ = one_answer(sock).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 401"), head
+        assert b"connection: close" not in head.lower()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert response(sock).startswith(b"HTTP/1.1 200")
+
+
+def one_answer(sock: socket.socket) -> bytes:
+    """One response on a connection that stays open: its head, then Content-Length bytes of body."""
+    sock.settimeout(PATIENCE)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def test_an_authenticated_slow_body_is_408_after_the_body_deadline(server: Server) -> None:
     with connect(server) as sock:
         sock.sendall(
