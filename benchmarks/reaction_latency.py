@@ -63,11 +63,13 @@ def latencies(call: dict[str, Any]) -> dict[str, float]:
     if starts and consents:
         last_before = max(t for t in consents if t <= starts[0])
         found["last consent -> start"] = starts[0] - last_before
-    joins = [c["sent_at_s"] for c in delivered if kind(c) == "ParticipantsUpdated"]
-    if len(joins) >= 2:
-        pause = first_request_after("pause_recording", joins[1])
-        if pause is not None:
-            found["late join -> pause"] = pause - joins[1]
+    # The join is the last participant update before the first pause: ACS also reports holds (a targeted
+    # prompt puts its listener on hold), so "the second update" is not necessarily the join.
+    updates = [c["sent_at_s"] for c in delivered if kind(c) == "ParticipantsUpdated"]
+    pauses = sorted(r["at_s"] for r in requests if r["operation"] == "pause_recording")
+    before_pause = [t for t in updates if pauses and t <= pauses[0]]
+    if before_pause:
+        found["late join -> pause"] = pauses[0] - max(before_pause)
     tones = [c["sent_at_s"] for c in delivered if kind(c) == "ContinuousDtmfRecognitionToneReceived"]
     if tones:
         pause = first_request_after("pause_recording", tones[0])
