@@ -84,7 +84,7 @@ class FakeQueue:
 
     def claim_ready(self, now: datetime, limit: int, lease: timedelta) -> list[tuple[str, str]]:
         taken: dict[str, str] = {}
-        for command_id, q in self.world.queue.items():
+        for command_id, q in list(self.world.queue.items()):  # workers finish (pop) meanwhile
             if q.call_id not in taken and not q.claimed and q.available_at <= now:
                 q.claimed, q.attempts = True, q.attempts + 1
                 q.first_attempt_at = q.first_attempt_at or now
@@ -239,6 +239,7 @@ def test_a_slow_acs_request_holds_back_only_its_own_call(world: World) -> None:
         lambda: FakeUnitOfWork(world), acs, world, lambda c: f"https://x/{c}", world.clock, poll_interval=5
     )
     running.start()
+    running.wake()  # as the call service does once its commands are committed
     try:
         wait_until(lambda: [f[0] for f in world.finished] == ["pause-2"])
         world.queue["pause-3"] = Queued("call-3", fx.PauseRecording())  # decided while call-1 waits on ACS
