@@ -80,10 +80,7 @@ class Dispatcher(WorkerLoop):
     def run_once(self, limit: int = 64) -> int:
         """Claim the ready commands (one per call, no more than the pool runs at once), run them; returns how
         many were taken. Claims are leased, so other instances skip them (FOR UPDATE SKIP LOCKED)."""
-        now = self._clock()
-        with self._uow() as uow:
-            claimed = uow.outbox.claim_ready(now, min(limit, self._workers), self._lease)
-            uow.commit()
+        claimed = self._claim(min(limit, self._workers))
         futures = [self._pool.submit(self._run, command_id, call_id) for command_id, call_id in claimed]
         return sum(1 for f in futures if f.result())
 
@@ -96,14 +93,18 @@ class Dispatcher(WorkerLoop):
             free = self._workers - self._in_flight
         if free <= 0:
             return 0
-        with self._uow() as uow:
-            claimed = uow.outbox.claim_ready(self._clock(), free, self._lease)
-            uow.commit()
+        claimed = self._claim(free)
         for command_id, call_id in claimed:
             with self._in_flight_lock:
                 self._in_flight += 1
             self._pool.submit(self._run, command_id, call_id).add_done_callback(self._finished)
         return len(claimed)
+
+    def _claim(self, limit: int) -> list[tuple[str, str]]:
+        with self._uow() as uow:
+            claimed = uow.outbox.claim_ready(self._clock(), limit, self._lease)
+            uow.commit()
+        return claimed
 
     def _finished(self, future: Future[bool]) -> None:
         with self._in_flight_lock:
