@@ -40,6 +40,6 @@ def test_the_developer_alembic_ini_points_at_the_same_migrations() -> None:
 def test_the_api_reference_is_served_from_inside_the_package() -> None:
     from recorder.web.api.docs import ASSETS
 
-    shipped = resources.files("recorder.web.api") / "static" / "redoc"
+    shipped = resources.files("recorder.web.api") / "static" / "vendor" / "redoc"
     assert all((shipped / name).is_file() for name in ASSETS)
     assert "MIT" in (shipped / "LICENSE").read_text()

@@ -38,7 +38,7 @@ PAGE = """<!doctype html>
 
 
 def _asset_bytes(name: str) -> bytes:
-    return (resources.files("recorder.web.api") / "static" / "redoc" / name).read_bytes()
+    return (resources.files("recorder.web.api") / "static" / "vendor" / "redoc" / name).read_bytes()
 
 
 async def page(request: Request) -> Response:
