@@ -13,7 +13,8 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridPublisherClient
 
-from recorder.services.ports import OutgoingEvent, PublishError
+from recorder.domain.published import OutgoingEvent
+from recorder.services.ports import PublishError
 
 
 class EventGridPublisher:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from recorder.domain.model import Prompt
+from recorder.domain.published import OutgoingEvent
 from recorder.services.errors import PortError
 
 
@@ -123,18 +124,6 @@ class CallAutomation(Protocol):
 
 class PublishError(PortError):
     """The event topic did not take the events; they stay queued and are sent again later."""
-
-
-@dataclass(frozen=True)
-class OutgoingEvent:
-    """A CloudEvent as a subscriber will receive it."""
-
-    id: str
-    type: str
-    source: str
-    subject: str
-    time: datetime
-    data: dict[str, Any]
 
 
 class EventPublisher(Protocol):

@@ -22,8 +22,9 @@ from recorder.db.engine import make_engine, session_factory
 from recorder.db.tables.recording_requests import OutgoingEventRow
 from recorder.db.unit_of_work import UnitOfWork
 from recorder.domain.consent import new_connected_call
+from recorder.domain.published import OutgoingEvent
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
-from recorder.services.ports import AcsError, OutgoingEvent, PublishError
+from recorder.services.ports import AcsError, PublishError
 from recorder.services.publishing.event_log import EventLog
 from recorder.services.publishing.publisher import Publisher
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from recorder.db import leases
 from recorder.db.tables.recording_requests import OutgoingEventRow, RecordingRequest
+from recorder.domain.published import OutgoingEvent
 
 PENDING, PUBLISHED = "pending", "published"
 
@@ -82,16 +83,16 @@ class EventRepository:
         unsent = (OutgoingEventRow.id == head_id) & (OutgoingEventRow.status == PENDING)
         return leases.claim(self.session, OutgoingEventRow, unsent, now, lease)
 
-    def unsent(self, call_id: str, limit: int) -> list[OutgoingEventRow]:
-        """The call's unsent events, in order."""
-        return list(
-            self.session.scalars(
-                select(OutgoingEventRow)
-                .where(OutgoingEventRow.call_id == call_id, OutgoingEventRow.status == PENDING)
-                .order_by(OutgoingEventRow.call_seq)
-                .limit(limit)
-            )
-        )
+    def unsent(self, call_id: str, limit: int) -> tuple[list[OutgoingEvent], int]:
+        """The call's unsent events, in order, and how often the first was tried (1 when there are none)."""
+        rows = self.session.scalars(
+            select(OutgoingEventRow)
+            .where(OutgoingEventRow.call_id == call_id, OutgoingEventRow.status == PENDING)
+            .order_by(OutgoingEventRow.call_seq)
+            .limit(limit)
+        ).all()
+        events = [OutgoingEvent(r.id, r.type, r.source, r.subject, r.time, dict(r.data)) for r in rows]
+        return events, rows[0].attempts if rows else 1
 
     def published(self, event_ids: list[str], now: datetime) -> None:
         self.session.execute(

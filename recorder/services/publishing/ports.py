@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
+from recorder.domain.published import OutgoingEvent
 from recorder.services.calls.ports import UnitOfWork
-
-
-class QueuedEvent(Protocol):
-    id: str
-    type: str
-    source: str
-    subject: str
-    time: datetime
-    data: dict[str, Any]
-    attempts: int
 
 
 class EventQueue(Protocol):
@@ -26,7 +16,9 @@ class EventQueue(Protocol):
 
     def claim(self, head_id: str, now: datetime, lease: timedelta) -> bool: ...
 
-    def unsent(self, call_id: str, limit: int) -> Sequence[QueuedEvent]: ...
+    def unsent(self, call_id: str, limit: int) -> tuple[list[OutgoingEvent], int]:
+        """The call's unsent events, in order, and how often the first was tried."""
+        ...
 
     def published(self, event_ids: list[str], now: datetime) -> None: ...
 

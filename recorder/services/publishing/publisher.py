@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from recorder.services.ports import EventPublisher, OutgoingEvent, PublishError
+from recorder.services.ports import EventPublisher, PublishError
 from recorder.services.publishing.ports import PublishUnitOfWork
 from recorder.services.retry import Backoff
 from recorder.services.worker_loop import WorkerLoop
@@ -57,9 +57,7 @@ class Publisher(WorkerLoop):
             if not uow.events.claim(head_id, now, self._lease):
                 return 0
             uow.commit()
-            rows = uow.events.unsent(call_id, self._batch)
-            attempts = rows[0].attempts if rows else 1
-            events = [OutgoingEvent(r.id, r.type, r.source, r.subject, r.time, dict(r.data)) for r in rows]
+            events, attempts = uow.events.unsent(call_id, self._batch)
         try:
             self._topic.publish(events)
         except PublishError as exc:
