@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import upgrade
 from recorder.domain import audit_chain
-from recorder.services.compliance import anchoring
+from recorder.services.queries import audit_view
 from recorder.services.queries import compliance as compliance_queries
 from recorder.services.queries import ledger as queries
 
@@ -151,7 +151,7 @@ def main() -> None:
         )
         with sessions() as session:
             t = time.perf_counter()
-            result = anchoring.verify(session, None)
+            result = audit_view.verification(session, None)
             elapsed = time.perf_counter() - t
         assert result.chain.ok, result
         count = result.chain.entries

@@ -96,6 +96,7 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
 
 def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
     from recorder.bootstrap import anchor_store
+    from recorder.db.repositories.audit import AuditRepository
     from recorder.services.compliance import anchoring
     from recorder.services.compliance.ports import AnchorStoreError
 
@@ -109,13 +110,13 @@ def _audit(args: argparse.Namespace, session: Any, settings: Settings) -> int:
                 {"error": "configuration", "errors": [split(problem)]},
             )
         try:
-            seq = anchoring.anchor_head(session, store, datetime.now(UTC))
+            seq = anchoring.anchor_head(AuditRepository(session), store, datetime.now(UTC))
         except AnchorStoreError as exc:
             raise unreachable("audit anchor store", str(exc)) from None
         emit(args, {"ok": True, "seq": seq}, f"anchored the chain head at seq {seq}")
         return 0
     with progress("audit verify"):  # one pass over the whole chain: a pulsing bar while it runs
-        result = anchoring.verify(session, store)
+        result = anchoring.verify(AuditRepository(session), store)
     chain = result.chain
     state = "intact" if chain.ok else f"BROKEN at seq {chain.first_bad}"
     lines = [f"audit chain {state}: {chain.entries} entries checked, head {chain.head}"]

@@ -14,6 +14,7 @@ from recorder import bootstrap
 from recorder.config.compliance import AuditSettings
 from recorder.config.settings import Settings
 from recorder.services.compliance import anchoring
+from recorder.services.queries import audit_view
 from tests import audit_tampering
 from tests.integration.azurite import Azurite, start_azurite
 from tests.integration.compliance_world import NumberedAcs, record_call
@@ -41,7 +42,7 @@ def container(database_url: str, azurite_blob: Azurite) -> Iterator[bootstrap.Co
 
 def verify(container: bootstrap.Container) -> anchoring.AnchoredVerification:
     with container.sessions() as session:
-        return anchoring.verify(session, container.compliance.anchors)
+        return audit_view.verification(session, container.compliance.anchors)
 
 
 def test_the_head_is_anchored_in_a_daily_append_blob(
@@ -72,7 +73,7 @@ def test_a_wholesale_rewrite_verifies_alone_but_not_against_the_anchors(
     assert anchored_later > anchored
     audit_tampering.rewrite_chain_from(database_url, 2, {"forged": True})
     with container.sessions() as session:
-        assert anchoring.verify(session, None).chain.ok  # the chain alone cannot tell
+        assert audit_view.verification(session, None).chain.ok  # the chain alone cannot tell
     result = verify(container)
     assert (result.chain.ok, result.chain.first_bad) == (False, anchored)
 

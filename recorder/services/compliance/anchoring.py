@@ -7,12 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
-from recorder.db.repositories.audit import AuditRepository
 from recorder.domain import audit_chain
 from recorder.services.compliance.ports import Anchor, AnchorStore, AnchorStoreError
-from recorder.services.compliance.records import AuditUnitOfWork
+from recorder.services.compliance.records import AuditChain, AuditUnitOfWork, ChainEntries
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.anchoring")
@@ -39,12 +36,9 @@ class AnchoredVerification:
         }
 
 
-def anchor_head(session: Session, store: AnchorStore, now: datetime, last_seq: int = 0) -> int:
-    """Anchor the current head if it moved past ``last_seq``; returns the anchored seq (the CLI's)."""
-    return _anchor(AuditRepository(session).head(), store, now, last_seq)
-
-
-def _anchor(current: tuple[int, str] | None, store: AnchorStore, now: datetime, last_seq: int) -> int:
+def anchor_head(audit: AuditChain, store: AnchorStore, now: datetime, last_seq: int = 0) -> int:
+    """Anchor the current head if it moved past ``last_seq``; returns the anchored seq."""
+    current = audit.head()
     if current is None or current[0] <= last_seq:
         return last_seq
     name = store.append(Anchor(current[0], current[1], now))
@@ -52,8 +46,8 @@ def _anchor(current: tuple[int, str] | None, store: AnchorStore, now: datetime, 
     return current[0]
 
 
-def verify(session: Session, store: AnchorStore | None) -> AnchoredVerification:
-    """The whole chain, and its anchors: the web's and the CLI's audited reads, on their session."""
+def verify(audit: ChainEntries, store: AnchorStore | None) -> AnchoredVerification:
+    """The whole chain, and its anchors; on an audited read's session: ``audit_view.verification``."""
     anchors: dict[int, str] = {}
     error = None
     if store is not None:
@@ -61,7 +55,7 @@ def verify(session: Session, store: AnchorStore | None) -> AnchoredVerification:
             anchors = {a.seq: a.hash for a in store.anchors()}
         except AnchorStoreError as exc:
             error = str(exc)
-    chain = audit_chain.verify(AuditRepository(session).entries(), anchors)
+    chain = audit_chain.verify(audit.entries(), anchors)
     return AnchoredVerification(chain, store is not None, error)
 
 
@@ -84,7 +78,7 @@ class AnchorScheduler(WorkerLoop):
         with self._uow() as uow:
             uow.audit.seal_pending()  # anchor everything written so far, chained
             uow.commit()
-            self.last_seq = _anchor(uow.audit.head(), self._store, self._clock(), self.last_seq)
+            self.last_seq = anchor_head(uow.audit, self._store, self._clock(), self.last_seq)
         return self.last_seq
 
     def run_round(self) -> int:

@@ -29,6 +29,12 @@ class AuditChain(Protocol):
         ...
 
 
+class ChainEntries(Protocol):
+    def entries(self) -> Iterable[audit_chain.ChainEntry]:
+        """The whole chain, in order."""
+        ...
+
+
 class LegalHoldRow(Protocol):
     id: int
     reason: str

@@ -8,9 +8,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from recorder.db.repositories.audit import AuditRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call
 from recorder.domain import audit_chain
+from recorder.services.compliance import anchoring
+from recorder.services.compliance.ports import AnchorStore
+
+
+def verification(session: Session, anchors: AnchorStore | None) -> anchoring.AnchoredVerification:
+    """The whole chain's verdict, against the anchors when a store is configured."""
+    return anchoring.verify(AuditRepository(session), anchors)
 
 
 def broken_entry(session: Session, first_bad: int | None) -> dict[str, Any] | None:

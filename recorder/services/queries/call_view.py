@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from recorder.db.tables.calls import Call
 from recorder.domain.model import ConsentPolicy
-from recorder.services.compliance import anchoring
 from recorder.services.compliance.ports import AnchorStore
 from recorder.services.queries import audit_view, story
 from recorder.services.queries import compliance as cq
@@ -31,7 +30,7 @@ def call_view(
         return None
     verification, broken = None, None
     if whole_chain:
-        verification = anchoring.verify(session, anchors).as_json()
+        verification = audit_view.verification(session, anchors).as_json()
         first_bad = verification["first_bad"]
         broken = audit_view.broken_entry(session, first_bad if isinstance(first_bad, int) else None)
     tampering = audit_view.call_tampering(session, bundle["audit_entries"], call_id, broken)

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
+from recorder.services.queries import audit_view, numbers
 from recorder.services.queries import ledger as queries
-from recorder.services.queries import numbers
 from recorder.services.tokens.api_keys import Principal
 from recorder.web.api import roles
 from recorder.web.api.models import reads
@@ -80,11 +80,9 @@ def _get_call(container: Container, request: Request, principal: Principal, quer
 
 def _verify_audit(container: Container, request: Request, principal: Principal, query: None) -> Any:
     """Recompute the audit chain and compare it with its anchors."""
-    from recorder.services.compliance import anchoring
-
     store = container.compliance.anchors
     result = audited_read(
-        container, request, principal, "api.audit.verify", lambda s: anchoring.verify(s, store)
+        container, request, principal, "api.audit.verify", lambda s: audit_view.verification(s, store)
     )
     return result.as_json()
 

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from recorder.bootstrap import Container
-from recorder.services.compliance import anchoring
 from recorder.services.queries import audit_view, calls_view, numbers
 from recorder.services.queries import ledger as queries
 from recorder.services.tokens.api_keys import Principal
@@ -128,7 +127,7 @@ def audit_page(request: Request, container: Container, principal: Principal, tok
     anchors = container.compliance.anchors
 
     def read(session: Session) -> dict[str, Any]:
-        result = anchoring.verify(session, anchors).as_json()
+        result = audit_view.verification(session, anchors).as_json()
         first_bad = result["first_bad"]
         result["broken_entry"] = audit_view.broken_entry(
             session, first_bad if isinstance(first_bad, int) else None
