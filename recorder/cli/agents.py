@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with UnitOfWork(session_factory(engine)) as uow:
             if args.agents_command == "list":
-                items = agents.list_exemptions(uow.session)
+                items = agents.list_exemptions(uow.agents)
                 if wants_json(args) or not items:
                     emit(args, {"exemptions": items}, "no exempt agents registered")
                 else:

@@ -52,10 +52,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys(args: argparse.Namespace, session: Any) -> int:
+    from recorder.db.repositories.access import KeyRepository
     from recorder.db.repositories.audit import AuditRepository
-    from recorder.services.tokens.api_keys import Role, create_key, list_keys, revoke_key
+    from recorder.services.tokens.api_keys import Role, create_key, list_keys
 
-    now = datetime.now(UTC)
+    keys, now = KeyRepository(session), datetime.now(UTC)
     if args.keys_command == "create":
         if not args.name.strip():
             raise usage_error("--name must not be empty")
@@ -63,7 +64,7 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
         if days is not None and not 1 <= days <= 3650:
             raise usage_error(f"--expires-in-days must be from 1 to 3650 (got {days})")
         ttl = timedelta(days=days) if days else None
-        key_id, key = create_key(session, Role(args.role), args.name, now, ttl)
+        key_id, key = create_key(keys, Role(args.role), args.name, now, ttl)
         data = {"key_id": key_id, "role": args.role, "name": args.name, "expires_in_days": days}
         AuditRepository(session).append("cli", "api_key.created", None, data, now)
         session.commit()
@@ -76,14 +77,14 @@ def _keys(args: argparse.Namespace, session: Any) -> int:
         )
         return 0
     if args.keys_command == "list":
-        listed = list_keys(session, now)
+        listed = list_keys(keys, now)
         if wants_json(args):
             emit(args, {"keys": listed})
         else:
             columns = ("id", "role", "state", "prefix", "expires_at", "name")
             print_table(columns, [[k[c] for c in columns] for k in listed])
         return 0
-    if not revoke_key(session, args.key_id, now):
+    if not keys.revoke(args.key_id, now):
         emit(
             args, {"ok": False, "key_id": args.key_id, "revoked": False}, f"no API key with id {args.key_id}"
         )

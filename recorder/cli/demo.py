@@ -24,6 +24,7 @@ from recorder.cli.demo_storage import (
 from recorder.cli.demo_storage import start_azurite as start_demo_azurite
 from recorder.config.database_urls import shown
 from recorder.config.settings import Settings, load_settings
+from recorder.db.repositories.access import KeyRepository
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.emulator.server import RunningEmulator, serve_in_thread
 from recorder.observability import logs
@@ -217,7 +218,7 @@ def _print_summary(results: list[Any], container: bootstrap.Container, emulator_
 def _print_auditor_curl(settings: Settings, container: bootstrap.Container) -> None:
     """Only while the service runs: a curl line for a stopped service would fail."""
     with container.sessions() as session:
-        _, key = create_key(session, Role.AUDITOR, "demo auditor", container.clock())
+        _, key = create_key(KeyRepository(session), Role.AUDITOR, "demo auditor", container.clock())
         session.commit()
     print("\nRead the consent ledger as an auditor:")
     print(f"   curl -H 'Authorization: Bearer {key}' {settings.public_url}/api/consents")

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from recorder import bootstrap
 from recorder.config.settings import Settings
+from recorder.db.repositories.access import KeyRepository
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls.consent_flow import IncomingCall
@@ -97,9 +98,13 @@ def make_world(database_url: str, settings: Settings | None = None) -> Iterator[
     world = World(container, client, app)
     with container.sessions() as session:
         for role in Role:
-            world.keys[role] = create_key(session, role, f"{role} key", datetime.now(UTC))[1]
+            world.keys[role] = create_key(KeyRepository(session), role, f"{role} key", datetime.now(UTC))[1]
         world.keys["expired"] = create_key(
-            session, Role.ADMIN, "old", datetime.now(UTC) - timedelta(days=2), timedelta(days=1)
+            KeyRepository(session),
+            Role.ADMIN,
+            "old",
+            datetime.now(UTC) - timedelta(days=2),
+            timedelta(days=1),
         )[1]
         session.commit()
     try:

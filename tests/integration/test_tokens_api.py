@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from recorder import bootstrap
 from recorder.config.settings import Settings
+from recorder.db.repositories.access import KeyRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.identities import AgentIdentity
 from recorder.emulator import EmulatorConfig, RunningEmulator, start_emulator
@@ -42,7 +43,9 @@ class Api:
         self.keys: dict[Role, str] = {}
         with container.sessions() as session:
             for role in Role:
-                self.keys[role] = create_key(session, role, f"test {role}", datetime.now(UTC))[1]
+                self.keys[role] = create_key(KeyRepository(session), role, f"test {role}", datetime.now(UTC))[
+                    1
+                ]
             session.commit()
 
     def post(self, path: str, body: Any, role: Role | None = None, **kwargs: Any) -> httpx.Response:

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from recorder.db.repositories.access import ConsoleSessionRepository
+from recorder.db.repositories.access import ConsoleSessionRepository, KeyRepository
 from recorder.db.tables.access import ApiKey
 from recorder.services.tokens import console_sessions
 from recorder.services.tokens.api_keys import Role, create_key
@@ -60,9 +60,13 @@ def api_keys(world: World) -> dict[str, str]:
     keys = {}
     with world.container.sessions() as session:
         for role in Role:
-            keys[str(role)] = create_key(session, role, f"fuzz {role}", datetime.now(UTC))[1]
+            keys[str(role)] = create_key(KeyRepository(session), role, f"fuzz {role}", datetime.now(UTC))[1]
         expired = create_key(
-            session, Role.ADMIN, "expired", datetime.now(UTC) - timedelta(days=2), timedelta(days=1)
+            KeyRepository(session),
+            Role.ADMIN,
+            "expired",
+            datetime.now(UTC) - timedelta(days=2),
+            timedelta(days=1),
         )
         keys["expired"] = expired[1]
         session.commit()

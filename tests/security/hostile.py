@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from recorder.config.security import EVENTGRID_APP_ID_PUBLIC_CLOUD, EventGridEntra, SecuritySettings
-from recorder.db.repositories.access import ConsoleSessionRepository
+from recorder.db.repositories.access import ConsoleSessionRepository, KeyRepository
 from recorder.observability import metrics
 from recorder.services.tokens import console_sessions
 from recorder.services.tokens.api_keys import Role, create_key
@@ -87,8 +87,10 @@ def hostile_world(database_url: str, jwks: Jwks) -> Hostile:
     keys: dict[str, tuple[str, str]] = {}
     with world.container.sessions() as session:
         for role in Role:
-            keys[role.value] = create_key(session, role, f"hostile {role}", datetime.now(UTC))
-        keys["service-b"] = create_key(session, Role.SERVICE, "hostile service b", datetime.now(UTC))
+            keys[role.value] = create_key(KeyRepository(session), role, f"hostile {role}", datetime.now(UTC))
+        keys["service-b"] = create_key(
+            KeyRepository(session), Role.SERVICE, "hostile service b", datetime.now(UTC)
+        )
         session.commit()
         token = console_sessions.open_session(
             ConsoleSessionRepository(session), keys["auditor"][0], datetime.now(UTC)

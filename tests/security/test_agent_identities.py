@@ -19,6 +19,7 @@ from recorder import cli
 from recorder.adapters.identity import AcsIdentities, build_identity_client
 from recorder.db.engine import make_engine, session_factory
 from recorder.db.migrate import upgrade
+from recorder.db.repositories.access import KeyRepository
 from recorder.db.repositories.audit import AuditRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import ConsentEntry
@@ -55,10 +56,10 @@ def keys(world: World) -> dict[str, tuple[str, dict[str, str]]]:
     made = {}
     with world.container.sessions() as session:
         for name, role in (("app-a", Role.SERVICE), ("app-b", Role.SERVICE), ("admin", Role.ADMIN)):
-            key_id, key = create_key(session, role, name, datetime.now(UTC))
+            key_id, key = create_key(KeyRepository(session), role, name, datetime.now(UTC))
             made[name] = (key_id, {"Authorization": f"Bearer {key}"})
         for role in (Role.OPERATOR, Role.AUDITOR):
-            key_id, key = create_key(session, role, role.value, datetime.now(UTC))
+            key_id, key = create_key(KeyRepository(session), role, role.value, datetime.now(UTC))
             made[role.value] = (key_id, {"Authorization": f"Bearer {key}"})
         session.commit()
     return made

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from recorder.db.repositories.access import KeyRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.recording_requests import RecordingRequest
 from recorder.services.tokens.api_keys import Role, create_key
@@ -34,7 +35,7 @@ def keys(world: World) -> Keys:
     made = {}
     with world.container.sessions() as session:
         for name, role in (("app-a", Role.SERVICE), ("app-b", Role.SERVICE), ("operator", Role.OPERATOR)):
-            key_id, key = create_key(session, role, name, datetime.now(UTC))
+            key_id, key = create_key(KeyRepository(session), role, name, datetime.now(UTC))
             made[name] = (key_id, {"Authorization": f"Bearer {key}"})
         session.commit()
     return made

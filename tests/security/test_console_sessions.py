@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from recorder.db.repositories.access import KeyRepository
 from recorder.db.tables.access import ConsoleSession
-from recorder.services.tokens.api_keys import Role, create_key, revoke_key
+from recorder.services.tokens.api_keys import Role, create_key
 from tests.security.jwks import Jwks
 from tests.security.world import World, make_world
 
@@ -43,7 +44,7 @@ def world(database_url: str, jwks: Jwks, clock: Clock) -> Iterator[World]:
 
 def auditor_key(world: World) -> tuple[str, str]:
     with world.container.sessions() as session:
-        key_id, key = create_key(session, Role.AUDITOR, "console user", datetime.now(UTC))
+        key_id, key = create_key(KeyRepository(session), Role.AUDITOR, "console user", datetime.now(UTC))
         session.commit()
     return key_id, key
 
@@ -120,7 +121,7 @@ def test_revoking_the_key_ends_its_sessions(world: World) -> None:
     key_id, key = auditor_key(world)
     _, cookie = sign_in(world, key)
     with world.container.sessions() as session:
-        revoke_key(session, key_id, datetime.now(UTC))
+        KeyRepository(session).revoke(key_id, datetime.now(UTC))
         session.commit()
     assert ledger(world, cookie) == 303
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from recorder.db.repositories.access import ConsoleSessionRepository
+from recorder.db.repositories.access import ConsoleSessionRepository, KeyRepository
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
 from recorder.services.calls.consent_flow import IncomingCall
@@ -53,7 +53,7 @@ def world(database_url: str, jwks: Jwks) -> Iterator[World]:
 
 def auditor(world: World) -> tuple[str, str]:
     with world.container.sessions() as session:
-        key_id, key = create_key(session, Role.AUDITOR, "csv", datetime.now(UTC))
+        key_id, key = create_key(KeyRepository(session), Role.AUDITOR, "csv", datetime.now(UTC))
         session.commit()
     return key_id, key
 

@@ -22,6 +22,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from recorder.db.migrate import upgrade
+from recorder.db.repositories.access import KeyRepository
 from recorder.services.tokens.api_keys import Role, create_key
 from recorder.web.api.exports import CutAbortedStreams, guarded_rows
 from tests.e2e.stack import free_port, wait_http
@@ -63,7 +64,7 @@ def any_world(database_url: str, jwks: Jwks) -> Iterator[World]:
 
 def key(world: World, role: Role = Role.ADMIN) -> dict[str, str]:
     with world.container.sessions() as session:
-        secret = create_key(session, role, f"{role} key", datetime.now(UTC))[1]
+        secret = create_key(KeyRepository(session), role, f"{role} key", datetime.now(UTC))[1]
         session.commit()
     return {"Authorization": f"Bearer {secret}"}
 

@@ -17,6 +17,7 @@ import pytest
 from starlette.routing import Route
 
 from recorder.adapters.identity import AcsIdentities, build_identity_client
+from recorder.db.repositories.access import KeyRepository
 from recorder.emulator import EmulatorConfig, start_emulator
 from recorder.services.tokens.api_keys import Role, create_key
 from tests.integration.compliance_world import A, B, NumberedAcs, record_call
@@ -105,7 +106,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, dic
         keys: dict[str, Any] = {}
         with w.container.sessions() as session:
             for role in Role:
-                keys[role.value] = create_key(session, role, f"matrix {role}", datetime.now(UTC))
+                keys[role.value] = create_key(
+                    KeyRepository(session), role, f"matrix {role}", datetime.now(UTC)
+                )
             session.commit()
         try:
             yield w, keys

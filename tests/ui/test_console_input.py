@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from recorder.db.repositories.access import ConsoleSessionRepository
+from recorder.db.repositories.access import ConsoleSessionRepository, KeyRepository
 from recorder.db.tables.audit import AuditEntry
 from recorder.db.tables.calls import Call
 from recorder.services.tokens import console_sessions
@@ -20,7 +20,7 @@ from tests.integration.compliance_world import World
 @pytest.fixture
 def cookie(world: World) -> dict[str, str]:
     with world.container.sessions() as session:
-        key_id, _ = create_key(session, Role.AUDITOR, "input test", datetime.now(UTC))
+        key_id, _ = create_key(KeyRepository(session), Role.AUDITOR, "input test", datetime.now(UTC))
         session.commit()
         token = console_sessions.open_session(ConsoleSessionRepository(session), key_id, datetime.now(UTC))
         session.commit()

@@ -14,8 +14,27 @@ class KeyRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, key: ApiKey) -> None:
-        self.session.add(key)
+    def add(
+        self,
+        key_id: str,
+        name: str,
+        role: str,
+        key_hash: str,
+        prefix: str,
+        created_at: datetime,
+        expires_at: datetime | None,
+    ) -> None:
+        self.session.add(
+            ApiKey(
+                id=key_id,
+                name=name,
+                role=role,
+                key_hash=key_hash,
+                prefix=prefix,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+        )
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
         return self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))

@@ -14,10 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from recorder.db.repositories.agents import AgentRepository
-from recorder.services.calls.ports import AgentsUnitOfWork, AgentView
+from recorder.services.calls.ports import AgentExemptions, AgentsUnitOfWork, AgentView
 from recorder.services.errors import Invalid, NotFound
 
 AGENT_REASON = "agent-identity"
@@ -61,9 +58,9 @@ def unregister(uow: AgentsUnitOfWork, identity: str, actor: str, now: datetime) 
     return True
 
 
-def list_exemptions(session: Session) -> list[dict[str, Any]]:
-    """For the web's and the CLI's audited reads, on their session."""
-    return [view(row) for row in AgentRepository(session).exemptions()]
+def list_exemptions(agents: AgentExemptions) -> list[dict[str, Any]]:
+    """Every registered agent (the web's audited read: ``queries.registers.exemptions``)."""
+    return [view(row) for row in agents.exemptions()]
 
 
 def view(row: AgentView) -> dict[str, Any]:

@@ -240,6 +240,10 @@ class AgentExemptions(Protocol):
 
     def unexempt(self, identity: str) -> bool: ...
 
+    def exemptions(self) -> Sequence[AgentView]:
+        """Every registered agent, by identity."""
+        ...
+
 
 class AgentsUnitOfWork(UnitOfWork, Protocol):
     @property

@@ -10,10 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.orm import Session
-
-from recorder.db.repositories.access import KeyRepository
-from recorder.db.tables.access import ApiKey
 from recorder.services.errors import NotFound
 from recorder.services.tokens.records import KeyRow, Keys, KeysUnitOfWork
 
@@ -37,23 +33,13 @@ def hash_key(key: str) -> str:
 
 
 def create_key(
-    session: Session, role: Role, name: str, now: datetime, ttl: timedelta | None = None
+    keys: Keys, role: Role, name: str, now: datetime, ttl: timedelta | None = None
 ) -> tuple[str, str]:
-    """Returns (key id, the key itself); only the hash is kept. On a session: the CLI, the demo, tests."""
+    """Returns (key id, the key itself); only the hash is kept. Also the CLI's, the demo's and the tests'."""
     prefix = secrets.token_hex(4)
     key = f"rk_{prefix}_{secrets.token_urlsafe(32)}"
     key_id = str(uuid.uuid4())
-    KeyRepository(session).add(
-        ApiKey(
-            id=key_id,
-            name=name,
-            role=role,
-            key_hash=hash_key(key),
-            prefix=prefix,
-            created_at=now,
-            expires_at=now + ttl if ttl else None,
-        )
-    )
+    keys.add(key_id, name, role, hash_key(key), prefix, now, now + ttl if ttl else None)
     return key_id, key
 
 
@@ -72,8 +58,9 @@ def key_state(row: KeyRow, now: datetime) -> str:
     return "active"
 
 
-def list_keys(session: Session, now: datetime) -> list[dict[str, str | None]]:
-    """Every key's metadata (never its hash), oldest first: the web's audited read, the CLI."""
+def list_keys(keys: Keys, now: datetime) -> list[dict[str, str | None]]:
+    """Every key's metadata (never its hash), oldest first: the CLI's, and the web's audited read
+    (``queries.registers.api_keys``)."""
     return [
         {
             "id": r.id,
@@ -85,13 +72,8 @@ def list_keys(session: Session, now: datetime) -> list[dict[str, str | None]]:
             "expires_at": r.expires_at.isoformat() if r.expires_at else None,
             "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
         }
-        for r in KeyRepository(session).all()
+        for r in keys.all()
     ]
-
-
-def revoke_key(session: Session, key_id: str, now: datetime) -> bool:
-    """Revoke a key by id; False if there is no such key. Revoking twice keeps the first time (the CLI)."""
-    return KeyRepository(session).revoke(key_id, now)
 
 
 class ApiKeys:
@@ -108,7 +90,7 @@ class ApiKeys:
         """Returns (key id, the key itself); the key is shown once."""
         now = self._clock()
         with self._uow() as uow:
-            key_id, key = create_key(uow.session, role, name, now, timedelta(days=days) if days else None)
+            key_id, key = create_key(uow.keys, role, name, now, timedelta(days=days) if days else None)
             data = {"key_id": key_id, "role": role, "name": name, "expires_in_days": days}
             uow.audit.append(actor, "api_key.created", None, data, now)
             uow.commit()

@@ -3,8 +3,9 @@ and the audit trail. ``db/repositories/access.py`` and ``identities.py`` impleme
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from recorder.services.calls.ports import Audit, UnitOfWork
 
@@ -27,7 +28,22 @@ class SessionRow(Protocol):
 
 
 class Keys(Protocol):
+    def add(
+        self,
+        key_id: str,
+        name: str,
+        role: str,
+        key_hash: str,
+        prefix: str,
+        created_at: datetime,
+        expires_at: datetime | None,
+    ) -> None: ...
+
     def by_hash(self, key_hash: str) -> KeyRow | None: ...
+
+    def all(self) -> Sequence[KeyRow]:
+        """Every key, oldest first."""
+        ...
 
     def revoke(self, key_id: str, now: datetime) -> bool: ...
 
@@ -63,11 +79,6 @@ class TokensUnitOfWork(UnitOfWork, Protocol):
 
 
 class KeysUnitOfWork(UnitOfWork, Protocol):
-    """``create`` writes through the session (``api_keys.create_key``, shared with the CLI)."""
-
-    @property
-    def session(self) -> Any: ...
-
     @property
     def keys(self) -> Keys: ...
 

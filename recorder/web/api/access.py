@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from recorder.bootstrap import Container
-from recorder.services.calls import agents
+from recorder.services.queries import registers
 from recorder.services.tokens.api_keys import Principal
 from recorder.web.api.models import writes
 from recorder.web.api.routing import Answer, ApiError, Link, Spec, audited_read, route
@@ -87,7 +87,7 @@ def _revoke_call_access(container: Container, request: Request, principal: Princ
 
 def _list_exemptions(container: Container, request: Request, principal: Principal, body: None) -> Any:
     """The identities registered as the center's consent-exempt agents."""
-    items = audited_read(container, request, principal, "api.exemptions.read", agents.list_exemptions)
+    items = audited_read(container, request, principal, "api.exemptions.read", registers.exemptions)
     return {"items": items}
 
 

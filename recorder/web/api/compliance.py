@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from recorder.bootstrap import Container
 from recorder.services.queries import compliance as cq
-from recorder.services.tokens import api_keys as keys
+from recorder.services.queries import registers
 from recorder.services.tokens.api_keys import Principal, Role
 from recorder.web.api import docs, openapi
 from recorder.web.api.exports import export_response
@@ -116,7 +116,7 @@ def _list_keys(container: Container, request: Request, principal: Principal, que
         request,
         principal,
         "api.keys.read",
-        lambda s: {"items": keys.list_keys(s, container.clock())},
+        lambda s: {"items": registers.keys(s, container.clock())},
     )
 
 
