@@ -96,7 +96,7 @@ class Container:
     verifier: CallbackVerifier
     clock: Callable[[], datetime]
     tokens: TokenService
-    access_log: AccessLog
+    access_log: AccessLog[Session]
     keys: ApiKeys
     console_sessions: ConsoleSessions
     grants: CallGrants

@@ -8,26 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
-
-from sqlalchemy.orm import Session
+from typing import Any, Generic, Protocol, TypeVar
 
 from recorder.services.compliance.records import AuditUnitOfWork
 
+ReadSession = TypeVar("ReadSession")  # what the read models (``services/queries``, SQL by design) query
+ReadSession_co = TypeVar("ReadSession_co", covariant=True)
+Result = TypeVar("Result")
 
-class ReadUnitOfWork(AuditUnitOfWork, Protocol):
-    """An audited read: the read models (``services/queries``, SQL by design) run on its session."""
+
+class ReadUnitOfWork(AuditUnitOfWork, Protocol[ReadSession_co]):
+    """An audited read: the read models run on its session."""
 
     @property
-    def session(self) -> Session: ...
+    def session(self) -> ReadSession_co: ...
 
 
-class AccessLog:
-    def __init__(self, unit_of_work: Callable[[], ReadUnitOfWork], clock: Callable[[], datetime]) -> None:
+class AccessLog(Generic[ReadSession]):
+    def __init__(
+        self, unit_of_work: Callable[[], ReadUnitOfWork[ReadSession]], clock: Callable[[], datetime]
+    ) -> None:
         self._uow = unit_of_work
         self._clock = clock
 
-    def read(self, actor: str, action: str, details: dict[str, Any], work: Callable[[Session], Any]) -> Any:
+    def read(
+        self, actor: str, action: str, details: dict[str, Any], work: Callable[[ReadSession], Result]
+    ) -> Result:
         """Run ``work`` and audit it (``actor`` did ``action``), in one transaction."""
         with self._uow() as uow:
             uow.audit.seal_pending()
@@ -37,8 +43,8 @@ class AccessLog:
         return result
 
     def recorded_read(
-        self, actor: str, action: str, details: dict[str, Any], work: Callable[[Session], Any]
-    ) -> Any:
+        self, actor: str, action: str, details: dict[str, Any], work: Callable[[ReadSession], Result]
+    ) -> Result:
         """Audit ``actor`` doing ``action`` (committed first, whatever the read then does), then run it."""
         self.record(actor, action, details)
         with self._uow() as uow:
