@@ -40,6 +40,14 @@ def entry_hash(prev_hash: str, content: bytes) -> str:
     return hashlib.sha256(prev_hash.encode() + content).hexdigest()
 
 
+def link(
+    prev_hash: str, seq: int, at: datetime, actor: str, action: str, call_id: str | None, data: dict[str, Any]
+) -> ChainEntry:
+    """The entry at ``seq`` after the one whose hash is ``prev_hash``, with its own hash."""
+    digest = entry_hash(prev_hash, canonical(seq, at, actor, action, call_id, data))
+    return ChainEntry(seq, at, actor, action, call_id, data, prev_hash, digest)
+
+
 ERASURE_ACTION = "participant.erased"
 
 

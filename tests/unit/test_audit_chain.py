@@ -22,6 +22,15 @@ def build(datas: list[dict[str, Any]], actions: list[str] | None = None) -> list
     return entries
 
 
+def test_link_hashes_the_previous_hash_with_the_entry_s_canonical_form() -> None:
+    first = chain.link(chain.GENESIS, 1, T, "acs", "call.X", "c-1", {"n": 1})
+    second = chain.link(first.hash, 2, T, "key:k", "call.Y", None, {})
+    content = chain.canonical(1, T, "acs", "call.X", "c-1", {"n": 1})
+    expected = hashlib.sha256(chain.GENESIS.encode() + content).hexdigest()
+    assert first == chain.ChainEntry(1, T, "acs", "call.X", "c-1", {"n": 1}, chain.GENESIS, expected)
+    assert second.prev_hash == first.hash and chain.verify([first, second]).ok
+
+
 def test_an_intact_chain_verifies_and_reports_its_head() -> None:
     entries = build([{"n": i} for i in range(5)])
     result = chain.verify(entries)

@@ -81,20 +81,9 @@ class AuditRepository:
         data: dict[str, Any],
     ) -> str:
         """Add the entry at ``seq`` after the one whose hash is ``prev``; returns its own hash."""
-        digest = audit_chain.entry_hash(prev, audit_chain.canonical(seq, at, actor, action, call_id, data))
-        self.session.add(
-            AuditEntry(
-                seq=seq,
-                at=at,
-                actor=actor,
-                action=action,
-                call_id=call_id,
-                data=data,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
-        return digest
+        entry = audit_chain.link(prev, seq, at, actor, action, call_id, data)
+        self.session.add(AuditEntry(**vars(entry)))  # the row's columns are the entry's fields
+        return entry.hash
 
     def entries(self, batch: int = 5000) -> Iterator[audit_chain.ChainEntry]:
         last = 0
