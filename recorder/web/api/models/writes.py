@@ -29,6 +29,11 @@ E164 = re.compile(r"^\+[1-9][0-9]{5,14}$")
 RAW_ID = re.compile(r"^(4:\+[1-9][0-9]{5,14}|8:[a-z]+:[A-Za-z0-9_:.\-]{1,200})$")
 
 
+def _matching(pattern: re.Pattern[str], description: str) -> Any:
+    """A field the service checks against ``pattern`` (its own validator), documented with that pattern."""
+    return Field(description=description, json_schema_extra={"pattern": f"^(?:{pattern.pattern})$"})
+
+
 @dataclass(frozen=True)
 class Text:
     """Annotated metadata: a non-blank string of at most ``max_length`` characters (matching ``pattern``),
@@ -155,9 +160,9 @@ class RecordingRequest(Reply):
 
 
 class IssueToken(Body):
-    user_id: Annotated[str, AfterValidator(user_tokens.check_user_id)] = Field(
-        description="the application's own user id: 1 to 128 letters, digits or . _ @ + = : -",
-        json_schema_extra={"pattern": f"^(?:{user_tokens.USER_ID_PATTERN.pattern})$"},
+    user_id: Annotated[str, AfterValidator(user_tokens.check_user_id)] = _matching(
+        user_tokens.USER_ID_PATTERN,
+        "the application's own user id: 1 to 128 letters, digits or . _ @ + = : -",
     )
     field_codes: ClassVar[dict[str, str]] = {"user_id": "invalid_user_id"}
 
@@ -169,9 +174,8 @@ class AccessToken(Reply):
 
 
 class RevokeTokens(Body):
-    identity: Annotated[str, AfterValidator(user_tokens.check_identity)] = Field(
-        description="an ACS raw id 8:acs:…",
-        json_schema_extra={"pattern": f"^(?:{user_tokens.IDENTITY_PATTERN.pattern})$"},
+    identity: Annotated[str, AfterValidator(user_tokens.check_identity)] = _matching(
+        user_tokens.IDENTITY_PATTERN, "an ACS raw id 8:acs:…"
     )
     field_codes: ClassVar[dict[str, str]] = {"identity": "invalid_identity"}
 
@@ -260,8 +264,8 @@ class GrantRevoked(Reply):
 
 
 class Exempt(Body):
-    identity: Annotated[str, AfterValidator(agents.check_identity)] = Field(
-        description="an ACS raw id", json_schema_extra={"pattern": f"^({agents.IDENTITY.pattern})$"}
+    identity: Annotated[str, AfterValidator(agents.check_identity)] = _matching(
+        agents.IDENTITY, "an ACS raw id"
     )
     reason: Annotated[str, AfterValidator(agents.check_reason)] | None = Field(
         None,
