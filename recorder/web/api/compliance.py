@@ -16,12 +16,13 @@ from recorder.web.api.exports import export_response
 from recorder.web.api.ledger import NO_CALL, TO_CALL, filter_of, participant
 from recorder.web.api.models import reads, writes
 from recorder.web.api.models.base import Body
-from recorder.web.api.routing import Answer, ApiError, Link, Spec, audited_read, route
+from recorder.web.api.routing import Answer, ApiError, CursorPages, Link, Spec, audited_read, route
 
 BODY_LIMIT = 64 * 1024
 CALL = "/api/calls/{call_connection_id}"
 HOLD = f"{CALL}/legal-hold"
 SAME_CALL = {"call_connection_id": "$request.path.call_connection_id"}
+CALL_PAGES = CursorPages("api.calls.search", cq.decode_call_cursor, cq.search_calls)
 
 
 def _search_calls(
@@ -35,16 +36,7 @@ def _search_calls(
         outcome=query.outcome,
         recorded=query.recorded,
     )
-    limit, cursor = query.limit, query.cursor
-    if cursor:
-        cq.decode_call_cursor(cursor)  # a bad cursor is a 400 before anything is audited
-    return audited_read(
-        container,
-        request,
-        principal,
-        "api.calls.search",
-        lambda s: cq.search_calls(s, call_filter, cursor, limit),
-    )
+    return CALL_PAGES.read(container, request, principal, call_filter, query.cursor, query.limit)
 
 
 def _export_consents(

@@ -17,7 +17,7 @@ from recorder.services.queries import ledger as queries
 from recorder.services.tokens.api_keys import Principal
 from recorder.web.api import roles
 from recorder.web.api.models import reads
-from recorder.web.api.routing import ApiError, Link, Spec, audited_read, authorize, route
+from recorder.web.api.routing import ApiError, CursorPages, Link, Spec, audited_read, authorize, route
 
 __all__ = ["LEDGER_PARAMS", "READERS", "ApiError", "audited_read", "authorize", "ledger_filter", "route"]
 
@@ -50,21 +50,15 @@ def participant(typed: str | None, region: str | None) -> str | None:
     return None if typed is None else numbers.canonical(typed, region)
 
 
+CONSENT_PAGES = CursorPages("api.consents.read", queries.decode_cursor, queries.consents)
+
+
 def _list_consents(
     container: Container, request: Request, principal: Principal, query: reads.ConsentsQuery
 ) -> Any:
     """The consent ledger, stable order, cursor pages."""
     filters = filter_of(query, container.settings.default_region)
-    limit, cursor = query.limit, query.cursor
-    if cursor:
-        queries.decode_cursor(cursor)  # a bad cursor is a 400 before anything is audited
-    return audited_read(
-        container,
-        request,
-        principal,
-        "api.consents.read",
-        lambda s: queries.consents(s, filters, cursor, limit),
-    )
+    return CONSENT_PAGES.read(container, request, principal, filters, query.cursor, query.limit)
 
 
 def _get_call(container: Container, request: Request, principal: Principal, query: None) -> Any:

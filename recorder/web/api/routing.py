@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -106,6 +106,33 @@ def audited_read(
     """Run the read and write who read what into the audit chain, in one transaction."""
     details = {"role": principal.role, "path": request.url.path, "query": str(request.url.query)}
     return container.access_log.read(f"key:{principal.key_id}", action, details, work)
+
+
+Filters = TypeVar("Filters")
+
+
+@dataclass(frozen=True)
+class CursorPages(Generic[Filters]):
+    """A read in cursor pages: a bad cursor is a 400 before anything is audited, then the page is read."""
+
+    action: str
+    check_cursor: Callable[[str], object]
+    page: Callable[[Any, Filters, str | None, int], Any]  # (session, filters, cursor, limit)
+
+    def read(
+        self,
+        container: Container,
+        request: Request,
+        principal: Principal,
+        filters: Filters,
+        cursor: str | None,
+        limit: int,
+    ) -> Any:
+        if cursor:
+            self.check_cursor(cursor)
+        return audited_read(
+            container, request, principal, self.action, lambda s: self.page(s, filters, cursor, limit)
+        )
 
 
 async def _given(request: Request, spec: Spec) -> Any:
