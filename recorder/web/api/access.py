@@ -35,25 +35,19 @@ EXEMPT = Spec(
     body_limit=BODY_LIMIT,
     links={"RemoveExemption": Link("remove_exemption", {"identity": "$response.body#/identity"})},
 )
+REVOKE_GRANT = Spec({200: writes.GrantRevoked}, errors={404: f"{NO_CALL}, or the key has no grant on it"})
+REMOVE_EXEMPTION = Spec(
+    {200: writes.ExemptionRemoved}, errors={404: "that identity is not registered as exempt"}
+)
 
 
 def routes() -> list[Route]:
     return [
         route("POST", f"{CALL}/grants", _grant_call_access, GRANT),
-        route(
-            "DELETE",
-            f"{CALL}/grants/{{key_id}}",
-            _revoke_call_access,
-            Spec({200: writes.GrantRevoked}, errors={404: f"{NO_CALL}, or the key has no grant on it"}),
-        ),
+        route("DELETE", f"{CALL}/grants/{{key_id}}", _revoke_call_access, REVOKE_GRANT),
         route("GET", "/api/exemptions", _list_exemptions, Spec({200: writes.ExemptionList})),
         route("POST", "/api/exemptions", _add_exemption, EXEMPT),
-        route(
-            "DELETE",
-            "/api/exemptions/{identity}",
-            _remove_exemption,
-            Spec({200: writes.ExemptionRemoved}, errors={404: "that identity is not registered as exempt"}),
-        ),
+        route("DELETE", "/api/exemptions/{identity}", _remove_exemption, REMOVE_EXEMPTION),
     ]
 
 

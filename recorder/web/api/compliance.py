@@ -163,6 +163,7 @@ CREATE_KEY = _with_body(
     {},
     links={"RevokeKey": Link("revoke_key", {"key_id": "$response.body#/id"})},
 )
+REVOKE_KEY = Spec({200: writes.KeyRevoked}, errors={404: "no such key"})
 
 
 def routes() -> list[Route]:
@@ -177,10 +178,5 @@ def routes() -> list[Route]:
         route("POST", "/api/erasures", _erase_participant, ERASE),
         route("GET", "/api/keys", _list_keys, Spec({200: writes.KeyList})),
         route("POST", "/api/keys", _create_key, CREATE_KEY),
-        route(
-            "DELETE",
-            "/api/keys/{key_id}",
-            _revoke_key,
-            Spec({200: writes.KeyRevoked}, errors={404: "no such key"}),
-        ),
+        route("DELETE", "/api/keys/{key_id}", _revoke_key, REVOKE_KEY),
     ]
