@@ -69,6 +69,9 @@ KNOWN_EVENT_TYPES = frozenset(
     }
 )
 
+# Latency buckets in seconds, 5 ms to 30 s: each histogram takes the stretch of the one ladder it needs.
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
 EVENTS = Counter(
     "recorder_events_received_total",
     "Webhook events received, by source (eventgrid, acs), type and outcome "
@@ -79,13 +82,13 @@ EVENT_SECONDS = Histogram(
     "recorder_event_processing_seconds",
     "Time to apply one event in its unit of work (dedupe, decide, persist).",
     ["source"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    buckets=SECONDS[:-1],
 )
 WEBHOOK_SECONDS = Histogram(
     "recorder_webhook_request_seconds",
     "Time to answer one webhook delivery, by channel (eventgrid, acs).",
     ["channel"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=SECONDS,
 )
 AUTH_FAILURES = Counter(
     "recorder_webhook_auth_failures_total",
@@ -117,7 +120,7 @@ COMMAND_SECONDS = Histogram(
     "recorder_outbox_command_seconds",
     "Time ACS took to answer one outbox command, by command.",
     ["command"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=SECONDS[1:],
 )
 RECONCILE_PERIOD = Gauge(
     "recorder_reconcile_period_seconds",
@@ -132,7 +135,7 @@ RECONCILE_LAG = Gauge(
 RECONCILE_PASS_SECONDS = Histogram(
     "recorder_reconcile_pass_seconds",
     "Time one reconciliation pass took over every live call.",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=SECONDS[1:],
 )
 RECONCILE_CORRECTIONS = Counter(
     "recorder_reconcile_corrections_total",
