@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
     DateTime,
+    ForeignKey,
+    Integer,
     MetaData,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -21,6 +23,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The columns many tables declare alike: a row number the database assigns, and the call a row belongs to.
+Serial = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+OfCall = Annotated[str, mapped_column(ForeignKey("calls.id"), index=True)]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables.base import Base, UTCDateTime
+from recorder.db.tables.base import Base, OfCall, Serial, UTCDateTime
 
 
 class Call(Base):
@@ -58,7 +58,7 @@ class CallParticipant(Base):
     __tablename__ = "participants"
     __table_args__ = (UniqueConstraint("call_id", "raw_id", name="uq_participants_call_id_raw_id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[Serial]
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     raw_id: Mapped[str] = mapped_column(String(256))
     present: Mapped[bool] = mapped_column(Boolean)
@@ -79,8 +79,8 @@ class ConsentEntry(Base):
         Index("ix_consent_ledger_decided", "decided_at", "id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    id: Mapped[Serial]
+    call_id: Mapped[OfCall]
     call_connection_id: Mapped[str | None] = mapped_column(String(128), index=True)
     server_call_id: Mapped[str] = mapped_column(String(1024))
     participant: Mapped[str] = mapped_column(String(256))
@@ -101,8 +101,8 @@ class ConsentEntry(Base):
 class RecordingSegment(Base):
     __tablename__ = "recording_segments"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    id: Mapped[Serial]
+    call_id: Mapped[OfCall]
     recording_id: Mapped[str] = mapped_column(String(512))
     kind: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -127,9 +127,9 @@ class OutboxCommand(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "status", "available_at"),)
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[Serial]
     id: Mapped[str] = mapped_column(String(36), unique=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    call_id: Mapped[OfCall]
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables.base import Base, UTCDateTime
+from recorder.db.tables.base import Base, OfCall, Serial, UTCDateTime
 from recorder.db.tables.calls import CallParticipant
 
 
@@ -17,8 +17,8 @@ class LegalHold(Base):
 
     __tablename__ = "legal_holds"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    id: Mapped[Serial]
+    call_id: Mapped[OfCall]
     reason: Mapped[str] = mapped_column(String(512))
     set_by: Mapped[str] = mapped_column(String(128))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -33,7 +33,7 @@ class ErasureTombstone(Base):
 
     __tablename__ = "erasure_tombstones"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[Serial]
     subject_sha256: Mapped[str] = mapped_column(String(64), index=True)
     requested_by: Mapped[str] = mapped_column(String(128))
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables.base import Base, UTCDateTime
+from recorder.db.tables.base import Base, OfCall, Serial, UTCDateTime
 
 
 class RecordingRequest(Base):
@@ -30,7 +30,7 @@ class RecordingRequest(Base):
         String(64)
     )  # sha256 of the request body: a reused key must match
     kind: Mapped[str] = mapped_column(String(16))  # connect | existing | outbound
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    call_id: Mapped[OfCall]
     server_call_id: Mapped[str | None] = mapped_column(String(1024))
     call_connection_id: Mapped[str | None] = mapped_column(String(128))
     target: Mapped[str | None] = mapped_column(String(256))
@@ -51,9 +51,9 @@ class OutgoingEventRow(Base):
         Index("ix_event_outbox_pending", "status", "available_at"),
     )
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[Serial]
     id: Mapped[str] = mapped_column(String(36), unique=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    call_id: Mapped[OfCall]
     call_seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(1100))

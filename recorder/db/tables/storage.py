@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from recorder.db.tables.base import Base, UTCDateTime
+from recorder.db.tables.base import Base, OfCall, Serial, UTCDateTime
 
 
 class StoredRecording(Base):
@@ -22,8 +22,8 @@ class StoredRecording(Base):
         Index("ix_stored_recordings_work", "state", "available_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    id: Mapped[Serial]
+    call_id: Mapped[OfCall]
     server_call_id: Mapped[str] = mapped_column(String(1024))
     recording_id: Mapped[str] = mapped_column(String(512))
     chunk_index: Mapped[int] = mapped_column(Integer)
