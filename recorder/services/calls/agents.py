@@ -16,6 +16,7 @@ from typing import Any
 
 from recorder.services.calls.ports import AgentExemptions, AgentsUnitOfWork, AgentView
 from recorder.services.errors import Invalid, NotFound
+from recorder.services.views import fields
 
 AGENT_REASON = "agent-identity"
 IDENTITY = re.compile(r"8:[a-z-]{1,16}:[A-Za-z0-9_:.\-]{1,200}|4:\+[1-9][0-9]{5,14}")
@@ -64,12 +65,7 @@ def list_exemptions(agents: AgentExemptions) -> list[dict[str, Any]]:
 
 
 def view(row: AgentView) -> dict[str, Any]:
-    return {
-        "identity": row.identity,
-        "reason": row.reason,
-        "registered_by": row.registered_by,
-        "registered_at": row.registered_at.isoformat(),
-    }
+    return fields(row, "identity", "reason", "registered_by", "registered_at")
 
 
 class Agents:

@@ -12,6 +12,7 @@ from typing import Any
 
 from recorder.services.compliance.records import HoldRecords, HoldsUnitOfWork, LegalHoldRow
 from recorder.services.errors import Conflict
+from recorder.services.views import fields
 
 log = logging.getLogger("recorder.holds")
 
@@ -86,13 +87,5 @@ def _apply(blob_hold: BlobHold | None, call_id: str, *, on: bool) -> str:
 
 
 def _describe(hold: LegalHoldRow) -> dict[str, Any]:
-    return {
-        "id": hold.id,
-        "reason": hold.reason,
-        "set_by": hold.set_by,
-        "set_at": hold.set_at.isoformat(),
-        "released_by": hold.released_by,
-        "released_at": hold.released_at.isoformat() if hold.released_at else None,
-        "release_reason": hold.release_reason,
-        "blob_hold": hold.blob_hold,
-    }
+    names = ("id", "reason", "set_by", "set_at", "released_by", "released_at", "release_reason", "blob_hold")
+    return fields(hold, *names)

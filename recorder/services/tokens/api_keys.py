@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from recorder.services.errors import NotFound
 from recorder.services.tokens.records import KeyRow, Keys, KeysUnitOfWork
+from recorder.services.views import fields
 
 
 class Role(StrEnum):
@@ -63,14 +64,9 @@ def list_keys(keys: Keys, now: datetime) -> list[dict[str, str | None]]:
     (``queries.registers.api_keys``)."""
     return [
         {
-            "id": r.id,
-            "name": r.name,
-            "role": r.role,
-            "prefix": r.prefix,
+            **fields(r, "id", "name", "role", "prefix"),
             "state": key_state(r, now),
-            "created_at": r.created_at.isoformat(),
-            "expires_at": r.expires_at.isoformat() if r.expires_at else None,
-            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            **fields(r, "created_at", "expires_at", "revoked_at"),
         }
         for r in keys.all()
     ]
