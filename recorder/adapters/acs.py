@@ -23,7 +23,7 @@ from azure.core.exceptions import (
 )
 
 from recorder.adapters.azure_errors import AzureFailure, Kind, read_azure_error
-from recorder.adapters.credentials import client_credential
+from recorder.adapters.credentials import acs_client
 from recorder.domain.model import Prompt
 from recorder.services.ports import AcsError, CallRead, PlacedCall
 
@@ -36,9 +36,7 @@ FAIL_SAFE_RETRIES = 1  # the SDK's own retries of a pause or stop; the dispatche
 def build_client(
     endpoint: str, access_key: str | None, credential: TokenCredential | None
 ) -> CallAutomationClient:
-    return CallAutomationClient(
-        endpoint, client_credential(access_key, credential), retry_total=3, retry_backoff_factor=0.2
-    )
+    return acs_client(CallAutomationClient, endpoint, access_key, credential)
 
 
 class AcsCallAutomation:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential
 
 from recorder.config.settings import Settings
+
+Client = TypeVar("Client")
 
 
 class SecretUnavailable(Exception):
@@ -61,3 +63,15 @@ def client_credential(
     if credential is None:
         raise ValueError("an access key or a token credential is needed")
     return credential
+
+
+def acs_client(
+    client_type: Callable[..., Client],
+    endpoint: str,
+    access_key: str | None,
+    credential: TokenCredential | None,
+) -> Client:
+    """An ACS SDK client with the credential above and the retries every ACS client here uses."""
+    return client_type(
+        endpoint, client_credential(access_key, credential), retry_total=3, retry_backoff_factor=0.2
+    )

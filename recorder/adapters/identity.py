@@ -17,7 +17,7 @@ from azure.communication.identity import (
 from azure.core.credentials import TokenCredential
 
 from recorder.adapters.acs import call_acs
-from recorder.adapters.credentials import client_credential
+from recorder.adapters.credentials import acs_client
 from recorder.services.ports import AcsError
 from recorder.services.tokens.ports import AccessToken
 
@@ -25,9 +25,7 @@ from recorder.services.tokens.ports import AccessToken
 def build_identity_client(
     endpoint: str, access_key: str | None, credential: TokenCredential | None
 ) -> CommunicationIdentityClient:
-    return CommunicationIdentityClient(
-        endpoint, client_credential(access_key, credential), retry_total=3, retry_backoff_factor=0.2
-    )
+    return acs_client(CommunicationIdentityClient, endpoint, access_key, credential)
 
 
 class AcsIdentities:
