@@ -61,9 +61,7 @@ class AcsCallAutomation:
                 headers=_repeatable(request_id, first_sent),
             )
         )
-        if not props.call_connection_id:
-            raise AcsError("answer_call returned no call connection id", transient=False)
-        return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props))
+        return _joined(props, "answer_call")
 
     def connect_call(
         self, server_call_id: str, callback_url: str, request_id: str, *, first_sent: datetime | None = None
@@ -77,9 +75,7 @@ class AcsCallAutomation:
                 headers=_repeatable(request_id, first_sent),
             )
         )
-        if not props.call_connection_id:
-            raise AcsError("connect_call returned no call connection id", transient=False)
-        return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props))
+        return _joined(props, "connect_call")
 
     def create_call(
         self,
@@ -235,6 +231,13 @@ class AcsCallAutomation:
 def _raw_id(identifier: Any) -> str | None:
     raw = getattr(identifier, "raw_id", None)
     return str(raw) if raw else None
+
+
+def _joined(props: Any, operation: str) -> PlacedCall:
+    """The call ACS answered or connected us to: of no use without its connection id."""
+    if not props.call_connection_id:
+        raise AcsError(f"{operation} returned no call connection id", transient=False)
+    return PlacedCall(str(props.call_connection_id), own_identities=_own_identities(props))
 
 
 def _own_identities(props: Any, *, outbound: bool = False) -> tuple[str, ...]:
