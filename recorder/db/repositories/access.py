@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,26 +16,20 @@ class KeyRepository:
         self.session = session
 
     def add(
-        self,
-        key_id: str,
-        name: str,
-        role: str,
-        key_hash: str,
-        prefix: str,
-        created_at: datetime,
-        expires_at: datetime | None,
-    ) -> None:
-        self.session.add(
-            ApiKey(
-                id=key_id,
-                name=name,
-                role=role,
-                key_hash=key_hash,
-                prefix=prefix,
-                created_at=created_at,
-                expires_at=expires_at,
-            )
+        self, name: str, role: str, key_hash: str, prefix: str, now: datetime, ttl: timedelta | None
+    ) -> str:
+        """A new key's row, expiring ``ttl`` after ``now`` (never: None); returns its id."""
+        row = ApiKey(
+            id=str(uuid.uuid4()),
+            name=name,
+            role=role,
+            key_hash=key_hash,
+            prefix=prefix,
+            created_at=now,
+            expires_at=now + ttl if ttl else None,
         )
+        self.session.add(row)
+        return row.id
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
         return self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,9 +38,7 @@ def create_key(
     """Returns (key id, the key itself); only the hash is kept. Also the CLI's, the demo's and the tests'."""
     prefix = secrets.token_hex(4)
     key = f"rk_{prefix}_{secrets.token_urlsafe(32)}"
-    key_id = str(uuid.uuid4())
-    keys.add(key_id, name, role, hash_key(key), prefix, now, now + ttl if ttl else None)
-    return key_id, key
+    return keys.add(name, role, hash_key(key), prefix, now, ttl), key
 
 
 def authenticate(keys: Keys, key: str, now: datetime) -> Principal | None:

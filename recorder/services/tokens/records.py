@@ -4,7 +4,7 @@ and the audit trail. ``db/repositories/access.py`` and ``identities.py`` impleme
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from recorder.services.calls.ports import Audit, UnitOfWork
@@ -29,15 +29,10 @@ class SessionRow(Protocol):
 
 class Keys(Protocol):
     def add(
-        self,
-        key_id: str,
-        name: str,
-        role: str,
-        key_hash: str,
-        prefix: str,
-        created_at: datetime,
-        expires_at: datetime | None,
-    ) -> None: ...
+        self, name: str, role: str, key_hash: str, prefix: str, now: datetime, ttl: timedelta | None
+    ) -> str:
+        """A new key, expiring ``ttl`` after ``now`` (never: None); returns its id."""
+        ...
 
     def by_hash(self, key_hash: str) -> KeyRow | None: ...
 
