@@ -53,14 +53,16 @@ def call_properties(call: Call) -> dict[str, Any]:
     return properties
 
 
+def connected_call(emulator: Emulator, request: AcsRequest) -> Call:
+    """The live call the path's call connection id names; the request's record notes its server call id."""
+    call = emulator.call_for_connection(request.params["call_connection_id"])
+    request.record.server_call_id = call.server_call_id
+    return call
+
+
 class ConnectionOperations:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
-
-    def _call(self, request: AcsRequest) -> Call:
-        call = self.emulator.call_for_connection(request.params["call_connection_id"])
-        request.record.server_call_id = call.server_call_id
-        return call
 
     def answer_call(self, request: AcsRequest) -> Reply:
         context = request.required_text("incomingCallContext")
@@ -120,11 +122,11 @@ class ConnectionOperations:
         return Reply(200, call_properties(call))
 
     def get_call_properties(self, request: AcsRequest) -> Reply:
-        return Reply(200, call_properties(self._call(request)))
+        return Reply(200, call_properties(connected_call(self.emulator, request)))
 
     def list_participants(self, request: AcsRequest) -> Reply:
         """One page of the roster; ``nextLink`` (absolute, on this endpoint) points at the next one."""
-        call = self._call(request)
+        call = connected_call(self.emulator, request)
         models = call.participant_models()
         skip = request.query.get("skip", "0")
         if not skip.isascii() or not skip.isdigit() or len(skip) > 6:
@@ -138,7 +140,7 @@ class ConnectionOperations:
         return Reply(200, page)
 
     def get_participant(self, request: AcsRequest) -> Reply:
-        call = self._call(request)
+        call = connected_call(self.emulator, request)
         raw_id = request.params["raw_id"]
         request.record.target = raw_id
         for model in call.participant_models():
@@ -147,7 +149,7 @@ class ConnectionOperations:
         raise not_found(f"Participant {raw_id} was not found.")
 
     def remove_participant(self, request: AcsRequest) -> Reply:
-        call = self._call(request)
+        call = connected_call(self.emulator, request)
         raw_id = request.identifier("participantToRemove")
         request.record.target = raw_id
         participant = self.emulator.present_participant(call, raw_id)
@@ -163,7 +165,7 @@ class ConnectionOperations:
         return Reply(202, {"operationContext": context})
 
     def hang_up(self, request: AcsRequest) -> Reply:
-        self.emulator.disconnect(self._call(request), events.ENDED_BY_API)
+        self.emulator.disconnect(connected_call(self.emulator, request), events.ENDED_BY_API)
         return Reply(204)
 
     def terminate_call(self, request: AcsRequest) -> Reply:

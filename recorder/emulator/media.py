@@ -9,11 +9,11 @@ import uuid
 from typing import Any
 
 from recorder.emulator import play_sources
-from recorder.emulator.connections import callback_uri
+from recorder.emulator.connections import callback_uri, connected_call
 from recorder.emulator.engine import Emulator
 from recorder.emulator.rest import AcsError, AcsRequest, Reply, bad_request
 from recorder.emulator.scenario import TONE_WORDS
-from recorder.emulator.state import Call, MediaOperation
+from recorder.emulator.state import Call, MediaOperation, Participant
 
 PLAY_SOURCE_KINDS = ("file", "text", "ssml")
 DEFAULT_SILENCE_TIMEOUT_S = 5
@@ -27,11 +27,6 @@ def invalid_media_mode(raw_id: str) -> AcsError:
 class MediaOperations:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
-
-    def _call(self, request: AcsRequest) -> Call:
-        call = self.emulator.call_for_connection(request.params["call_connection_id"])
-        request.record.server_call_id = call.server_call_id
-        return call
 
     def _check_target(self, call: Call, raw_id: str) -> None:
         """Someone present, or one of the call's own identities (ACS lists them; a prompt to one is heard
@@ -53,7 +48,7 @@ class MediaOperations:
         return sources
 
     def play_media(self, request: AcsRequest) -> Reply:
-        call = self._call(request)
+        call = connected_call(self.emulator, request)
         sources = self._sources(call, request.body.get("playSources"), required=True)
         targets = tuple(request.identifiers("playTo"))
         for raw_id in targets:
@@ -63,10 +58,7 @@ class MediaOperations:
         if len(targets) == 1:
             request.record.target = targets[0]
         operation = MediaOperation(
-            uuid.uuid4().hex,
-            "play",
-            request.text("operationContext"),
-            callback_uri(request, "operationCallbackUri"),
+            *_new_operation(request, "play"),
             sources=sources,
             play_to=targets,
             loop=request.section("playOptions").get("loop") is True,
@@ -76,7 +68,7 @@ class MediaOperations:
         return Reply(202)
 
     def start_recognizing_media(self, request: AcsRequest) -> Reply:
-        call = self._call(request)
+        call = connected_call(self.emulator, request)
         if request.required_text("recognizeInputType") != "dtmf":
             raise bad_request("The emulator recognizes only dtmf input.")
         options = request.section("recognizeOptions")
@@ -92,10 +84,7 @@ class MediaOperations:
         if sources and call.behaviour.validate_play_sources:
             play_sources.check_targets((raw_id,))
         operation = MediaOperation(
-            uuid.uuid4().hex,
-            "recognize",
-            request.text("operationContext"),
-            callback_uri(request, "operationCallbackUri"),
+            *_new_operation(request, "recognize"),
             sources=sources,
             target=raw_id,
             interrupt_prompt=options.get("interruptPrompt") is True,
@@ -105,20 +94,20 @@ class MediaOperations:
         self.emulator.media.enqueue(call, operation, interrupt=interrupt)
         return Reply(202)
 
-    def start_continuous_dtmf_recognition(self, request: AcsRequest) -> Reply:
-        call = self._call(request)
+    def _continuous_target(self, request: AcsRequest) -> tuple[Call, Participant]:
+        call = connected_call(self.emulator, request)
         raw_id = request.identifier("targetParticipant")
         request.record.target = raw_id
-        participant = self.emulator.present_participant(call, raw_id)
+        return call, self.emulator.present_participant(call, raw_id)
+
+    def start_continuous_dtmf_recognition(self, request: AcsRequest) -> Reply:
+        _, participant = self._continuous_target(request)
         participant.continuous_armed = True
         participant.continuous_context = request.text("operationContext")
         return Reply(200)
 
     def stop_continuous_dtmf_recognition(self, request: AcsRequest) -> Reply:
-        call = self._call(request)
-        raw_id = request.identifier("targetParticipant")
-        request.record.target = raw_id
-        participant = self.emulator.present_participant(call, raw_id)
+        call, participant = self._continuous_target(request)
         participant.continuous_armed = False
         self.emulator.emit(
             call,
@@ -129,8 +118,14 @@ class MediaOperations:
         return Reply(200)
 
     def cancel_all_media_operations(self, request: AcsRequest) -> Reply:
-        self.emulator.media.cancel_all(self._call(request))
+        self.emulator.media.cancel_all(connected_call(self.emulator, request))
         return Reply(202)
+
+
+def _new_operation(request: AcsRequest, kind: str) -> tuple[str, str, str | None, str | None]:
+    """A new media operation's id and kind, and where it reports: the request's context and callback."""
+    context = request.text("operationContext")
+    return uuid.uuid4().hex, kind, context, callback_uri(request, "operationCallbackUri")
 
 
 def _dtmf_settings(request: AcsRequest, options: dict[str, Any]) -> dict[str, Any]:
