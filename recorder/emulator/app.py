@@ -20,7 +20,7 @@ from recorder.emulator.config import EmulatorConfig
 from recorder.emulator.connections import ConnectionOperations
 from recorder.emulator.control import control_routes
 from recorder.emulator.engine import Emulator
-from recorder.emulator.hmac_auth import HmacError, request_target, verify_request
+from recorder.emulator.hmac_auth import hmac_denial
 from recorder.emulator.identity import identity_acs_table, identity_control_routes
 from recorder.emulator.media import MediaOperations
 from recorder.emulator.recordings import RecordingOperations
@@ -147,18 +147,9 @@ class AcsEndpoint:
         path_known: bool,
         record: RequestRecord,
     ) -> Reply:
-        scope = request.scope
-        target = request_target(scope.get("raw_path") or record.path.encode(), scope.get("query_string", b""))
-        try:
-            verify_request(
-                access_key=self.emulator.config.access_key,
-                method=request.method,
-                target=target,
-                headers=request.headers,
-                body=body,
-            )
-        except HmacError as error:
-            return _error(AcsError(401, "Unauthorized", f"Denied by HMAC authentication: {error}."))
+        denial = hmac_denial(self.emulator.config.access_key, request, body)
+        if denial is not None:
+            return _error(AcsError(401, "Unauthorized", denial))
         if route is None:
             if path_known:
                 return _error(

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from recorder.emulator.engine import Emulator
-from recorder.emulator.hmac_auth import HmacError, request_target, verify_request
+from recorder.emulator.hmac_auth import hmac_denial
 from recorder.emulator.recording_files import RecordingFile, RecordingFiles
 
 RANGE = re.compile(r"bytes=(\d+)-(\d*)")
@@ -50,17 +50,9 @@ class FileRoutes:
 
     def _file(self, request: Request) -> RecordingFile | Response:
         """The file the request names, after the HMAC check; an error response otherwise."""
-        target = request_target(request.scope.get("raw_path") or b"", request.scope.get("query_string", b""))
-        try:
-            verify_request(
-                access_key=self.emulator.config.access_key,
-                method=request.method,
-                target=target,
-                headers=request.headers,
-                body=b"",
-            )
-        except HmacError as exc:
-            return _error(401, "Unauthorized", f"Denied by HMAC authentication: {exc}.")
+        denial = hmac_denial(self.emulator.config.access_key, request, b"")
+        if denial is not None:
+            return _error(401, "Unauthorized", denial)
         file = self.files.files.get(request.path_params["document_id"])
         if file is None or file.deleted:
             return _error(404, "8522", "Recording file not found.")

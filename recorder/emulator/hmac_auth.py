@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from starlette.requests import Request
+
 SCHEME = "HMAC-SHA256"
 REQUIRED_SIGNED_HEADERS = ("x-ms-date", "host", "x-ms-content-sha256")
 MAX_CLOCK_SKEW = timedelta(minutes=15)
@@ -92,6 +94,19 @@ def verify_request(
     expected = compute_signature(access_key, string_to_sign(method, target, signed_values))
     if not hmac.compare_digest(signature.encode("ascii", "replace"), expected.encode("ascii")):
         raise HmacError("the signature does not match")
+
+
+def hmac_denial(access_key: str, request: Request, body: bytes) -> str | None:
+    """Why an HTTP request's signature is refused (the message ACS gives), or None when it is valid."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    target = request_target(raw_path, request.scope.get("query_string", b""))
+    try:
+        verify_request(
+            access_key=access_key, method=request.method, target=target, headers=request.headers, body=body
+        )
+    except HmacError as error:
+        return f"Denied by HMAC authentication: {error}."
+    return None
 
 
 def _check_date(value: str, now: datetime) -> None:
