@@ -16,10 +16,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from recorder.emulator.json_fields import flag_field, text_field
+
 REQUEST_KINDS = ("fail_request",)
 CALLBACK_KINDS = ("drop_callback", "delay_callback", "duplicate_callback", "reorder_callbacks")
 EVENT_PREFIX = "Microsoft.Communication."
 MAX_COUNT = 1000
+MAX_TEXT = 1000
 
 
 class FaultError(ValueError):
@@ -83,7 +86,7 @@ def parse_fault(item: object) -> Fault:
             status=status,
             code=_text(item, "code") or str(status),
             message=_text(item, "message") or "Injected fault.",
-            applied=_flag(item, "applied"),
+            applied=flag_field(item, "applied", FaultError, default=False),
             call_connection_id=_text(item, "call_connection_id") or None,
         )
     if kind in CALLBACK_KINDS:
@@ -106,19 +109,7 @@ def _count(value: object) -> int:
 
 
 def _text(item: dict[str, Any], name: str, *, required: bool = False) -> str:
-    value = item.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value or len(value) > 1000:
-        raise FaultError(f"{name} must be a non-empty string")
-    return value
-
-
-def _flag(item: dict[str, Any], name: str) -> bool:
-    value = item.get(name, False)
-    if not isinstance(value, bool):
-        raise FaultError(f"{name} must be true or false")
-    return value
+    return text_field(item, name, FaultError, required=required, max_length=MAX_TEXT)
 
 
 class FaultBook:

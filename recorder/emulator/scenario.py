@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.emulator.behaviour import BehaviourError, parse_behaviour
+from recorder.emulator.json_fields import flag_field, text_field
 
 TONE_WORDS = {
     "0": "zero",
@@ -201,19 +202,11 @@ def _object(value: object, what: str) -> dict[str, Any]:
 
 
 def _string(data: dict[str, Any], name: str, *, required: bool = False) -> str:
-    value = data.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value:
-        raise ScenarioError(f"{name} must be a non-empty string")
-    return value
+    return text_field(data, name, ScenarioError, required=required)
 
 
 def _boolean(data: dict[str, Any], name: str, *, default: bool) -> bool:
-    value = data.get(name, default)
-    if not isinstance(value, bool):
-        raise ScenarioError(f"{name} must be true or false")
-    return value
+    return flag_field(data, name, ScenarioError, default=default)
 
 
 def _duration(data: dict[str, Any], name: str, default: float) -> float:
