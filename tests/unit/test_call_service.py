@@ -56,10 +56,6 @@ class FakeCalls:
     def id_for_connection(self, call_connection_id: str) -> str | None:
         return self.store.connections.get(call_connection_id)
 
-    def connection_of(self, call_id: str) -> str | None:
-        state = self.store.calls.get(call_id)
-        return state.call_connection_id if state else None
-
 
 class FakeInbox:
     def __init__(self, store: Store) -> None:

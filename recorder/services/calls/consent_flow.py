@@ -184,56 +184,70 @@ class CallService:
         with self._uow() as uow:
             return uow.calls.id_for_connection(call_connection_id)
 
-    def connection_of(self, call_id: str) -> str | None:
-        """The call's ACS call connection id; None while it is being answered (or for no such call)."""
-        with self._uow() as uow:
-            return uow.calls.connection_of(call_id)
-
     def apply_callbacks(
         self, call_id: str, deliveries: Sequence[Delivery], admit: Callable[[], str | None] = lambda: None
     ) -> Delivered:
-        """Apply one delivery of ACS callbacks to the call its URL names: every event must name that call's
-        connection (a call still being answered has none yet: its first callbacks may arrive before the
-        answer); then ``admit`` (the web's replay check) may refuse it; then each event is applied."""
-        connection_id = self.connection_of(call_id)
-        foreign = [
-            d.id for d in deliveries if connection_id is not None and d.call_connection_id != connection_id
-        ]
-        if foreign:
-            return Delivered(foreign=tuple(foreign))
-        refused = admit()
-        if refused is not None:
-            return Delivered(refused=refused)
+        """Apply one delivery of ACS callbacks to the call its URL names, one unit of work per event. The
+        first one, holding the call's lock, binds the delivery: every event must name that call's connection
+        (a call still being answered has none yet: its first callbacks may arrive before the answer), then
+        ``admit`` (the web's replay check) may refuse it; either way nothing is applied."""
         outcomes: dict[str, int] = {}
-        for d in deliveries:
-            outcome = "ignored"
-            if d.event is not None:
-                with metrics.EVENT_SECONDS.labels("acs").time():
-                    outcome = self.apply(call_id, d.id, d.type, d.event).value
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            metrics.event_received("acs", d.type, outcome)
+        for index, d in enumerate(deliveries):
+            with metrics.EVENT_SECONDS.labels("acs").time():
+                applied = self._apply_delivery(call_id, d, deliveries if index == 0 else (), admit)
+            if isinstance(applied, Delivered):
+                return applied
+            outcomes[applied] = outcomes.get(applied, 0) + 1
+            metrics.event_received("acs", d.type, applied)
         return Delivered(outcomes)
 
-    def apply(self, call_id: str, event_id: str, event_type: str, event: ev.CallEvent) -> Outcome:
-        """Apply one authenticated ACS callback event to its call, exactly once."""
+    def _apply_delivery(
+        self,
+        call_id: str,
+        delivery: Delivery,
+        binding: Sequence[Delivery],
+        admit: Callable[[], str | None],
+    ) -> str | Delivered:
+        """One event in its unit of work; with ``binding``, first check the delivery they belong to."""
+        if not binding and delivery.event is None:
+            return "ignored"
         now = self._clock()
         with self._uow() as uow:
             state = uow.calls.get(call_id, lock=True)
-            if state is None:
-                log.info("webhook.unknown_call", extra={"call_id": call_id, "event_type": event_type})
-                return Outcome.UNKNOWN_CALL
-            if not uow.inbox.add("acs", event_id, event_type, call_id, now):
-                return Outcome.DUPLICATE
-            policy = self._policy
-            if isinstance(event, ev.ParticipantsUpdated):
-                policy = exempting_known_agents(uow.agents, policy, event.participants)
-            decision = decide(state, event, policy)
-            self._persist(uow, decision, event_type, event_id, now, previous=state)
-            crashpoints.hit(f"event.before_commit.{event_type}")
-            uow.commit()
-        if decision.commands:
+            if binding:
+                refusal = _refusal(state, binding, admit)
+                if refusal is not None:
+                    return refusal
+            if delivery.event is None:
+                return "ignored"
+            outcome, decision = self._apply_locked(uow, state, call_id, delivery, now)
+        if decision is not None and decision.commands:
             self._commands_queued()
-        return Outcome.APPLIED
+        return outcome.value
+
+    def apply(self, call_id: str, event_id: str, event_type: str, event: ev.CallEvent) -> Outcome:
+        """Apply one authenticated ACS callback event to its call, exactly once."""
+        outcome = self._apply_delivery(call_id, _Event(event_id, event_type, event), (), lambda: None)
+        assert isinstance(outcome, str)
+        return Outcome(outcome)
+
+    def _apply_locked(
+        self, uow: CallsUnitOfWork, state: CallState | None, call_id: str, d: Delivery, now: datetime
+    ) -> tuple[Outcome, Decision | None]:
+        assert d.event is not None
+        if state is None:
+            log.info("webhook.unknown_call", extra={"call_id": call_id, "event_type": d.type})
+            return Outcome.UNKNOWN_CALL, None
+        if not uow.inbox.add("acs", d.id, d.type, call_id, now):
+            return Outcome.DUPLICATE, None
+        policy = self._policy
+        if isinstance(d.event, ev.ParticipantsUpdated):
+            policy = exempting_known_agents(uow.agents, policy, d.event.participants)
+        decision = decide(state, d.event, policy)
+        self._persist(uow, decision, d.type, d.id, now, previous=state)
+        crashpoints.hit(f"event.before_commit.{d.type}")
+        uow.commit()
+        return Outcome.APPLIED, decision
 
     def command_finished(
         self,
@@ -343,3 +357,26 @@ def exempting_known_agents(
     if not missing:
         return policy
     return replace(policy, exempt={**dict(sorted(missing.items())), **policy.exempt})
+
+
+@dataclass(frozen=True)
+class _Event:
+    """A ``Delivery`` of one event the caller already bound to its call."""
+
+    id: str
+    type: str
+    event: ev.CallEvent | None
+    call_connection_id: str = ""
+
+
+def _refusal(
+    state: CallState | None, deliveries: Sequence[Delivery], admit: Callable[[], str | None]
+) -> Delivered | None:
+    """Why a delivery may not apply to the call its URL names: events naming another connection, or a
+    replay; None when it may."""
+    connection = None if state is None else state.call_connection_id
+    foreign = [d.id for d in deliveries if connection is not None and d.call_connection_id != connection]
+    if foreign:
+        return Delivered(foreign=tuple(foreign))
+    refused = admit()
+    return None if refused is None else Delivered(refused=refused)

@@ -35,8 +35,6 @@ class CallStore(Protocol):
 
     def id_for_connection(self, call_connection_id: str) -> str | None: ...
 
-    def connection_of(self, call_id: str) -> str | None: ...
-
 
 class Ledger(Protocol):
     def add(
