@@ -29,6 +29,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from benchmarks.pg_waits import sampling
+from benchmarks.reaction_latency import CONFIG
 from benchmarks.reference_endpoint import CREATE, DATABASE_URL_ENV
 from recorder.web.http_protocol import HTTP_PROTOCOL
 from tests.conftest import (
@@ -142,7 +143,7 @@ def report(name: str, seconds: float, errors: int, latencies: list[float], basel
 def measure_service(
     url: str, workdir: Path, workers: int, args: argparse.Namespace
 ) -> tuple[int, list[float]]:
-    stack_iter = start_stack(url, workdir, workers=workers)
+    stack_iter = start_stack(url, workdir, workers=workers, config=CONFIG)  # the product's defaults
     stack = next(stack_iter)
     try:
         targets = open_calls(stack, args.calls)

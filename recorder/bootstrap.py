@@ -207,6 +207,7 @@ def build_calls(
         commands_queued=outbox_ready.set,
         observers=[events],
         answer_for=settings.calls.answer_for,
+        command_lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     dispatcher = Dispatcher(
         uow,

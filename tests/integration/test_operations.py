@@ -242,6 +242,32 @@ def test_a_claim_takes_one_command_per_call_and_never_the_second_while_the_first
     assert len(again) == 3
 
 
+def test_the_call_service_claims_only_its_calls_next_command_and_nothing_a_claim_holds(
+    container: bootstrap.Container,
+) -> None:
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    lease = timedelta(seconds=30)
+    call, other = _queue(container, "next-1", 2, now), _queue(container, "next-2", 1, now)
+    with container.unit_of_work() as uow:
+        head = uow.outbox.claim_next(call, now, lease)
+        assert head is not None and uow.outbox.claim_next(call, now, lease) is None  # leased: not twice
+        uow.commit()
+    with container.unit_of_work() as uow:  # the loop's claim skips it, and takes the other call's head
+        assert [c for _, c in uow.outbox.claim_ready(now, 10, lease)] == [other]
+        uow.commit()
+    with container.unit_of_work() as uow:
+        assert uow.outbox.claim_next(other, now, lease) is None  # what the loop holds is not taken
+        uow.outbox.finish(head, "done", now)
+        second = uow.outbox.claim_next(call, now, lease)
+        uow.commit()
+        kinds = uow.session.scalars(select(OutboxCommand.kind).where(OutboxCommand.id == second)).all()
+    assert second not in (None, head) and kinds == ["HangUp"]
+    with container.unit_of_work() as uow:  # a retry's backoff: not before its time
+        uow.outbox.retry_later(str(second), now + timedelta(seconds=5), "later")
+        assert uow.outbox.claim_next(call, now, lease) is None
+        assert uow.outbox.claim_next(call, now + timedelta(seconds=6), lease) == second
+
+
 @pytest.fixture
 def postgres_container(postgres_server: str) -> Iterator[bootstrap.Container]:
     from recorder.db.migrate import upgrade

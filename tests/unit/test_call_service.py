@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from recorder.domain import effects as fx
@@ -36,6 +36,8 @@ class Store:
     agents: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     commits: int = 0
+    claimed: set[str] = field(default_factory=set)
+    finished: set[str] = field(default_factory=set)
 
 
 class FakeCalls:
@@ -76,7 +78,15 @@ class FakeOutbox:
         return f"command-{len(self.store.outbox)}"
 
     def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None:
-        return None
+        self.store.finished.add(command_id)
+
+    def claim_next(self, call_id: str, now: datetime, lease: timedelta) -> str | None:
+        ids = [f"command-{n}" for n, (call, _) in enumerate(self.store.outbox, 1) if call == call_id]
+        head = next((i for i in ids if i not in self.store.finished), None)
+        if head is None or head in self.store.claimed:
+            return None
+        self.store.claimed.add(head)
+        return head
 
 
 class FakeLedger:
@@ -189,3 +199,60 @@ def test_the_answered_call_learns_its_connection_in_one_commit() -> None:
     assert applied is Outcome.APPLIED
     assert calls.id_for_connection("connection-1") == call_id == store.connections["connection-1"]
     assert store.calls[call_id].call_connection_id == "connection-1" and store.commits == 2
+
+
+@dataclass(frozen=True)
+class Callback:
+    id: str
+    type: str
+    event: ev.CallEvent | None
+    call_connection_id: str = "connection-1"
+
+
+def test_the_command_a_callback_queues_is_claimed_with_its_decision_and_run_after_the_commit() -> None:
+    store, wakes, ran = Store(), list[int](), list[tuple[str, str, int]]()
+    lease = timedelta(seconds=30)
+    calls = CallService(
+        lambda: FakeUnitOfWork(store),
+        POLICY,
+        lambda: NOW,
+        commands_queued=lambda: wakes.append(1),
+        command_lease=lease,
+    )
+    _, call_id = calls.incoming_call(incoming("event-6"))
+    assert call_id is not None
+    answered = ev.CallAnswered(NOW, "connection-1", (CALLEE,))
+    assert calls.command_finished(call_id, "command-1", "done", answered) is None  # nothing else queued
+    calls.apply(call_id, "event-7a", "CallConnected", ev.CallConnected(NOW, "connection-1"))
+    caller = "4:+14255550101"
+    joined = Callback("event-7", "ParticipantsUpdated", ev.ParticipantsUpdated(NOW, 1, (caller,)))
+    wakes.clear()
+
+    def run_now(command_id: str, call: str) -> None:
+        ran.append((command_id, call, store.commits))
+
+    delivered = calls.apply_callbacks(call_id, [joined], run_now=run_now)
+    assert delivered.outcomes == {"applied": 1}
+    queued = [command for call, command in store.outbox if call == call_id]
+    assert [type(c) for c in queued] == [fx.AnswerCall, fx.PromptParticipant]
+    assert ran == [("command-2", call_id, 4)] and wakes == []  # after its commit, not the loop's to find
+    assert calls.command_finished(call_id, "command-2", "done", None) is None
+
+
+def test_without_someone_to_run_it_the_command_is_left_to_the_dispatchers_loop() -> None:
+    store, wakes = Store(), list[int]()
+    calls = CallService(
+        lambda: FakeUnitOfWork(store),
+        POLICY,
+        lambda: NOW,
+        commands_queued=lambda: wakes.append(1),
+        command_lease=timedelta(seconds=30),
+    )
+    _, call_id = calls.incoming_call(incoming("event-8"))
+    assert call_id is not None
+    calls.command_finished(call_id, "command-1", "done", ev.CallAnswered(NOW, "connection-1", (CALLEE,)))
+    calls.apply(call_id, "event-8a", "CallConnected", ev.CallConnected(NOW, "connection-1"))
+    wakes.clear()
+    joined = Callback("event-9", "ParticipantsUpdated", ev.ParticipantsUpdated(NOW, 1, ("4:+14255550101",)))
+    assert calls.apply_callbacks(call_id, [joined]).outcomes == {"applied": 1}
+    assert store.claimed == set() and wakes == [1]

@@ -107,6 +107,23 @@ class OutboxRepository:
             )
         return [(command_id, call_id) for command_id, call_id in taken]
 
+    def claim_next(self, call_id: str, now: datetime, lease: timedelta) -> str | None:
+        """Claim the call's first unfinished command if it is ready (its turn come, nobody running it), for
+        the caller to run at once. The caller holds the call's lock; the dispatcher's own claims skip a row
+        taken here (the lease), and this UPDATE takes nothing they hold (its WHERE reads the row again)."""
+        head = self.session.scalar(
+            select(OutboxCommand.id)
+            .where(OutboxCommand.call_id == call_id, OutboxCommand.status == "pending")
+            .order_by(OutboxCommand.seq)
+            .limit(1)
+        )
+        if head is None:
+            return None
+        ready = (OutboxCommand.id == head) & (OutboxCommand.status == "pending")
+        ready &= OutboxCommand.available_at <= now
+        taken = leases.claim(self.session, OutboxCommand, ready, now, lease, **_first_attempt(now))
+        return head if taken else None
+
     def claim(self, command_id: str, now: datetime, lease: timedelta) -> bool:
         pending = (OutboxCommand.id == command_id) & (OutboxCommand.status == "pending")
         return leases.claim(self.session, OutboxCommand, pending, now, lease, **_first_attempt(now))

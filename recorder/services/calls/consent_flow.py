@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -83,8 +83,12 @@ class CallService:
         commands_queued: Callable[[], None] = lambda: None,
         observers: Sequence[DecisionObserver] = (),
         answer_for: frozenset[str] = frozenset(),
+        command_lease: timedelta | None = None,
     ) -> None:
+        """``command_lease``: claim a call's next command in the transaction that queued or finished the one
+        before, for the caller to run at once (None: the dispatcher's loop claims every command)."""
         self._uow = unit_of_work
+        self._command_lease = command_lease
         self._policy = policy
         self._answer_for = answer_for  # empty: every call except to an agent identity
         self._clock = clock
@@ -185,16 +189,23 @@ class CallService:
             return uow.calls.id_for_connection(call_connection_id)
 
     def apply_callbacks(
-        self, call_id: str, deliveries: Sequence[Delivery], admit: Callable[[], str | None] = lambda: None
+        self,
+        call_id: str,
+        deliveries: Sequence[Delivery],
+        admit: Callable[[], str | None] = lambda: None,
+        run_now: Callable[[str, str], None] | None = None,
     ) -> Delivered:
         """Apply one delivery of ACS callbacks to the call its URL names, one unit of work per event. The
         first one, holding the call's lock, binds the delivery: every event must name that call's connection
         (a call still being answered has none yet: its first callbacks may arrive before the answer), then
-        ``admit`` (the web's replay check) may refuse it; either way nothing is applied."""
+        ``admit`` (the web's replay check) may refuse it; either way nothing is applied. ``run_now`` (the
+        dispatcher's) takes the command an event made its call's next, claimed with the decision: a pause
+        reaches ACS without waiting for the dispatcher's loop to find it."""
         outcomes: dict[str, int] = {}
         for index, d in enumerate(deliveries):
             with metrics.EVENT_SECONDS.labels("acs").time():
-                applied = self._apply_delivery(call_id, d, deliveries if index == 0 else (), admit)
+                binding = deliveries if index == 0 else ()
+                applied = self._apply_delivery(call_id, d, binding, admit, run_now)
             if isinstance(applied, Delivered):
                 return applied
             outcomes[applied] = outcomes.get(applied, 0) + 1
@@ -207,6 +218,7 @@ class CallService:
         delivery: Delivery,
         binding: Sequence[Delivery],
         admit: Callable[[], str | None],
+        run_now: Callable[[str, str], None] | None = None,
     ) -> str | Delivered:
         """One event in its unit of work; with ``binding``, first check the delivery they belong to."""
         if not binding and delivery.event is None:
@@ -220,8 +232,10 @@ class CallService:
                     return refusal
             if delivery.event is None:
                 return "ignored"
-            outcome, decision = self._apply_locked(uow, state, call_id, delivery, now)
-        if decision is not None and decision.commands:
+            outcome, decision, claimed = self._apply_locked(uow, state, call_id, delivery, now, run_now)
+        if claimed is not None and run_now is not None:
+            run_now(claimed, call_id)
+        elif decision is not None and decision.commands:
             self._commands_queued()
         return outcome.value
 
@@ -232,22 +246,34 @@ class CallService:
         return Outcome(outcome)
 
     def _apply_locked(
-        self, uow: CallsUnitOfWork, state: CallState | None, call_id: str, d: Delivery, now: datetime
-    ) -> tuple[Outcome, Decision | None]:
+        self,
+        uow: CallsUnitOfWork,
+        state: CallState | None,
+        call_id: str,
+        d: Delivery,
+        now: datetime,
+        run_now: Callable[[str, str], None] | None,
+    ) -> tuple[Outcome, Decision | None, str | None]:
         assert d.event is not None
         if state is None:
             log.info("webhook.unknown_call", extra={"call_id": call_id, "event_type": d.type})
-            return Outcome.UNKNOWN_CALL, None
+            return Outcome.UNKNOWN_CALL, None, None
         if not uow.inbox.add("acs", d.id, d.type, call_id, now):
-            return Outcome.DUPLICATE, None
+            return Outcome.DUPLICATE, None, None
         policy = self._policy
         if isinstance(d.event, ev.ParticipantsUpdated):
             policy = exempting_known_agents(uow.agents, policy, d.event.participants)
         decision = decide(state, d.event, policy)
         self._persist(uow, decision, d.type, d.id, now, previous=state)
+        claimed = self._claim_next(uow, call_id, now) if decision.commands and run_now else None
         crashpoints.hit(f"event.before_commit.{d.type}")
         uow.commit()
-        return Outcome.APPLIED, decision
+        return Outcome.APPLIED, decision, claimed
+
+    def _claim_next(self, uow: CallsUnitOfWork, call_id: str, now: datetime) -> str | None:
+        if self._command_lease is None:
+            return None
+        return uow.outbox.claim_next(call_id, now, self._command_lease)
 
     def command_finished(
         self,
@@ -256,8 +282,9 @@ class CallService:
         status: str,
         result: ev.CallEvent | None,
         error: str | None = None,
-    ) -> None:
-        """Close an outbox command and feed what ACS answered back into the call, in one transaction."""
+    ) -> str | None:
+        """Close an outbox command and feed what ACS answered back into the call, in one transaction; returns
+        the call's next command when it claimed it for the dispatcher to run at once."""
         now = self._clock()
         with self._uow() as uow:
             state = uow.calls.get(call_id, lock=True)
@@ -267,8 +294,11 @@ class CallService:
                 # a failure is always audited, even when it changes nothing in the call's state
                 unchanged = None if status == "failed" else state
                 self._persist(uow, decision, type(result).__name__, None, now, previous=unchanged)
+            claimed = self._claim_next(uow, call_id, now)
             uow.commit()
-        self._commands_queued()
+        if claimed is None:
+            self._commands_queued()
+        return claimed
 
     def _persist(
         self,

@@ -100,6 +100,23 @@ class Dispatcher(WorkerLoop):
             self._pool.submit(self._run, command_id, call_id).add_done_callback(self._finished)
         return len(claimed)
 
+    def hand_over(self, command_id: str, call_id: str) -> None:
+        """Run a command its call service claimed with the decision that queued it, without waiting for a
+        round (the safe-first path: the pause a newcomer's arrival decides goes out at once)."""
+        with self._in_flight_lock:
+            self._in_flight += 1
+        try:
+            self._pool.submit(self._run, command_id, call_id).add_done_callback(self._finished)
+        except RuntimeError:  # stopping: the claim's lease runs out and another instance runs it
+            with self._in_flight_lock:
+                self._in_flight -= 1
+            log.warning("outbox.hand_over_while_stopping", extra={"call_id": call_id})
+
+    @property
+    def running(self) -> bool:
+        """The loop runs (``serve``): a command handed over will be run."""
+        return self.alive and not self._stopping.is_set()
+
     def _claim(self, limit: int) -> list[tuple[str, str]]:
         with self._uow() as uow:
             claimed = uow.outbox.claim_ready(self._clock(), limit, self._lease)
@@ -115,6 +132,13 @@ class Dispatcher(WorkerLoop):
         self.wake()
 
     def _run(self, command_id: str, call_id: str) -> bool:
+        """Run a claimed command, then each next command of its call that finishing it claimed."""
+        next_id: str | None = command_id
+        while next_id is not None:
+            next_id = self._run_one(next_id, call_id)
+        return True
+
+    def _run_one(self, command_id: str, call_id: str) -> str | None:
         claimed = self._durably(lambda: self._load(command_id, call_id))
         command, attempts, in_doubt, withheld, target, ids = claimed
         with logs.call_context(call_id=call_id, callConnectionId=target.connection_id, **ids):
@@ -159,19 +183,18 @@ class Dispatcher(WorkerLoop):
             uow.outbox.retry_later(command_id, self._clock() + timedelta(seconds=delay), error)
             uow.commit()
 
-    def _withhold(self, command: fx.PromptParticipant, command_id: str, target: _Target) -> bool:
+    def _withhold(self, command: fx.PromptParticipant, command_id: str, target: _Target) -> str | None:
         """Its turn came, but ACS may be recording again (it resumed by itself since the prompt was decided):
         nobody is prompted while ACS may be recording them. The call asks again once ACS has stopped."""
         log.warning("outbox.prompt_withheld", extra={"call_id": target.call_id})
         metrics.COMMANDS.labels("PromptParticipant", "withheld").inc()
         withheld = ev.PromptWithheld(self._clock(), command.raw_id, command.attempt)
         finish = self._calls.command_finished
-        self._durably(
+        return self._durably(
             lambda: finish(target.call_id, command_id, "done", withheld, "withheld: ACS may record")
         )
-        return True
 
-    def _leave_in_doubt(self, command_id: str, target: _Target) -> bool:
+    def _leave_in_doubt(self, command_id: str, target: _Target) -> str | None:
         """A prompt whose last attempt died with its instance may have reached ACS, which would run a second
         one: at most once, then. If it never got there, its answer is overdue and it is asked again."""
         log.warning(
@@ -179,10 +202,14 @@ class Dispatcher(WorkerLoop):
         )
         metrics.COMMANDS.labels("PromptParticipant", "in_doubt").inc()
         finish = self._calls.command_finished
-        self._durably(lambda: finish(target.call_id, command_id, "done", None, "in doubt: not sent again"))
-        return True
+        return self._durably(
+            lambda: finish(target.call_id, command_id, "done", None, "in doubt: not sent again")
+        )
 
-    def _run_claimed(self, command: fx.Command, command_id: str, target: _Target, attempts: int) -> bool:
+    def _run_claimed(
+        self, command: fx.Command, command_id: str, target: _Target, attempts: int
+    ) -> str | None:
+        """Run it against ACS; returns the call's next command when finishing this one claimed it."""
         kind, call_id = type(command).__name__, target.call_id
         try:
             crashpoints.hit(f"dispatch.before_acs.{kind}")
@@ -190,18 +217,18 @@ class Dispatcher(WorkerLoop):
                 result = self._execute(command, command_id, target)
             crashpoints.hit(f"dispatch.after_acs.{kind}")
         except NotReady as exc:
-            self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=True)
+            return self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=True)
         except AcsError as exc:
-            self._retry_or_fail(command, command_id, call_id, attempts, str(exc), transient=exc.transient)
+            error, transient = str(exc), exc.transient
+            return self._retry_or_fail(command, command_id, call_id, attempts, error, transient=transient)
         except Exception as exc:  # an adapter bug must not wedge the call's queue
             log.exception("outbox.command_crashed", extra={"call_id": call_id, "command": kind})
-            self._retry_or_fail(command, command_id, call_id, attempts, repr(exc), transient=True)
-        else:
-            # ACS has done it: what it answered is kept even if the database is away for a while
-            self._durably(lambda: self._calls.command_finished(call_id, command_id, "done", result))
-            log.info("outbox.done", extra={"call_id": call_id, "command": type(command).__name__})
-            metrics.COMMANDS.labels(kind, "done").inc()
-        return True
+            return self._retry_or_fail(command, command_id, call_id, attempts, repr(exc), transient=True)
+        # ACS has done it: what it answered is kept even if the database is away for a while
+        next_id = self._durably(lambda: self._calls.command_finished(call_id, command_id, "done", result))
+        log.info("outbox.done", extra={"call_id": call_id, "command": type(command).__name__})
+        metrics.COMMANDS.labels(kind, "done").inc()
+        return next_id
 
     def _retry_or_fail(
         self,
@@ -212,7 +239,8 @@ class Dispatcher(WorkerLoop):
         error: str,
         *,
         transient: bool,
-    ) -> None:
+    ) -> str | None:
+        """Later, or failed for good; returns the call's next command when failing this one claimed it."""
         name = type(command).__name__
         max_attempts, base_backoff = QUICK_RETRIES.get(name, (self._max_attempts, self._base_backoff))
         delay = Backoff(base_backoff, max_attempts=max_attempts).delay(attempts, transient=transient)
@@ -220,7 +248,7 @@ class Dispatcher(WorkerLoop):
             self._durably(lambda: self._retry_later(command_id, delay, error))
             log.warning("outbox.retry", extra={"call_id": call_id, "command": name, "attempts": attempts})
             metrics.COMMANDS.labels(name, "retry").inc()
-            return
+            return None
         log.error("outbox.failed", extra={"call_id": call_id, "command": name, "error": error})
         metrics.COMMANDS.labels(name, "failed").inc()
         target, attempt = "", 0
@@ -229,7 +257,9 @@ class Dispatcher(WorkerLoop):
         elif isinstance(command, fx.WatchForWithdrawal):
             target = command.raw_id
         failed = ev.CommandFailed(self._clock(), name, error, target, attempt)
-        self._durably(lambda: self._calls.command_finished(call_id, command_id, "failed", failed, error))
+        return self._durably(
+            lambda: self._calls.command_finished(call_id, command_id, "failed", failed, error)
+        )
 
     def _execute(self, command: fx.Command, request_id: str, target: _Target) -> ev.CallEvent | None:
         acs, call_id, connection_id = self._acs, target.call_id, target.connection_id

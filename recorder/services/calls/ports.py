@@ -70,6 +70,8 @@ class QueuedCommand(Protocol):
 class Outbox(Protocol):
     def add(self, call_id: str, command: fx.Command, now: datetime) -> str: ...
 
+    def claim_next(self, call_id: str, now: datetime, lease: timedelta) -> str | None: ...
+
     def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None: ...
 
 
@@ -202,7 +204,9 @@ class CommandResults(Protocol):
 
     def command_finished(
         self, call: str, command: str, status: str, result: ev.CallEvent | None, error: str | None = None, /
-    ) -> None: ...
+    ) -> str | None:
+        """Returns the call's next command when it claimed it for the dispatcher to run at once."""
+        ...
 
 
 class LiveCalls(Protocol):

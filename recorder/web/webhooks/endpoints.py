@@ -111,8 +111,9 @@ async def acs_callback(request: Request) -> Response:
     if isinstance(admitted, Response):
         return admitted
     logs.bind_call(call_id=call_id, **logs.ids_from_payload(admitted.payload))
-    apply = container.calls.apply_callbacks
-    delivered = await run_in_threadpool(apply, call_id, admitted.events, admitted.replays)
+    apply, dispatcher = container.calls.apply_callbacks, container.dispatcher
+    run_now = dispatcher.hand_over if dispatcher.running else None  # else run by hand (tests, drains)
+    delivered = await run_in_threadpool(apply, call_id, admitted.events, admitted.replays, run_now)
     if delivered.foreign:
         foreign = list(delivered.foreign[:5])
         log.warning("webhook.call_mismatch", extra={"call_id": call_id, "event_ids": foreign})
