@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -144,4 +146,31 @@ def test_without_a_filter_a_call_to_an_agent_identity_is_not_answered(database_u
         assert calls.incoming_call(leg) == (Outcome.IGNORED, None)
         assert calls.incoming_call(IncomingCall("eg-z", "server-z", "ctx", A, B, None))[0] is Outcome.APPLIED
     finally:
+        engine.dispose()
+
+
+def test_one_pass_per_period_however_many_workers_reconcile(world: World, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serves one process: there is no other worker to keep out")
+    calls, _, reconciler, acs, _, clock = world
+    recorded_call(world)
+    acs.truth = CallRead(True, (A,), (SERVICE_IDENTITY,), "active")
+    engine = make_engine(database_url)
+    other = Reconciler(lambda: UnitOfWork(session_factory(engine)), acs, calls, clock, period=1.0)
+    reads = lambda: sum(1 for name, _ in acs.requests if name == "read")  # noqa: E731
+    try:
+        before = reads()
+        passing = threading.Thread(target=reconciler.run_once, kwargs={"hold": 1.0})
+        passing.start()
+        deadline = time.monotonic() + 5
+        while reads() == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert reads() == before + 1  # the first worker read the one live call, and holds the pass
+        other.run_once()
+        assert reads() == before + 1  # the second found the pass taken: no second read of the call
+        passing.join()
+        other.run_once()
+        assert reads() == before + 2  # a period later the pass is free again
+    finally:
+        other.stop()
         engine.dispose()

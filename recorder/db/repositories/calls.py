@@ -23,7 +23,9 @@ PASS_LOCK_ID = 0x72636E6C  # "rcnl": one instance (or worker) reconciles at a ti
 class CallRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._participants: dict[str, dict[str, CallParticipant]] = {}  # rows loaded by get(), for save()
+        # rows loaded by get(), for save(): the session's identity map holds them only weakly
+        self._rows: dict[str, Call] = {}
+        self._participants: dict[str, dict[str, CallParticipant]] = {}
 
     def add(
         self,
@@ -50,17 +52,20 @@ class CallRepository:
 
     def get(self, call_id: str, *, lock: bool = False) -> CallState | None:
         """Load a call; ``lock`` holds its row until commit so one call's events apply one at a time."""
-        query = select(Call).where(Call.id == call_id)
-        if lock:
-            query = query.with_for_update()
-        row = self.session.scalars(query).one_or_none()
-        if row is None:
-            return None
-        participants = list(
-            self.session.scalars(
-                select(CallParticipant).where(CallParticipant.call_id == call_id).order_by(CallParticipant.id)
-            )
+        query = (  # one round trip: the call and its participants
+            select(Call, CallParticipant)
+            .outerjoin(CallParticipant, CallParticipant.call_id == Call.id)
+            .where(Call.id == call_id)
+            .order_by(CallParticipant.id)
         )
+        if lock:
+            query = query.with_for_update(of=Call)
+        found = self.session.execute(query).all()
+        if not found:
+            return None
+        row = found[0][0]
+        participants = [p for _, p in found if p is not None]
+        self._rows[call_id] = row
         self._participants[call_id] = {p.raw_id: p for p in participants}
         return _state_of(row, participants)
 
@@ -84,7 +89,7 @@ class CallRepository:
         return [(_state_of(row, by_call[row.id]), row.direction) for row in rows]
 
     def save(self, state: CallState, now: datetime) -> None:
-        row = self.session.get_one(Call, state.call_id)
+        row = self._rows.get(state.call_id) or self.session.get_one(Call, state.call_id)
         if row.phase != CallPhase.ENDED and state.phase is CallPhase.ENDED:
             row.ended_at = now
         _write_call(row, state, now)
@@ -131,16 +136,20 @@ class CallRepository:
 
     @contextmanager
     def pass_lock(self) -> Iterator[bool]:
-        """One reconciliation pass at a time across instances (PostgreSQL); SQLite has one process."""
-        if self.session.get_bind().dialect.name != "postgresql":
+        """One reconciliation pass at a time across instances and workers (PostgreSQL; SQLite has one
+        process): a session-level advisory lock on a connection of its own, so it is held for the whole pass
+        while the pass's units of work come and go."""
+        engine = self.session.get_bind().engine
+        if engine.dialect.name != "postgresql":
             yield True
             return
-        got = bool(self.session.scalar(select(func.pg_try_advisory_lock(PASS_LOCK_ID))))
-        try:
-            yield got
-        finally:
-            if got:
-                self.session.scalar(select(func.pg_advisory_unlock(PASS_LOCK_ID)))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            got = bool(connection.scalar(select(func.pg_try_advisory_lock(PASS_LOCK_ID))))
+            try:
+                yield got
+            finally:
+                if got:
+                    connection.scalar(select(func.pg_advisory_unlock(PASS_LOCK_ID)))
 
 
 class LedgerRepository:

@@ -6,6 +6,9 @@ recording's state, and the call's properties until the service knows who it is i
 differs from the call's state into the same ``decide()`` as a synthetic ``StateRead``, audited as the
 reconciler's. It also asks again when a prompt's answer is overdue (``domain.overdue``). One query finds the
 live calls; reads run on a bounded pool; a call whose state agrees with ACS costs no write at all.
+
+One pass per period, however many workers and instances: a pass holds the pass lock for at least a period
+from its start, and every loop tries for it ten times a period, so whoever finds it free next passes next.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from recorder.services.ports import AcsError, CallAutomation
 from recorder.services.worker_loop import WorkerLoop
 
 log = logging.getLogger("recorder.reconciler")
+TRIES_PER_PERIOD = 10
 
 
 class Reconciler(WorkerLoop):
@@ -39,7 +43,7 @@ class Reconciler(WorkerLoop):
         period: float,
         workers: int = 8,
     ) -> None:
-        super().__init__("reconcile", workers, period, log)
+        super().__init__("reconcile", workers, period / TRIES_PER_PERIOD, log)
         self._uow = unit_of_work
         self._acs = acs
         self._calls = calls
@@ -52,16 +56,22 @@ class Reconciler(WorkerLoop):
         super().start()
         self.wake()  # the first pass at start-up: calls left mid-flight by a crash are looked at at once
 
-    def run_once(self) -> int:
-        """One pass over every live call; returns 0 so the loop then sleeps for the period."""
+    def run_round(self) -> int:
+        return self.run_once(hold=self._period)
+
+    def run_once(self, hold: float = 0.0) -> int:
+        """One pass over every live call, keeping the pass lock until ``hold`` seconds from its start (the
+        loop's: one pass per period); returns 0 so the loop then waits for its next try."""
         began = time.monotonic()
         with self._uow() as uow, uow.calls.pass_lock() as ours:
             if not ours:
-                return 0  # another worker or instance is on it
+                return 0  # another worker or instance passed less than a period ago, or is passing
             live = uow.calls.live()
-        futures = [self._pool.submit(self.check, state, direction) for state, direction in live]
-        corrected = sum(f.result() for f in futures)
-        ended = time.monotonic()
+            uow.commit()  # the read is over; the lock stays held on its own connection
+            futures = [self._pool.submit(self.check, state, direction) for state, direction in live]
+            corrected = sum(f.result() for f in futures)
+            ended = time.monotonic()
+            self._stopping.wait(max(0.0, hold - (ended - began)))
         metrics.RECONCILE_PASS_SECONDS.observe(ended - began)
         if self._last_pass_end is not None:
             metrics.RECONCILE_LAG.set(ended - self._last_pass_end)
