@@ -157,7 +157,10 @@ def test_one_pass_per_period_however_many_workers_reconcile(world: World, databa
     acs.truth = CallRead(True, (A,), (SERVICE_IDENTITY,), "active")
     engine = make_engine(database_url)
     other = Reconciler(lambda: UnitOfWork(session_factory(engine)), acs, calls, clock, period=1.0)
-    reads = lambda: sum(1 for name, _ in acs.requests if name == "read")  # noqa: E731
+
+    def reads() -> int:
+        return sum(1 for name, _ in acs.requests if name == "read")
+
     try:
         before = reads()
         passing = threading.Thread(target=reconciler.run_once, kwargs={"hold": 1.0})

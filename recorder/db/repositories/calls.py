@@ -17,6 +17,26 @@ from recorder.db.tables.calls import Call, CallParticipant, ConsentEntry, InboxE
 from recorder.domain import effects as fx
 from recorder.domain.model import CallPhase, CallState, Consent, Participant, Prompt, RecordingStatus
 
+# What a call's state keeps in its row, and a participant's in theirs, under the same names and as they are
+# (the rest is converted where the two functions below map them)
+CALL_COLUMNS = (
+    "server_call_id",
+    "call_connection_id",
+    "locale",
+    "recording_id",
+    "recording_reported",
+    "recording_reported_at",
+    "recording_first_at",
+    "recording_pending",
+    "recording_report_fresh",
+    "recording_answered_at",
+    "participants_sequence",
+    "participants_at",
+    "participants_unclear",
+    "identities_known",
+    "media_turn_at",
+)
+PARTICIPANT_COLUMNS = ("present", "consent", "attempts", "prompts_sent", "prompted_at", "exempt_reason")
 PASS_LOCK_ID = 0x72636E6C  # "rcnl": one instance (or worker) reconciles at a time on PostgreSQL
 
 
@@ -99,13 +119,9 @@ class CallRepository:
             existing = {p.raw_id: p for p in self.session.scalars(query)}
         for p in state.participants:
             target = existing.get(p.raw_id) or CallParticipant(call_id=state.call_id, raw_id=p.raw_id)
-            target.present = p.present
-            target.consent = p.consent
-            target.attempts = p.attempts
-            target.prompts_sent = p.prompts_sent
-            target.prompted_at = p.prompted_at
+            for name in PARTICIPANT_COLUMNS:
+                setattr(target, name, getattr(p, name))
             target.prompt = None if p.prompt is None else dataclasses.asdict(p.prompt)
-            target.exempt_reason = p.exempt_reason
             self.session.add(target)
         self.session.flush()
 
@@ -211,59 +227,28 @@ class InboxRepository:
 
 
 def _write_call(row: Call, state: CallState, now: datetime) -> None:
-    row.call_connection_id = state.call_connection_id
-    row.server_call_id = state.server_call_id  # an outbound call learns it once ACS has placed it
-    row.locale = state.locale
+    for name in CALL_COLUMNS:  # server_call_id too: an outbound call learns it once ACS has placed it
+        setattr(row, name, getattr(state, name))
     row.phase = state.phase
     row.recording = state.recording
-    row.recording_id = state.recording_id
-    row.recording_reported = state.recording_reported
-    row.recording_reported_at = state.recording_reported_at
-    row.recording_first_at = state.recording_first_at
-    row.recording_pending = state.recording_pending
-    row.recording_report_fresh = state.recording_report_fresh
-    row.recording_answered_at = state.recording_answered_at
-    row.participants_sequence = state.participants_sequence
-    row.participants_at = state.participants_at
-    row.participants_unclear = state.participants_unclear
     row.own_identities = sorted(state.own_identities)
-    row.identities_known = state.identities_known
-    row.media_turn_at = state.media_turn_at
     row.updated_at = now
 
 
 def _state_of(row: Call, participants: list[CallParticipant]) -> CallState:
     return CallState(
         call_id=row.id,
-        server_call_id=row.server_call_id,
-        call_connection_id=row.call_connection_id,
         phase=CallPhase(row.phase),
-        locale=row.locale,
+        recording=RecordingStatus(row.recording),
+        own_identities=frozenset(row.own_identities or ()),
         participants=tuple(
             Participant(
                 raw_id=p.raw_id,
-                present=p.present,
                 consent=Consent(p.consent),
-                attempts=p.attempts,
-                prompts_sent=p.prompts_sent,
-                prompted_at=p.prompted_at,
                 prompt=None if p.prompt is None else Prompt(**p.prompt),
-                exempt_reason=p.exempt_reason,
+                **{name: getattr(p, name) for name in PARTICIPANT_COLUMNS if name != "consent"},
             )
             for p in participants
         ),
-        participants_sequence=row.participants_sequence,
-        participants_at=row.participants_at,
-        participants_unclear=row.participants_unclear,
-        own_identities=frozenset(row.own_identities or ()),
-        identities_known=row.identities_known,
-        recording=RecordingStatus(row.recording),
-        recording_id=row.recording_id,
-        recording_reported=row.recording_reported,
-        recording_reported_at=row.recording_reported_at,
-        recording_first_at=row.recording_first_at,
-        recording_pending=row.recording_pending,
-        recording_report_fresh=row.recording_report_fresh,
-        recording_answered_at=row.recording_answered_at,
-        media_turn_at=row.media_turn_at,
+        **{name: getattr(row, name) for name in CALL_COLUMNS},
     )
