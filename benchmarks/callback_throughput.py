@@ -28,6 +28,7 @@ import aiohttp
 import psycopg
 from sqlalchemy.engine import make_url
 
+from benchmarks.cpu import CpuUse, measuring
 from benchmarks.pg_waits import sampling
 from benchmarks.reaction_latency import CONFIG
 from benchmarks.reference_endpoint import CREATE, DATABASE_URL_ENV
@@ -129,7 +130,9 @@ def open_calls(stack: Stack, count: int) -> list[Target]:
     return targets
 
 
-def report(name: str, seconds: float, errors: int, latencies: list[float], baseline: float | None) -> float:
+def report(
+    name: str, seconds: float, errors: int, latencies: list[float], cpu: CpuUse, baseline: float | None
+) -> float:
     ordered = sorted(latencies)
     rate = len(ordered) / seconds
     p50, p99 = ordered[len(ordered) // 2] * 1000, ordered[int(0.99 * (len(ordered) - 1))] * 1000
@@ -137,25 +140,30 @@ def report(name: str, seconds: float, errors: int, latencies: list[float], basel
     print(f"{name:<34}{rate:>10.0f}{p50:>10.1f}{p99:>10.1f}{errors:>8}{ratio:>8}", flush=True)
     if errors:
         print(f"  ^ {errors} responses were not 200: this row does not measure accepted events", flush=True)
+    print(f"  {cpu.line()}", flush=True)
     return rate
 
 
 def measure_service(
     url: str, workdir: Path, workers: int, args: argparse.Namespace
-) -> tuple[int, list[float]]:
+) -> tuple[int, list[float], CpuUse]:
     stack_iter = start_stack(url, workdir, workers=workers, config=CONFIG)  # the product's defaults
     stack = next(stack_iter)
     try:
         targets = open_calls(stack, args.calls)
         token = stack.keys.token(stack.issuer)
         asyncio.run(load(targets, token, 2, args.concurrency))  # warm-up
+        assert stack.service is not None
+        sides = {"service": stack.service.pid, "emulator": stack.processes[0].pid}
         if not (args.waits and url.startswith("postgresql")):
-            return asyncio.run(load(targets, token, args.seconds, args.concurrency))
+            with measuring(sides) as cpu:
+                measured = asyncio.run(load(targets, token, args.seconds, args.concurrency))
+            return (*measured, cpu)
         database = make_url(url).database or ""
-        with sampling(plain(url), database) as sampler:
+        with sampling(plain(url), database) as sampler, measuring(sides) as cpu:
             measured = asyncio.run(load(targets, token, args.seconds, args.concurrency))
         sampler.report(f"PostgreSQL wait events, {workers} worker(s)")
-        return measured
+        return (*measured, cpu)
     finally:
         stack_iter.close()
 
@@ -167,7 +175,7 @@ def plain(url: str) -> str:
 
 def measure_endpoint(
     app: str, workers: int, args: argparse.Namespace, env: dict[str, str] | None = None
-) -> tuple[int, list[float]]:
+) -> tuple[int, list[float], CpuUse]:
     """A plain Starlette app under uvicorn, with the service's HTTP protocol and worker count."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", str(workers)]
@@ -186,13 +194,15 @@ def measure_endpoint(
             for i in range(args.calls)
         ]
         asyncio.run(load(targets, "x", 2, args.concurrency))
-        return asyncio.run(load(targets, "x", args.seconds, args.concurrency))
+        with measuring({"service": server.pid}) as cpu:
+            measured = asyncio.run(load(targets, "x", args.seconds, args.concurrency))
+        return (*measured, cpu)
     finally:
         server.terminate()
         server.wait(10)
 
 
-def measure_reference(workers: int, args: argparse.Namespace) -> tuple[int, list[float]]:
+def measure_reference(workers: int, args: argparse.Namespace) -> tuple[int, list[float], CpuUse]:
     url, name = fresh_postgres_database(POSTGRES_ADMIN_URL)
     plain_url = plain(url)
     try:

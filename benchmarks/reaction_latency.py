@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cpu import measuring
 from tests.conftest import (
     POSTGRES_ADMIN_URL,
     _postgres_problem,
@@ -118,7 +119,10 @@ def main() -> int:
     stack = next(stack_iter)
     try:
         started = time.monotonic()
-        results = run(stack, args.calls)
+        assert stack.service is not None
+        sides = {"service": stack.service.pid, "emulator": stack.processes[0].pid}
+        with measuring(sides) as cpu:
+            results = run(stack, args.calls)
         elapsed = time.monotonic() - started
     finally:
         stack_iter.close()
@@ -131,6 +135,7 @@ def main() -> int:
             f"{reaction:<24}{len(values):>6}{statistics.median(values):>10.1f}"
             f"{percentile(values, 0.99):>10.1f}{max(values):>10.1f}"
         )
+    print(cpu.line())
     missing = args.calls - min((len(v) for v in results.values()), default=0)
     if missing:
         print(f"({missing} calls lacked a measurable reaction)")
