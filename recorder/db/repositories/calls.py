@@ -72,19 +72,20 @@ class CallRepository:
 
     def get(self, call_id: str, *, lock: bool = False) -> CallState | None:
         """Load a call; ``lock`` holds its row until commit so one call's events apply one at a time."""
-        query = (  # one round trip: the call and its participants
-            select(Call, CallParticipant)
-            .outerjoin(CallParticipant, CallParticipant.call_id == Call.id)
-            .where(Call.id == call_id)
-            .order_by(CallParticipant.id)
-        )
+        query = select(Call).where(Call.id == call_id)
         if lock:
-            query = query.with_for_update(of=Call)
-        found = self.session.execute(query).all()
-        if not found:
+            query = query.with_for_update()
+        row = self.session.scalars(query).one_or_none()
+        if row is None:
             return None
-        row = found[0][0]
-        participants = [p for _, p in found if p is not None]
+        # Not joined into the locked SELECT: after waiting for the lock, PostgreSQL returns the call row as
+        # the holder committed it but joined rows from before the wait, so a join would read participants
+        # the holder had already changed (tests/e2e/test_chaos.py caught it: pause and resume in turn).
+        participants = list(
+            self.session.scalars(
+                select(CallParticipant).where(CallParticipant.call_id == call_id).order_by(CallParticipant.id)
+            )
+        )
         self._rows[call_id] = row
         self._participants[call_id] = {p.raw_id: p for p in participants}
         return _state_of(row, participants)
