@@ -59,18 +59,6 @@ def scenario(i: int) -> list[dict[str, Any]]:
 LEAVE_S = 7.0  # when the scenario's participants leave
 
 
-def ended(stack: Stack, server_call_id: str, timeout: float = 300) -> dict[str, Any]:
-    """The emulated call once it has ended and its last callbacks are delivered."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        call = stack.emulated_call(server_call_id)
-        if call["state"] == "disconnected":
-            time.sleep(0.5)  # the last callbacks are still on their way
-            return stack.emulated_call(server_call_id)
-        time.sleep(0.5)
-    raise TimeoutError(f"call {server_call_id} did not end")
-
-
 REACTIONS = ("last consent -> start", "late join -> pause", "withdrawal -> pause")
 
 
@@ -115,7 +103,10 @@ def run(stack: Stack, calls: int, rounds: int) -> tuple[dict[str, list[float]], 
         placed = [stack.place_call(scenario(r * calls + i)) for i in range(calls)]
         time.sleep(LEAVE_S)  # nothing to ask before everyone has left: polling costs the CPU it measures
         for server_call_id in placed:
-            found = latencies(ended(stack, server_call_id))
+            call = stack.emulated_call(server_call_id)  # the reactions come long before a call's end
+            if call["state"] != "disconnected":
+                call = stack.wait_until_ended(server_call_id, timeout=300, poll=0.5)
+            found = latencies(call)
             missing += len(found) < len(REACTIONS)
             for name, seconds in found.items():
                 results.setdefault(name, []).append(seconds * 1000)

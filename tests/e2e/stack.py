@@ -127,14 +127,14 @@ class Stack:
         result: dict[str, Any] = response.json()
         return result
 
-    def wait_until_ended(self, server_call_id: str, timeout: float = 30) -> dict[str, Any]:
+    def wait_until_ended(self, server_call_id: str, timeout: float = 30, poll: float = 0.1) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             call = self.emulated_call(server_call_id)
             if call["state"] == "disconnected":
                 time.sleep(0.5)  # the last callbacks are still on their way
                 return self.emulated_call(server_call_id)
-            time.sleep(0.1)
+            time.sleep(poll)
         raise TimeoutError(f"call {server_call_id} did not end")
 
     def consents(self, **filters: str) -> list[dict[str, Any]]:
