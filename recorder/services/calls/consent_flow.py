@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from recorder.domain import effects as fx
 from recorder.domain import events as ev
@@ -16,6 +16,7 @@ from recorder.domain.consent import Decision, decide, new_inbound_call
 from recorder.domain.model import CallState, ConsentPolicy
 from recorder.observability import crashpoints, metrics
 from recorder.services.calls.ports import AgentRegister, CallsUnitOfWork
+from recorder.services.calls.records_written import write_records
 
 log = logging.getLogger("recorder.calls")
 
@@ -60,10 +61,6 @@ class Delivered:
     outcomes: dict[str, int] = field(default_factory=dict)
     foreign: tuple[str, ...] = ()  # event ids naming another call than the URL's: nothing applied
     refused: str | None = None  # the caller's admission check said no: nothing applied
-
-
-# request rows of a call that could not be connected or placed: open -> failed, with the reason
-REQUEST_OPEN, REQUEST_FAILED = "open", "failed"
 
 
 class DecisionObserver(Protocol):
@@ -314,7 +311,7 @@ class CallService:
         if previous is not None and state == previous and not decision.records and not decision.commands:
             return
         uow.calls.save(state, now)
-        written = _write_records(uow, state, decision.records, event_id, now)
+        written = write_records(uow, state, decision.records, event_id, now)
         commands = []
         for command in decision.commands:
             uow.outbox.add(state.call_id, command, now)
@@ -337,44 +334,6 @@ class CallService:
             },
             now,
         )
-
-
-@dataclass
-class WrittenRecords:
-    """What a decision's records wrote, as its audit entry summarises it."""
-
-    consents: list[dict[str, Any]] = field(default_factory=list)
-    segments: list[dict[str, Any]] = field(default_factory=list)
-    incidents: list[dict[str, Any]] = field(default_factory=list)
-    ended: dict[str, Any] | None = None
-
-
-def _write_records(
-    uow: CallsUnitOfWork, state: CallState, records: Sequence[fx.Record], event_id: str | None, now: datetime
-) -> WrittenRecords:
-    written = WrittenRecords()
-    for record in records:
-        if isinstance(record, fx.ConsentRecorded):
-            uow.ledger.add(state, record, event_id, now)
-            written.consents.append({"participant": record.participant, "outcome": record.outcome})
-            extra = {"call_id": state.call_id, "method": record.method, "participant": record.participant}
-            log.info(f"consent.{record.outcome}", extra=extra)
-            metrics.CONSENTS.labels(record.outcome).inc()
-        elif isinstance(record, fx.CallEnded):
-            written.ended = {"reason": record.reason, "failed": record.failed}
-            if record.failed:  # a call that could not be connected or placed fails its recording requests
-                uow.requests.fail_open(state.call_id, REQUEST_OPEN, REQUEST_FAILED, record.reason, now)
-        elif isinstance(record, fx.Incident):
-            incident = {"kind": record.kind, "detail": record.detail, "at": record.at.isoformat()}
-            written.incidents.append(incident)
-            log.warning(f"incident.{record.kind}", extra={"call_id": state.call_id})
-            metrics.INCIDENTS.labels(record.kind).inc()
-        else:
-            uow.ledger.add_segment(state.call_id, record, event_id)
-            written.segments.append({"kind": record.kind, "recording_id": record.recording_id})
-            log.info(f"recording.{record.kind}", extra={"call_id": state.call_id})
-            metrics.RECORDINGS.labels(record.kind).inc()
-    return written
 
 
 def exempting_known_agents(

@@ -16,8 +16,9 @@ from recorder.domain import events as ev
 from recorder.domain.consent import new_connected_call, new_outbound_call
 from recorder.domain.model import CallPhase, RecordingStatus
 from recorder.services.calls.call_access import may_act
-from recorder.services.calls.consent_flow import REQUEST_FAILED, REQUEST_OPEN, CallService
+from recorder.services.calls.consent_flow import CallService
 from recorder.services.calls.ports import RequestCall, RequestRow, RequestsUnitOfWork
+from recorder.services.calls.records_written import REQUEST_FAILED, REQUEST_OPEN
 from recorder.services.errors import Conflict, Forbidden, NotFound
 
 log = logging.getLogger("recorder.recordings")
