@@ -95,14 +95,13 @@ class Dispatcher(WorkerLoop):
             return 0
         claimed = self._claim(free)
         for command_id, call_id in claimed:
-            with self._in_flight_lock:
-                self._in_flight += 1
-            self._pool.submit(self._run, command_id, call_id).add_done_callback(self._finished)
+            self.hand_over(command_id, call_id)
         return len(claimed)
 
     def hand_over(self, command_id: str, call_id: str) -> None:
-        """Run a command its call service claimed with the decision that queued it, without waiting for a
-        round (the safe-first path: the pause a newcomer's arrival decides goes out at once)."""
+        """Run a claimed command on the pool, counted in flight until it finishes: the loop's claims, and
+        the call service's (the safe-first path: the pause a newcomer's arrival decides goes out at once,
+        without waiting for a round)."""
         with self._in_flight_lock:
             self._in_flight += 1
         try:
