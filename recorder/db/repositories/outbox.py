@@ -117,16 +117,13 @@ class OutboxRepository:
             .order_by(OutboxCommand.seq)
             .limit(1)
         )
-        if head is None:
-            return None
-        ready = (OutboxCommand.id == head) & (OutboxCommand.status == "pending")
-        ready &= OutboxCommand.available_at <= now
-        taken = leases.claim(self.session, OutboxCommand, ready, now, lease, **_first_attempt(now))
-        return head if taken else None
+        return head if head is not None and self.claim(head, now, lease) else None
 
     def claim(self, command_id: str, now: datetime, lease: timedelta) -> bool:
-        pending = (OutboxCommand.id == command_id) & (OutboxCommand.status == "pending")
-        return leases.claim(self.session, OutboxCommand, pending, now, lease, **_first_attempt(now))
+        """Lease the command if it is pending, its turn has come and nobody holds it."""
+        ready = (OutboxCommand.id == command_id) & (OutboxCommand.status == "pending")
+        ready &= OutboxCommand.available_at <= now
+        return leases.claim(self.session, OutboxCommand, ready, now, lease, **_first_attempt(now))
 
     def finish(self, command_id: str, status: str, now: datetime, error: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "completed_at": now, "claimed_until": None}
