@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -200,8 +201,9 @@ class CallService:
         reaches ACS without waiting for the dispatcher's loop to find it."""
         outcomes: dict[str, int] = {}
         for index, d in enumerate(deliveries):
-            with metrics.EVENT_SECONDS.labels("acs").time():
-                binding = deliveries if index == 0 else ()
+            binding = deliveries if index == 0 else ()
+            timed = metrics.EVENT_SECONDS.labels("acs").time() if d.event is not None else nullcontext()
+            with timed:  # what the consent flow acts on, as before: not the types it ignores
                 applied = self._apply_delivery(call_id, d, binding, admit, run_now)
             if isinstance(applied, Delivered):
                 return applied
@@ -229,7 +231,8 @@ class CallService:
                     return refusal
             if delivery.event is None:
                 return "ignored"
-            outcome, decision, claimed = self._apply_locked(uow, state, call_id, delivery, now, run_now)
+            claim = run_now is not None
+            outcome, decision, claimed = self._apply_locked(uow, state, call_id, delivery, now, claim)
         if claimed is not None and run_now is not None:
             run_now(claimed, call_id)
         elif decision is not None and decision.commands:
@@ -249,8 +252,10 @@ class CallService:
         call_id: str,
         d: Delivery,
         now: datetime,
-        run_now: Callable[[str, str], None] | None,
+        claim: bool,
     ) -> tuple[Outcome, Decision | None, str | None]:
+        """Dedupe, decide and persist one event under its call's lock; with ``claim``, also claim the call's
+        next command when the decision queued any."""
         assert d.event is not None
         if state is None:
             log.info("webhook.unknown_call", extra={"call_id": call_id, "event_type": d.type})
@@ -262,7 +267,7 @@ class CallService:
             policy = exempting_known_agents(uow.agents, policy, d.event.participants)
         decision = decide(state, d.event, policy)
         self._persist(uow, decision, d.type, d.id, now, previous=state)
-        claimed = self._claim_next(uow, call_id, now) if decision.commands and run_now else None
+        claimed = self._claim_next(uow, call_id, now) if decision.commands and claim else None
         crashpoints.hit(f"event.before_commit.{d.type}")
         uow.commit()
         return Outcome.APPLIED, decision, claimed
