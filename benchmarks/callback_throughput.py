@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,14 +156,14 @@ def measure_service(
         asyncio.run(load(targets, token, 2, args.concurrency))  # warm-up
         assert stack.service is not None
         sides = {"service": stack.service.pid, "emulator": stack.processes[0].pid}
-        if not (args.waits and url.startswith("postgresql")):
-            with measuring(sides) as cpu:
-                measured = asyncio.run(load(targets, token, args.seconds, args.concurrency))
-            return (*measured, cpu)
-        database = make_url(url).database or ""
-        with sampling(plain(url), database) as sampler, measuring(sides) as cpu:
+        waits = args.waits and url.startswith("postgresql")
+        with ExitStack() as during:
+            database = make_url(url).database or ""
+            sampler = during.enter_context(sampling(plain(url), database)) if waits else None
+            cpu = during.enter_context(measuring(sides))
             measured = asyncio.run(load(targets, token, args.seconds, args.concurrency))
-        sampler.report(f"PostgreSQL wait events, {workers} worker(s)")
+        if sampler is not None:
+            sampler.report(f"PostgreSQL wait events, {workers} worker(s)")
         return (*measured, cpu)
     finally:
         stack_iter.close()
