@@ -37,6 +37,9 @@ silence_timeout_seconds = 1
 """
 
 
+LEAVE_MS = 7000  # when everyone leaves the scenario's calls
+
+
 def scenario(i: int) -> list[dict[str, Any]]:
     return [
         {
@@ -44,19 +47,16 @@ def scenario(i: int) -> list[dict[str, Any]]:
             "answers": ["1"],
             "answer_delay_ms": 200 + (i * 37) % 500,
             "continuous_tones": [{"at_ms": 4500 + (i * 53) % 800, "tone": "9"}],
-            "leave_at_ms": 7000,
+            "leave_at_ms": LEAVE_MS,
         },
         {
             "raw_id": f"4:+1666{i:06d}",
             "answers": ["1"],
             "join_at_ms": 2500 + (i * 29) % 600,
             "answer_delay_ms": 300,
-            "leave_at_ms": 7000,
+            "leave_at_ms": LEAVE_MS,
         },
     ]
-
-
-LEAVE_S = 7.0  # when the scenario's participants leave
 
 
 REACTIONS = ("last consent -> start", "late join -> pause", "withdrawal -> pause")
@@ -101,7 +101,7 @@ def run(stack: Stack, calls: int, rounds: int) -> tuple[dict[str, list[float]], 
     missing = 0
     for r in range(rounds):
         placed = [stack.place_call(scenario(r * calls + i)) for i in range(calls)]
-        time.sleep(LEAVE_S)  # nothing to ask before everyone has left: polling costs the CPU it measures
+        time.sleep(LEAVE_MS / 1000)  # nothing to ask before everyone left: polling costs the CPU it measures
         for server_call_id in placed:
             call = stack.emulated_call(server_call_id)  # the reactions come long before a call's end
             if call["state"] != "disconnected":
